@@ -1,0 +1,84 @@
+/** Typed errors shared by every Silt service: each has a stable code, an HTTP status and a retriable flag. */
+
+/** Base class of every error Silt raises on purpose; match on `code`, never on the message. */
+export class SiltError extends Error {
+  /** Stable machine-readable code, always prefixed `SILT_`. */
+  readonly code: string;
+  /** HTTP status the error maps to when it reaches a client. */
+  readonly status: number;
+  /** True when repeating the same operation later may succeed. */
+  readonly retriable: boolean;
+  /** Structured context for the client (which field, which entry). */
+  readonly details: unknown;
+
+  constructor(code: string, status: number, retriable: boolean, message: string, details?: unknown) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.retriable = retriable;
+    this.details = details;
+  }
+
+  /** The JSON body of the HTTP contract: `{"error":{"code","message","details"}}`. */
+  toBody(): { error: { code: string; message: string; details?: unknown } } {
+    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+  }
+}
+
+/** A request the client must fix before retrying (400). */
+export class BadRequestError extends SiltError {
+  constructor(code: string, message: string, details?: unknown) {
+    super(code, 400, false, message, details);
+  }
+}
+
+/** The request body (as sent, or once decompressed) exceeds a configured limit (413). */
+export class PayloadTooLargeError extends SiltError {
+  constructor(message: string, details?: unknown) {
+    super('SILT_PAYLOAD_TOO_LARGE', 413, false, message, details);
+  }
+}
+
+/** A content type or content encoding Silt does not accept on this route (415). */
+export class UnsupportedMediaTypeError extends SiltError {
+  constructor(code: 'SILT_UNSUPPORTED_CONTENT_TYPE' | 'SILT_UNSUPPORTED_ENCODING', message: string, details?: unknown) {
+    super(code, 415, false, message, details);
+  }
+}
+
+/** Kafka did not acknowledge in time or is unreachable (503, retriable). */
+export class UnavailableError extends SiltError {
+  /** Seconds a client should wait before retrying, sent as `Retry-After`. */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number, details?: unknown) {
+    super('SILT_KAFKA_UNAVAILABLE', 503, true, message, details);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A block could not be decoded: truncated, corrupted, or of an unknown version. */
+export class BlockFormatError extends SiltError {
+  constructor(
+    code: 'SILT_BLOCK_TRUNCATED' | 'SILT_BLOCK_CORRUPT' | 'SILT_BLOCK_CHECKSUM' | 'SILT_BLOCK_VERSION' | 'SILT_BLOCK_MAGIC',
+    message: string,
+    details?: unknown,
+  ) {
+    super(code, 422, false, message, details);
+  }
+}
+
+/** The configuration is invalid; the message names the bad key. */
+export class ConfigError extends SiltError {
+  constructor(message: string, details?: unknown) {
+    super('SILT_CONFIG_INVALID', 500, false, message, details);
+  }
+}
+
+/** Kafka topics exist with a layout that differs from the configuration. */
+export class TopicMismatchError extends SiltError {
+  constructor(message: string, details?: unknown) {
+    super('SILT_TOPIC_MISMATCH', 500, false, message, details);
+  }
+}
