@@ -1,0 +1,255 @@
+/** Configuration of every Silt service: defaults, then an optional JSON file, then environment; validated once, then frozen. */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors';
+
+/** Kafka connection and topic layout, shared by every service. */
+export interface KafkaConfig {
+  /** Bootstrap brokers; empty means "start the bundled local broker" (npm start only). */
+  brokers: string[];
+  clientId: string;
+  logsTopic: string;
+  nodesTopic: string;
+  partitions: number;
+  replicationFactor: number;
+  /** `retention.ms` of the logs topic: at least the storage retention, so a node can rebuild from Kafka. */
+  logsRetentionMs: number;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** Limits and batching of the ingest service. */
+export interface IngestSettings {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  decompressedLimitBytes: number;
+  maxLineBytes: number;
+  maxLabels: number;
+  maxLabelNameBytes: number;
+  maxLabelValueBytes: number;
+  maxAttrs: number;
+  maxAttrBytes: number;
+  maxPastMs: number;
+  maxFutureMs: number;
+  /** How long a partition's block waits for more entries before it is sealed. */
+  lingerMs: number;
+  /** A block is sealed once its raw lines reach this many bytes (bounds one zstd call on the event loop). */
+  maxBlockBytes: number;
+  maxBlockEntries: number;
+  /** Upper bound of one Kafka produce request, in encoded block bytes. */
+  maxRequestBytes: number;
+  /** Raw bytes waiting for Kafka beyond which new pushes get 503 at once instead of queueing. */
+  maxPendingBytes: number;
+  zstdLevel: number;
+  /** How long a push waits for Kafka's acknowledgement before it answers 503. */
+  ackTimeoutMs: number;
+  retryAfterSeconds: number;
+}
+
+/** The whole cluster's configuration; each service reads its own section plus `kafka`. */
+export interface SiltConfig {
+  dataDir: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Replica groups (R) that `npm start` runs one storage node for. */
+  replicas: number;
+  kafka: KafkaConfig;
+  ingest: IngestSettings;
+}
+
+/** Built-in defaults, the first layer of every configuration. */
+export const DEFAULT_CONFIG: SiltConfig = {
+  dataDir: './data',
+  logLevel: 'info',
+  replicas: 2,
+  kafka: {
+    brokers: [],
+    clientId: 'silt',
+    logsTopic: 'silt.logs',
+    nodesTopic: 'silt.nodes',
+    partitions: 8,
+    replicationFactor: 1,
+    logsRetentionMs: 14 * 24 * 3600 * 1000,
+    connectionTimeoutMs: 3000,
+    requestTimeoutMs: 10000,
+  },
+  ingest: {
+    host: '0.0.0.0',
+    port: 7410,
+    bodyLimitBytes: 16 * 1024 * 1024,
+    decompressedLimitBytes: 64 * 1024 * 1024,
+    maxLineBytes: 256 * 1024,
+    maxLabels: 15,
+    maxLabelNameBytes: 1024,
+    maxLabelValueBytes: 1024,
+    maxAttrs: 64,
+    maxAttrBytes: 64 * 1024,
+    maxPastMs: 7 * 24 * 3600 * 1000,
+    maxFutureMs: 10 * 60 * 1000,
+    lingerMs: 5,
+    maxBlockBytes: 1024 * 1024,
+    maxBlockEntries: 20000,
+    maxRequestBytes: 4 * 1024 * 1024,
+    maxPendingBytes: 128 * 1024 * 1024,
+    zstdLevel: 1,
+    ackTimeoutMs: 10000,
+    retryAfterSeconds: 5,
+  },
+};
+
+/** Environment variables of the contract whose names are not derived from the key path. */
+const ENV_ALIASES: Record<string, string> = {
+  SILT_DATA_DIR: 'dataDir',
+  SILT_LOG_LEVEL: 'logLevel',
+  SILT_REPLICAS: 'replicas',
+  SILT_PARTITIONS: 'kafka.partitions',
+};
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+/** Where a configuration comes from; all optional so tests can pass only what they change. */
+export interface ConfigSources {
+  /** Path of a JSON file (`--config silt.json`). */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides applied after the environment, for tests and the local launcher. */
+  overrides?: DeepPartial<SiltConfig>;
+}
+
+/** A partial of a nested object, for overrides. */
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+/** Every leaf's dotted path, with its environment variable: `ingest.lingerMs` → `SILT_INGEST_LINGER_MS`. */
+function envNames(): Map<string, string> {
+  const names = new Map<string, string>();
+  const walk = (obj: Record<string, unknown>, prefix: string[]): void => {
+    for (const [k, v] of Object.entries(obj)) {
+      const path = [...prefix, k];
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>, path);
+      else names.set('SILT_' + path.map(snake).join('_'), path.join('.'));
+    }
+  };
+  walk(DEFAULT_CONFIG as unknown as Record<string, unknown>, []);
+  for (const [env, path] of Object.entries(ENV_ALIASES)) names.set(env, path);
+  return names;
+}
+
+function getLeaf(obj: Record<string, unknown>, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], obj);
+}
+
+function setLeaf(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  const last = keys.pop()!;
+  const parent = keys.reduce<Record<string, unknown>>((o, k) => o[k] as Record<string, unknown>, obj);
+  parent[last] = value;
+}
+
+/** Converts an environment string to the type of the default at that path. */
+function fromEnv(path: string, raw: string): unknown {
+  const def = getLeaf(DEFAULT_CONFIG as unknown as Record<string, unknown>, path);
+  if (Array.isArray(def)) return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (typeof def === 'number') {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${path}: "${raw}" is not a number`, { key: path });
+    return n;
+  }
+  return raw;
+}
+
+/** Deep-merges `src` into `dst`, refusing keys the defaults do not have (a typo must not pass silently). */
+function merge(dst: Record<string, unknown>, src: Record<string, unknown>, prefix: string, origin: string): void {
+  for (const [k, v] of Object.entries(src)) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (!(k in dst)) throw new ConfigError(`${origin}: unknown key "${path}"`, { key: path });
+    const cur = dst[k];
+    if (cur !== null && typeof cur === 'object' && !Array.isArray(cur)) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${origin}: "${path}" must be an object`, { key: path });
+      merge(cur as Record<string, unknown>, v as Record<string, unknown>, path, origin);
+    } else {
+      dst[k] = v;
+    }
+  }
+}
+
+function check(ok: boolean, key: string, message: string): void {
+  if (!ok) throw new ConfigError(`${key}: ${message}`, { key });
+}
+
+/** Checks every leaf's type against its default, then the ranges that matter. */
+function validate(c: SiltConfig): void {
+  const walk = (obj: Record<string, unknown>, def: Record<string, unknown>, prefix: string): void => {
+    for (const [k, d] of Object.entries(def)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      const v = obj[k];
+      if (Array.isArray(d)) check(Array.isArray(v) && v.every((s) => typeof s === 'string'), key, 'must be a list of strings');
+      else if (d !== null && typeof d === 'object') walk(v as Record<string, unknown>, d as Record<string, unknown>, key);
+      else if (typeof d === 'number') check(typeof v === 'number' && Number.isFinite(v) && v >= 0, key, `must be a non-negative number, got ${JSON.stringify(v)}`);
+      else check(typeof v === typeof d, key, `must be a ${typeof d}, got ${JSON.stringify(v)}`);
+    }
+  };
+  walk(c as unknown as Record<string, unknown>, DEFAULT_CONFIG as unknown as Record<string, unknown>, '');
+  const ints: [string, number, number][] = [
+    ['replicas', 1, 16],
+    ['kafka.partitions', 1, 10000],
+    ['kafka.replicationFactor', 1, 16],
+    ['ingest.port', 0, 65535],
+    ['ingest.maxLabels', 1, 1000],
+    ['ingest.zstdLevel', 1, 19],
+    ['ingest.maxBlockEntries', 1, 1_000_000],
+  ];
+  for (const [key, min, max] of ints) {
+    const v = getLeaf(c as unknown as Record<string, unknown>, key) as number;
+    check(Number.isInteger(v) && v >= min && v <= max, key, `must be an integer from ${min} to ${max}, got ${v}`);
+  }
+  check(LOG_LEVELS.includes(c.logLevel), 'logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+  check(c.ingest.maxBlockBytes >= 1024 && c.ingest.maxBlockBytes <= 16 * 1024 * 1024, 'ingest.maxBlockBytes', 'must be from 1 KiB to 16 MiB');
+  check(c.ingest.maxRequestBytes >= c.ingest.maxBlockBytes, 'ingest.maxRequestBytes', 'must be at least ingest.maxBlockBytes');
+  check(c.ingest.maxLineBytes <= c.ingest.maxBlockBytes, 'ingest.maxLineBytes', 'must not exceed ingest.maxBlockBytes');
+  check(c.ingest.ackTimeoutMs >= 100, 'ingest.ackTimeoutMs', 'must be at least 100');
+  check(c.ingest.retryAfterSeconds >= 1, 'ingest.retryAfterSeconds', 'must be at least 1');
+  check(c.kafka.brokers.every((b) => /^[^:\s]+:\d+$/.test(b)), 'kafka.brokers', 'each broker must be host:port');
+}
+
+function deepFreeze<T>(obj: T): T {
+  for (const v of Object.values(obj as object)) if (v !== null && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(obj);
+}
+
+/** Builds the configuration from defaults, file, environment and overrides; throws ConfigError naming the bad key. */
+export function loadConfig(sources: ConfigSources = {}): Readonly<SiltConfig> {
+  const config = structuredClone(DEFAULT_CONFIG);
+  if (sources.file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(sources.file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${sources.file}: ${(err as Error).message}`, { file: sources.file });
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${sources.file}: must hold a JSON object`);
+    merge(config as unknown as Record<string, unknown>, parsed as Record<string, unknown>, '', `config file ${sources.file}`);
+  }
+  const env = sources.env ?? {};
+  for (const [name, path] of envNames()) {
+    const raw = env[name];
+    if (raw !== undefined) setLeaf(config as unknown as Record<string, unknown>, path, fromEnv(path, raw));
+  }
+  if (sources.overrides) merge(config as unknown as Record<string, unknown>, sources.overrides as Record<string, unknown>, '', 'overrides');
+  validate(config);
+  return deepFreeze(config);
+}
+
+/** Reads `--config FILE` from a process's arguments. */
+export function configFileFromArgv(argv: string[]): string | undefined {
+  const i = argv.indexOf('--config');
+  if (i >= 0) {
+    const file = argv[i + 1];
+    if (!file) throw new ConfigError('--config needs a file path');
+    return file;
+  }
+  const eq = argv.find((a) => a.startsWith('--config='));
+  return eq?.slice('--config='.length);
+}
