@@ -41,6 +41,8 @@ export interface IngestSettings {
   /** Raw bytes waiting for Kafka beyond which new pushes get 503 at once instead of queueing. */
   maxPendingBytes: number;
   zstdLevel: number;
+  /** Streams spread round-robin over all partitions, as `tenant/{name="value",…}`; their order is by timestamp only. */
+  spreadStreams: string[];
   /** How long a push waits for Kafka's acknowledgement before it answers 503. */
   ackTimeoutMs: number;
   retryAfterSeconds: number;
@@ -91,6 +93,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     maxRequestBytes: 4 * 1024 * 1024,
     maxPendingBytes: 128 * 1024 * 1024,
     zstdLevel: 1,
+    spreadStreams: [],
     ackTimeoutMs: 10000,
     retryAfterSeconds: 5,
   },

@@ -1,0 +1,88 @@
+/**
+ * `npm start`: the whole cluster on one machine, each service its own process as in production,
+ * plus a local Kafka broker unless SILT_KAFKA_BROKERS names one. Ctrl-C stops everything.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { configFileFromArgv, loadConfig } from '../../core/src/config';
+import { createLogger } from '../../core/src/logger';
+import { ensureKafkaJars, startBroker, type BrokerHandle } from './kafka-broker';
+
+/** Ports of the bundled broker: Kafka's usual ones, so tools pointed at localhost:9092 just work. */
+const LOCAL_BROKER_PORT = 9092;
+const LOCAL_CONTROLLER_PORT = 9093;
+
+interface ServiceSpec {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+}
+
+async function main(): Promise<void> {
+  const configFile = configFileFromArgv(process.argv.slice(2));
+  const config = loadConfig({ file: configFile, env: process.env });
+  const logger = createLogger(config.logLevel, { service: 'launcher' });
+  const dataDir = path.resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+
+  let broker: BrokerHandle | null = null;
+  let brokers = config.kafka.brokers.join(',');
+  if (brokers === '') {
+    logger.info('resolving Kafka jars (first run downloads them with Maven)');
+    await ensureKafkaJars({ log: (m) => logger.info(m) });
+    logger.info('starting the local Kafka broker', { port: LOCAL_BROKER_PORT });
+    broker = await startBroker({ dataDir: path.join(dataDir, 'kafka'), port: LOCAL_BROKER_PORT, controllerPort: LOCAL_CONTROLLER_PORT });
+    brokers = broker.brokers.join(',');
+  }
+
+  const services: ServiceSpec[] = [{ name: 'ingest', entry: path.resolve(__dirname, '../../ingest/src/main.js'), env: {} }];
+  const children = new Map<string, ChildProcess>();
+  let stopping = false;
+
+  const launch = (spec: ServiceSpec, attempt: number): void => {
+    const args = [spec.entry, ...(configFile ? ['--config', configFile] : [])];
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...spec.env, SILT_KAFKA_BROKERS: brokers, SILT_DATA_DIR: dataDir },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    children.set(spec.name, child);
+    const startedAt = Date.now();
+    child.on('exit', (code, signal) => {
+      children.delete(spec.name);
+      if (stopping) return;
+      // A crash loop backs off; a service that ran a while restarts at once.
+      const next = Date.now() - startedAt > 30000 ? 0 : attempt + 1;
+      const delay = Math.min(30000, 500 * 2 ** next);
+      logger.warn('service exited; restarting', { name: spec.name, code, signal, inMs: delay });
+      setTimeout(() => !stopping && launch(spec, next), delay);
+    });
+  };
+  for (const spec of services) launch(spec, 0);
+  logger.info('Silt is running', { ingest: `http://localhost:${config.ingest.port}`, kafka: brokers });
+
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping the cluster', { signal });
+    await Promise.all(
+      [...children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await broker?.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`silt: ${(err as Error).message}\n`);
+  process.exit(1);
+});

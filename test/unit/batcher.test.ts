@@ -1,0 +1,126 @@
+import { Batcher, type BatcherOptions, type OutgoingBlock, type PendingBlock } from '../../ingest/src/batcher';
+import type { BlockInput } from '../../core/src/block-format';
+import { SiltError } from '../../core/src/errors';
+
+interface Sent {
+  blocks: OutgoingBlock[];
+  resolve: (offsets: bigint[]) => void;
+  reject: (err: Error) => void;
+}
+
+function setup(overrides: Partial<BatcherOptions> = {}) {
+  const sent: Sent[] = [];
+  const inputs: BlockInput[] = [];
+  let offset = 0n;
+  const sender = {
+    send: (blocks: readonly OutgoingBlock[]) =>
+      new Promise<bigint[]>((resolve, reject) => {
+        sent.push({ blocks: [...blocks], resolve, reject });
+      }),
+  };
+  const batcher = new Batcher(sender, {
+    lingerMs: 5,
+    maxBlockBytes: 1000,
+    maxBlockEntries: 100,
+    maxRequestBytes: 1_000_000,
+    maxPendingBytes: 10_000,
+    retryAfterSeconds: 2,
+    encode: (input) => {
+      inputs.push(structuredClone(input));
+      return Buffer.from(JSON.stringify(input, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    },
+    ...overrides,
+  });
+  const ack = (i: number) => sent[i]!.resolve(sent[i]!.blocks.map(() => offset++));
+  return { batcher, sent, inputs, ack };
+}
+
+const entries = (n: number, size = 10) => Array.from({ length: n }, (_, i) => ({ ts: BigInt(i), line: String(i).padStart(size, 'x') }));
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('ingest > batcher', () => {
+  it('seals a block after the linger time and resolves its pushes with the offset', async () => {
+    const { batcher, sent, inputs, ack } = setup();
+    const blocks = new Set<PendingBlock>();
+    batcher.add(3, 't', '{a="1"}', { a: '1' }, entries(3), blocks);
+    expect(sent).toHaveLength(0);
+    await tick(20);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.blocks[0]!.partition).toBe(3);
+    expect(inputs[0]!.streams[0]!.entries).toHaveLength(3);
+    ack(0);
+    expect(await [...blocks][0]!.done).toBe(0n);
+    expect(batcher.pending).toBe(0);
+  });
+
+  it('splits at the size cap so every block stays bounded, keeping entry order', async () => {
+    const { batcher, sent, inputs, ack } = setup({ maxBlockBytes: 100 });
+    const blocks = new Set<PendingBlock>();
+    batcher.add(0, 't', 'k', { a: '1' }, entries(20, 20), blocks);
+    expect(blocks.size).toBeGreaterThan(1);
+    const flushed = batcher.flush();
+    for (let i = 0; i < sent.length; i++) {
+      ack(i);
+      await tick(1);
+    }
+    await flushed;
+    expect((await Promise.all([...blocks].map((b) => b.done))).length).toBe(blocks.size);
+    const lines = inputs.flatMap((i) => i.streams.flatMap((s) => s.entries.map((e) => e.line)));
+    expect(lines).toEqual(entries(20, 20).map((e) => e.line));
+  });
+
+  it('keeps tenants and partitions in separate blocks', async () => {
+    const { batcher, inputs } = setup();
+    const blocks = new Set<PendingBlock>();
+    batcher.add(0, 'a', 'k', { a: '1' }, entries(1), blocks);
+    batcher.add(0, 'b', 'k', { a: '1' }, entries(1), blocks);
+    batcher.add(1, 'a', 'k', { a: '1' }, entries(1), blocks);
+    expect(blocks.size).toBe(3);
+    await tick(20);
+    expect(inputs.map((i) => i.tenant).sort()).toEqual(['a', 'a', 'b']);
+  });
+
+  it('sends one Kafka request at a time and batches what queued meanwhile', async () => {
+    const { batcher, sent, ack } = setup({ lingerMs: 1 });
+    batcher.add(0, 't', 'k', { a: '1' }, entries(1), new Set());
+    await tick(10);
+    batcher.add(1, 't', 'k', { a: '1' }, entries(1), new Set());
+    batcher.add(2, 't', 'k', { a: '1' }, entries(1), new Set());
+    await tick(10);
+    expect(sent).toHaveLength(1);
+    ack(0);
+    await tick(1);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.blocks.map((b) => b.partition).sort()).toEqual([1, 2]);
+  });
+
+  it('refuses with a retriable 503 once pending bytes pass the cap', () => {
+    const { batcher } = setup({ maxPendingBytes: 100 });
+    batcher.add(0, 't', 'k', { a: '1' }, entries(5, 30), new Set());
+    let caught: unknown;
+    try {
+      batcher.admit(50);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(SiltError);
+    expect((caught as SiltError).code).toBe('SILT_KAFKA_UNAVAILABLE');
+    expect((caught as SiltError).retriable).toBe(true);
+  });
+
+  it('rejects the blocks of a failed request, and does not send a queued block nobody waits for', async () => {
+    const { batcher, sent } = setup({ lingerMs: 1 });
+    const first = new Set<PendingBlock>();
+    batcher.add(0, 't', 'k', { a: '1' }, entries(1), first);
+    await tick(10);
+    const second = new Set<PendingBlock>();
+    batcher.add(1, 't', 'k', { a: '1' }, entries(1), second);
+    await tick(10);
+    batcher.abandon(second);
+    sent[0]!.reject(new Error('broker down'));
+    await expect([...first][0]!.done).rejects.toThrow('broker down');
+    await expect([...second][0]!.done).rejects.toMatchObject({ code: 'SILT_KAFKA_UNAVAILABLE' });
+    expect(sent).toHaveLength(1);
+    expect(batcher.pending).toBe(0);
+  });
+});
