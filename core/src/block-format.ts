@@ -1,0 +1,569 @@
+/**
+ * The block codec: one Kafka message value holds one tenant's entries for one partition, grouped by
+ * stream into independently zstd-compressed frames. docs/FORMAT.md specifies every byte.
+ */
+import { crc32 } from 'node:zlib';
+import { CCtx, DCtx, compressBound, findFrameCompressedSize, getFrameContentSize, maxCLevel, minCLevel } from 'zstd-napi/binding';
+import { BlockFormatError } from './errors';
+import { type Labels, sortedLabelPairs, streamId } from './labels';
+
+/** The format version this module writes, and the only one it reads. */
+export const BLOCK_FORMAT_VERSION = 1;
+/** The four ASCII bytes every block starts with. */
+export const BLOCK_MAGIC = 'SILT';
+/** Codec byte of a block whose frames are zstd frames, the only codec of version 1. */
+export const BLOCK_CODEC_ZSTD = 1;
+/** Largest uncompressed payload of one frame, and of all the frames of one block together. */
+export const MAX_RAW_LENGTH = 64 * 1024 * 1024;
+/** Most entries one block (or one stored frame) may hold. */
+export const MAX_BLOCK_ENTRIES = 1024 * 1024;
+/** zstd level `encodeBlock` uses when none is given. */
+export const DEFAULT_COMPRESSION_LEVEL = 3;
+
+/** One log entry: ts is nanoseconds since the epoch. */
+export interface BlockEntry {
+  ts: bigint;
+  line: string;
+  attrs?: Record<string, string>;
+}
+/** The entries of one stream, in push order, for `encodeBlock`. */
+export interface BlockStreamInput {
+  labels: Labels;
+  entries: BlockEntry[];
+}
+/** Everything one block holds: one tenant, one or more streams. */
+export interface BlockInput {
+  tenant: string;
+  streams: BlockStreamInput[];
+}
+/** Options of `encodeBlock`. */
+export interface EncodeOptions {
+  level?: number;
+}
+/** One row of a block's stream table: where a stream's frame is and what it holds. */
+export interface BlockStreamInfo {
+  streamId: bigint;
+  labels: Labels;
+  entryCount: number;
+  minTs: bigint;
+  maxTs: bigint;
+  frameOffset: number;
+  frameLength: number;
+  rawLength: number;
+  frameCrc: number;
+}
+/** A block's uncompressed header, read without decompressing anything. */
+export interface BlockHeader {
+  version: number;
+  codec: number;
+  tenant: string;
+  entryCount: number;
+  minTs: bigint;
+  maxTs: bigint;
+  streams: BlockStreamInfo[];
+  headerLength: number;
+}
+/** A whole block: its header and every stream's entries. */
+export interface DecodedBlock {
+  header: BlockHeader;
+  streams: { info: BlockStreamInfo; entries: BlockEntry[] }[];
+}
+
+const OFF_VERSION = 4;
+const OFF_CODEC = 5;
+const OFF_FLAGS = 6;
+const OFF_CRC = 8;
+const OFF_TOTAL_LENGTH = 12;
+const OFF_HEADER_LENGTH = 16;
+const OFF_ENTRY_COUNT = 20;
+const OFF_MIN_TS = 24;
+const OFF_MAX_TS = 32;
+const OFF_STREAM_COUNT = 40;
+const OFF_TENANT_LENGTH = 42;
+const FIXED_HEADER_LENGTH = 44;
+const STREAM_ROW_LENGTH = 46;
+const MAGIC = Buffer.from(BLOCK_MAGIC, 'latin1');
+const U16_MAX = 0xffff;
+const U32_MAX = 0xffffffff;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+// Below this magnitude a delta survives Number() exactly and its zigzag stays a safe integer,
+// so the common case does no BigInt arithmetic beyond one subtraction.
+const FAST_DELTA = 2 ** 52;
+// One oversized block must not pin its scratch memory for the life of the process.
+const SCRATCH_RETAIN = 4 * 1024 * 1024;
+
+/** A growable output buffer reused across calls, so encoding allocates only on growth. */
+class Writer {
+  buf = Buffer.allocUnsafe(64 * 1024);
+  pos = 0;
+
+  reserve(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** Needs `reserve` first; `v` is a non-negative safe integer. */
+  varint(v: number): void {
+    const buf = this.buf;
+    let p = this.pos;
+    while (v > 0x7fffffff) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    while (v > 0x7f) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[p++] = v;
+    this.pos = p;
+  }
+
+  /** Needs `reserve` first; `v` is in [0, 2^64). */
+  bigVarint(v: bigint): void {
+    while (v > 0x7fn) {
+      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[this.pos++] = Number(v);
+  }
+
+  /** Needs `reserve` first (5 + byteLength). */
+  string(s: string, byteLength: number): void {
+    this.varint(byteLength);
+    this.pos += this.buf.write(s, this.pos, byteLength);
+  }
+
+  release(): void {
+    if (this.buf.length > SCRATCH_RETAIN) this.buf = Buffer.allocUnsafe(64 * 1024);
+  }
+}
+
+let cctx: CCtx | undefined;
+let dctx: DCtx | undefined;
+const payloadWriter = new Writer();
+const blockWriter = new Writer();
+let rawScratch = Buffer.allocUnsafe(0);
+
+function corrupt(message: string, details?: unknown): BlockFormatError {
+  return new BlockFormatError('SILT_BLOCK_CORRUPT', `corrupt block: ${message}`, details);
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// Label names and attribute keys come from the wire; a plain assignment of "__proto__" would
+// replace the object's prototype instead of adding the key.
+function setOwn(obj: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+function u16Length(s: string, what: string): number {
+  const n = Buffer.byteLength(s);
+  if (n > U16_MAX) throw new RangeError(`block: ${what} is ${n} bytes, more than ${U16_MAX}`);
+  return n;
+}
+
+interface PayloadSummary {
+  minTs: bigint;
+  maxTs: bigint;
+}
+
+// Serializes one stream's entries into payloadWriter (see "Frame payload" in docs/FORMAT.md).
+function writePayload(entries: BlockEntry[]): PayloadSummary {
+  const w = payloadWriter;
+  w.pos = 0;
+  let minTs = entries[0]!.ts;
+  let maxTs = minTs;
+  let prev = 0n;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const ts = entry.ts;
+    if (ts < minTs) minTs = ts;
+    else if (ts > maxTs) maxTs = ts;
+    const delta = ts - prev;
+    prev = ts;
+    const line = entry.line;
+    const lineLength = Buffer.byteLength(line);
+    w.reserve(10 + 5 + lineLength + 5);
+    const d = Number(delta);
+    if (d > -FAST_DELTA && d < FAST_DELTA) w.varint(d < 0 ? -2 * d - 1 : 2 * d);
+    else {
+      const wrapped = BigInt.asIntN(64, delta);
+      w.bigVarint(wrapped < 0n ? (-wrapped << 1n) - 1n : wrapped << 1n);
+    }
+    w.string(line, lineLength);
+    const attrs = entry.attrs;
+    if (attrs === undefined) {
+      w.buf[w.pos++] = 0;
+      continue;
+    }
+    const keys = Object.keys(attrs);
+    w.varint(keys.length);
+    for (const key of keys) {
+      const value = attrs[key]!;
+      const keyLength = Buffer.byteLength(key);
+      const valueLength = Buffer.byteLength(value);
+      w.reserve(10 + keyLength + valueLength);
+      w.string(key, keyLength);
+      w.string(value, valueLength);
+    }
+  }
+  if (minTs < I64_MIN || maxTs > I64_MAX) throw new RangeError(`block: timestamp outside the signed 64-bit range (${minTs}..${maxTs})`);
+  return { minTs, maxTs };
+}
+
+/** Encodes one tenant's streams into a block; throws RangeError for input the format cannot hold. */
+export function encodeBlock(input: BlockInput, options: EncodeOptions = {}): Buffer {
+  const level = options.level ?? DEFAULT_COMPRESSION_LEVEL;
+  if (!Number.isInteger(level) || level < minCLevel() || level > maxCLevel()) throw new RangeError(`block: invalid zstd level ${level}`);
+  const { tenant, streams } = input;
+  if (streams.length === 0 || streams.length > U16_MAX) throw new RangeError(`block: needs 1 to ${U16_MAX} streams, got ${streams.length}`);
+
+  // The header's size depends only on strings known up front, so frames can be compressed
+  // straight into place after it.
+  const tenantLength = u16Length(tenant, 'tenant');
+  const streamLabels: [string, string][][] = [];
+  let headerLength = FIXED_HEADER_LENGTH + tenantLength;
+  let entryCount = 0;
+  for (const stream of streams) {
+    const pairs = sortedLabelPairs(stream.labels);
+    if (pairs.length > U16_MAX) throw new RangeError(`block: more than ${U16_MAX} labels`);
+    headerLength += STREAM_ROW_LENGTH;
+    for (const [name, value] of pairs) headerLength += 4 + u16Length(name, 'label name') + u16Length(value, 'label value');
+    streamLabels.push(pairs);
+    if (stream.entries.length === 0) throw new RangeError('block: a stream has no entries');
+    entryCount += stream.entries.length;
+  }
+  if (entryCount > MAX_BLOCK_ENTRIES) throw new RangeError(`block: ${entryCount} entries, more than ${MAX_BLOCK_ENTRIES}`);
+
+  cctx ??= new CCtx();
+  const out = blockWriter;
+  out.pos = 0;
+  out.reserve(headerLength);
+  out.pos = headerLength;
+  const frames: { frameOffset: number; frameLength: number; rawLength: number; frameCrc: number; summary: PayloadSummary }[] = [];
+  let rawTotal = 0;
+  try {
+    for (const stream of streams) {
+      const summary = writePayload(stream.entries);
+      const rawLength = payloadWriter.pos;
+      rawTotal += rawLength;
+      if (rawTotal > MAX_RAW_LENGTH) throw new RangeError(`block: uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
+      out.reserve(compressBound(rawLength));
+      const frameOffset = out.pos;
+      const frameLength = cctx.compress(out.buf.subarray(frameOffset), payloadWriter.buf.subarray(0, rawLength), level);
+      out.pos += frameLength;
+      frames.push({ frameOffset, frameLength, rawLength, frameCrc: crc32(out.buf.subarray(frameOffset, out.pos)), summary });
+    }
+    const totalLength = out.pos;
+    if (totalLength > U32_MAX) throw new RangeError(`block: ${totalLength} bytes, more than ${U32_MAX}`);
+
+    const buf = out.buf;
+    let minTs = frames[0]!.summary.minTs;
+    let maxTs = frames[0]!.summary.maxTs;
+    for (const { summary } of frames) {
+      if (summary.minTs < minTs) minTs = summary.minTs;
+      if (summary.maxTs > maxTs) maxTs = summary.maxTs;
+    }
+    MAGIC.copy(buf, 0);
+    buf[OFF_VERSION] = BLOCK_FORMAT_VERSION;
+    buf[OFF_CODEC] = BLOCK_CODEC_ZSTD;
+    buf.writeUInt16LE(0, OFF_FLAGS);
+    buf.writeUInt32LE(totalLength, OFF_TOTAL_LENGTH);
+    buf.writeUInt32LE(headerLength, OFF_HEADER_LENGTH);
+    buf.writeUInt32LE(entryCount, OFF_ENTRY_COUNT);
+    buf.writeBigInt64LE(minTs, OFF_MIN_TS);
+    buf.writeBigInt64LE(maxTs, OFF_MAX_TS);
+    buf.writeUInt16LE(streams.length, OFF_STREAM_COUNT);
+    buf.writeUInt16LE(tenantLength, OFF_TENANT_LENGTH);
+    let pos = FIXED_HEADER_LENGTH + buf.write(tenant, FIXED_HEADER_LENGTH, tenantLength);
+    for (let i = 0; i < streams.length; i++) {
+      const frame = frames[i]!;
+      const pairs = streamLabels[i]!;
+      buf.writeBigUInt64LE(streamId(tenant, streams[i]!.labels), pos);
+      buf.writeUInt32LE(streams[i]!.entries.length, pos + 8);
+      buf.writeBigInt64LE(frame.summary.minTs, pos + 12);
+      buf.writeBigInt64LE(frame.summary.maxTs, pos + 20);
+      buf.writeUInt32LE(frame.frameOffset, pos + 28);
+      buf.writeUInt32LE(frame.frameLength, pos + 32);
+      buf.writeUInt32LE(frame.rawLength, pos + 36);
+      buf.writeUInt32LE(frame.frameCrc, pos + 40);
+      buf.writeUInt16LE(pairs.length, pos + 44);
+      pos += STREAM_ROW_LENGTH;
+      for (const [name, value] of pairs) {
+        pos = buf.writeUInt16LE(Buffer.byteLength(name), pos);
+        pos += buf.write(name, pos);
+        pos = buf.writeUInt16LE(Buffer.byteLength(value), pos);
+        pos += buf.write(value, pos);
+      }
+    }
+    buf.writeUInt32LE(crc32(buf.subarray(OFF_TOTAL_LENGTH, totalLength)), OFF_CRC);
+    return Buffer.from(buf.subarray(0, totalLength));
+  } finally {
+    payloadWriter.release();
+    blockWriter.release();
+  }
+}
+
+/** Reads and checks a block's header and stream table; verifies the block's and every frame's CRC-32. */
+export function readBlockHeader(block: Uint8Array): BlockHeader {
+  const buf = asBuffer(block);
+  const len = buf.length;
+  for (let i = 0; i < MAGIC.length && i < len; i++) {
+    if (buf[i] !== MAGIC[i]) throw new BlockFormatError('SILT_BLOCK_MAGIC', 'not a Silt block: bad magic');
+  }
+  if (len <= OFF_VERSION) throw new BlockFormatError('SILT_BLOCK_TRUNCATED', `truncated block: ${len} bytes`);
+  const version = buf[OFF_VERSION]!;
+  if (version !== BLOCK_FORMAT_VERSION) {
+    throw new BlockFormatError('SILT_BLOCK_VERSION', `unsupported block format version ${version} (this reader knows ${BLOCK_FORMAT_VERSION})`, { version });
+  }
+  if (len < FIXED_HEADER_LENGTH) throw new BlockFormatError('SILT_BLOCK_TRUNCATED', `truncated block: ${len} bytes`);
+  const codec = buf[OFF_CODEC]!;
+  if (codec !== BLOCK_CODEC_ZSTD) throw corrupt(`unknown codec ${codec}`);
+  const flags = buf.readUInt16LE(OFF_FLAGS);
+  if (flags !== 0) throw corrupt(`unknown flags ${flags}`);
+  const totalLength = buf.readUInt32LE(OFF_TOTAL_LENGTH);
+  if (totalLength > len) throw new BlockFormatError('SILT_BLOCK_TRUNCATED', `truncated block: ${len} of ${totalLength} bytes`);
+  if (totalLength < len) throw corrupt(`${len - totalLength} bytes after the end of the block`);
+  if (crc32(buf.subarray(OFF_TOTAL_LENGTH)) !== buf.readUInt32LE(OFF_CRC)) throw new BlockFormatError('SILT_BLOCK_CHECKSUM', 'block checksum mismatch');
+
+  const headerLength = buf.readUInt32LE(OFF_HEADER_LENGTH);
+  if (headerLength < FIXED_HEADER_LENGTH || headerLength > totalLength) throw corrupt(`header length ${headerLength} out of range`);
+  const entryCount = buf.readUInt32LE(OFF_ENTRY_COUNT);
+  if (entryCount > MAX_BLOCK_ENTRIES) throw corrupt(`${entryCount} entries, more than ${MAX_BLOCK_ENTRIES}`);
+  const minTs = buf.readBigInt64LE(OFF_MIN_TS);
+  const maxTs = buf.readBigInt64LE(OFF_MAX_TS);
+  const streamCount = buf.readUInt16LE(OFF_STREAM_COUNT);
+  if (streamCount === 0) throw corrupt('no streams');
+  let pos = OFF_TENANT_LENGTH;
+  const readString = (): string => {
+    if (pos + 2 > headerLength) throw corrupt('header string past the end of the header');
+    const n = buf.readUInt16LE(pos);
+    pos += 2;
+    if (pos + n > headerLength) throw corrupt('header string past the end of the header');
+    pos += n;
+    return buf.toString('utf8', pos - n, pos);
+  };
+  const tenant = readString();
+
+  const streams: BlockStreamInfo[] = [];
+  let nextFrame = headerLength;
+  let entrySum = 0;
+  let rawSum = 0;
+  let seenMin = I64_MAX;
+  let seenMax = I64_MIN;
+  for (let i = 0; i < streamCount; i++) {
+    if (pos + STREAM_ROW_LENGTH > headerLength) throw corrupt('stream table past the end of the header');
+    const id = buf.readBigUInt64LE(pos);
+    const count = buf.readUInt32LE(pos + 8);
+    const sMin = buf.readBigInt64LE(pos + 12);
+    const sMax = buf.readBigInt64LE(pos + 20);
+    const frameOffset = buf.readUInt32LE(pos + 28);
+    const frameLength = buf.readUInt32LE(pos + 32);
+    const rawLength = buf.readUInt32LE(pos + 36);
+    const frameCrc = buf.readUInt32LE(pos + 40);
+    const labelCount = buf.readUInt16LE(pos + 44);
+    pos += STREAM_ROW_LENGTH;
+    const labels: Labels = {};
+    let prevName: string | undefined;
+    for (let j = 0; j < labelCount; j++) {
+      const name = readString();
+      const value = readString();
+      if (prevName !== undefined && !(name > prevName)) throw corrupt(`stream ${i}: labels not sorted by name`);
+      prevName = name;
+      setOwn(labels, name, value);
+    }
+    if (count === 0) throw corrupt(`stream ${i}: no entries`);
+    if (sMin > sMax) throw corrupt(`stream ${i}: min timestamp after max timestamp`);
+    if (frameOffset !== nextFrame) throw corrupt(`stream ${i}: frame at ${frameOffset}, expected ${nextFrame}`);
+    if (frameLength > totalLength - frameOffset) throw corrupt(`stream ${i}: frame past the end of the block`);
+    nextFrame += frameLength;
+    rawSum += rawLength;
+    if (rawSum > MAX_RAW_LENGTH) throw corrupt(`uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
+    if (streamId(tenant, labels) !== id) throw corrupt(`stream ${i}: stream id does not match tenant and labels`);
+    if (crc32(buf.subarray(frameOffset, nextFrame)) !== frameCrc) throw new BlockFormatError('SILT_BLOCK_CHECKSUM', `stream ${i}: frame checksum mismatch`);
+    entrySum += count;
+    if (sMin < seenMin) seenMin = sMin;
+    if (sMax > seenMax) seenMax = sMax;
+    streams.push({ streamId: id, labels, entryCount: count, minTs: sMin, maxTs: sMax, frameOffset, frameLength, rawLength, frameCrc });
+  }
+  if (pos !== headerLength) throw corrupt(`stream table ends at ${pos}, header length says ${headerLength}`);
+  if (nextFrame !== totalLength) throw corrupt(`frames end at ${nextFrame}, block length says ${totalLength}`);
+  if (entrySum !== entryCount) throw corrupt(`entry count ${entryCount} differs from the streams' sum ${entrySum}`);
+  if (seenMin !== minTs || seenMax !== maxTs) throw corrupt('block time range differs from the streams\' time ranges');
+  return { version, codec, tenant, entryCount, minTs, maxTs, streams, headerLength };
+}
+
+interface DecodedPayload {
+  entries: BlockEntry[];
+  minTs: bigint;
+  maxTs: bigint;
+}
+
+// The frame readers return a value and leave the position after it here, so the per-entry loop
+// allocates nothing for bookkeeping.
+let cursor = 0;
+
+// A varint of at most 5 bytes whose value fits in 32 bits, read from buf[pos..end).
+function readU32(buf: Buffer, pos: number, end: number): number {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < 5; i++) {
+    if (pos >= end) throw corrupt('varint past the end of the frame');
+    const b = buf[pos++]!;
+    value += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if (value > U32_MAX) break;
+      cursor = pos;
+      return value;
+    }
+    mul *= 128;
+  }
+  throw corrupt('varint over 32 bits');
+}
+
+function readDelta(buf: Buffer, pos: number, end: number): bigint {
+  let value = 0;
+  let mul = 1;
+  // Seven bytes hold 49 bits, so value stays exact as a Number on this path.
+  for (let i = 0; i < 7; i++) {
+    if (pos >= end) throw corrupt('varint past the end of the frame');
+    const b = buf[pos++]!;
+    value += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      cursor = pos;
+      return BigInt(value % 2 === 0 ? value / 2 : -(value + 1) / 2);
+    }
+    mul *= 128;
+  }
+  let big = BigInt(value);
+  for (let shift = 49n; shift < 70n; shift += 7n) {
+    if (pos >= end) throw corrupt('varint past the end of the frame');
+    const b = buf[pos++]!;
+    if (shift === 63n && b > 1) break;
+    big |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) {
+      cursor = pos;
+      return big & 1n ? -((big + 1n) >> 1n) : big >> 1n;
+    }
+  }
+  throw corrupt('varint over 64 bits');
+}
+
+function readString(buf: Buffer, pos: number, end: number): string {
+  const n = readU32(buf, pos, end);
+  pos = cursor;
+  if (n > end - pos) throw corrupt('string past the end of the frame');
+  cursor = pos + n;
+  return buf.toString('utf8', pos, pos + n);
+}
+
+// Parses a frame payload (see "Frame payload" in docs/FORMAT.md) held in buf[0..end).
+function parsePayload(buf: Buffer, end: number): DecodedPayload {
+  const entries: BlockEntry[] = [];
+  let prev = 0n;
+  let minTs = I64_MAX;
+  let maxTs = I64_MIN;
+  let pos = 0;
+  while (pos < end) {
+    if (entries.length === MAX_BLOCK_ENTRIES) throw corrupt(`frame holds more than ${MAX_BLOCK_ENTRIES} entries`);
+    let ts = prev + readDelta(buf, pos, end);
+    if (ts > I64_MAX || ts < I64_MIN) ts = BigInt.asIntN(64, ts);
+    prev = ts;
+    if (ts < minTs) minTs = ts;
+    if (ts > maxTs) maxTs = ts;
+    const line = readString(buf, cursor, end);
+    const attrCount = readU32(buf, cursor, end);
+    pos = cursor;
+    if (attrCount === 0) {
+      entries.push({ ts, line });
+      continue;
+    }
+    const attrs: Record<string, string> = {};
+    for (let i = 0; i < attrCount; i++) {
+      const key = readString(buf, pos, end);
+      const value = readString(buf, cursor, end);
+      pos = cursor;
+      if (Object.hasOwn(attrs, key)) throw corrupt(`attribute ${JSON.stringify(key)} repeated`);
+      setOwn(attrs, key, value);
+    }
+    entries.push({ ts, line, attrs });
+  }
+  return { entries, minTs, maxTs };
+}
+
+function decompressFrame(frame: Buffer, rawLength: number): Buffer {
+  if (!Number.isInteger(rawLength) || rawLength < 0 || rawLength > MAX_RAW_LENGTH) throw corrupt(`raw length ${rawLength} out of range`);
+  // The zstd frame header must agree with rawLength before anything is allocated, so a hostile
+  // length costs nothing; anything zstd rejects is corruption, never a native error.
+  let contentSize: number | null;
+  let frameSize: number;
+  try {
+    contentSize = getFrameContentSize(frame);
+    frameSize = findFrameCompressedSize(frame);
+  } catch {
+    throw corrupt('not a zstd frame');
+  }
+  if (contentSize !== rawLength) throw corrupt(`zstd frame holds ${contentSize ?? 'an unknown number of'} bytes, expected ${rawLength}`);
+  if (frameSize !== frame.length) throw corrupt('bytes after the zstd frame');
+  if (rawScratch.length < rawLength) rawScratch = Buffer.allocUnsafe(Math.max(rawLength, rawScratch.length * 2));
+  dctx ??= new DCtx();
+  let n: number;
+  try {
+    n = dctx.decompress(rawScratch.subarray(0, rawLength), frame);
+  } catch (err) {
+    throw corrupt(`zstd: ${(err as Error).message}`);
+  }
+  if (n !== rawLength) throw corrupt(`zstd frame decompressed to ${n} bytes, expected ${rawLength}`);
+  return rawScratch;
+}
+
+function decodePayload(frame: Buffer, rawLength: number): DecodedPayload {
+  try {
+    return parsePayload(decompressFrame(frame, rawLength), rawLength);
+  } finally {
+    if (rawScratch.length > SCRATCH_RETAIN) rawScratch = Buffer.allocUnsafe(0);
+  }
+}
+
+function checkAgainstInfo(decoded: DecodedPayload, info: BlockStreamInfo): BlockEntry[] {
+  if (decoded.entries.length !== info.entryCount) throw corrupt(`frame holds ${decoded.entries.length} entries, stream table says ${info.entryCount}`);
+  if (decoded.minTs !== info.minTs || decoded.maxTs !== info.maxTs) throw corrupt('frame time range differs from the stream table');
+  return decoded.entries;
+}
+
+/** Decodes the entries of one stream of a block, decompressing that stream's frame only. */
+export function decodeFrame(block: Uint8Array, info: BlockStreamInfo): BlockEntry[] {
+  const buf = asBuffer(block);
+  const { frameOffset, frameLength } = info;
+  if (!Number.isInteger(frameOffset) || !Number.isInteger(frameLength) || frameOffset < 0 || frameLength < 0) throw corrupt('invalid frame position');
+  if (frameOffset + frameLength > buf.length) throw new BlockFormatError('SILT_BLOCK_TRUNCATED', `truncated block: frame ends at ${frameOffset + frameLength}, block has ${buf.length} bytes`);
+  const frame = buf.subarray(frameOffset, frameOffset + frameLength);
+  if (crc32(frame) !== info.frameCrc) throw new BlockFormatError('SILT_BLOCK_CHECKSUM', 'frame checksum mismatch');
+  return checkAgainstInfo(decodePayload(frame, info.rawLength), info);
+}
+
+/** Decodes a frame stored on its own, given the raw length and CRC-32 from its stream table row. */
+export function decodeFrameBytes(frame: Uint8Array, rawLength: number, frameCrc: number): BlockEntry[] {
+  const buf = asBuffer(frame);
+  if (crc32(buf) !== frameCrc) throw new BlockFormatError('SILT_BLOCK_CHECKSUM', 'frame checksum mismatch');
+  return decodePayload(buf, rawLength).entries;
+}
+
+/** Decodes a whole block: header and every stream's entries. */
+export function decodeBlock(block: Uint8Array): DecodedBlock {
+  const buf = asBuffer(block);
+  const header = readBlockHeader(buf);
+  // readBlockHeader has verified every frame's CRC, so frames are decompressed without a second pass.
+  const streams = header.streams.map((info) => ({
+    info,
+    entries: checkAgainstInfo(decodePayload(buf.subarray(info.frameOffset, info.frameOffset + info.frameLength), info.rawLength), info),
+  }));
+  return { header, streams };
+}
