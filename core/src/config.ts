@@ -15,6 +15,9 @@ export interface KafkaConfig {
   logsRetentionMs: number;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Ports of the broker `npm start` runs when `brokers` is empty: Kafka's usual ones by default. */
+  localBrokerPort: number;
+  localControllerPort: number;
 }
 
 /** Limits and batching of the ingest service. */
@@ -73,6 +76,8 @@ export const DEFAULT_CONFIG: SiltConfig = {
     logsRetentionMs: 14 * 24 * 3600 * 1000,
     connectionTimeoutMs: 3000,
     requestTimeoutMs: 10000,
+    localBrokerPort: 9092,
+    localControllerPort: 9093,
   },
   ingest: {
     host: '0.0.0.0',
@@ -200,6 +205,8 @@ function validate(c: SiltConfig): void {
     ['kafka.partitions', 1, 10000],
     ['kafka.replicationFactor', 1, 16],
     ['ingest.port', 0, 65535],
+    ['kafka.localBrokerPort', 1, 65535],
+    ['kafka.localControllerPort', 1, 65535],
     ['ingest.maxLabels', 1, 1000],
     ['ingest.zstdLevel', 1, 19],
     ['ingest.maxBlockEntries', 1, 1_000_000],

@@ -9,10 +9,6 @@ import { configFileFromArgv, loadConfig } from '../../core/src/config';
 import { createLogger } from '../../core/src/logger';
 import { ensureKafkaJars, startBroker, type BrokerHandle } from './kafka-broker';
 
-/** Ports of the bundled broker: Kafka's usual ones, so tools pointed at localhost:9092 just work. */
-const LOCAL_BROKER_PORT = 9092;
-const LOCAL_CONTROLLER_PORT = 9093;
-
 interface ServiceSpec {
   name: string;
   entry: string;
@@ -31,8 +27,9 @@ async function main(): Promise<void> {
   if (brokers === '') {
     logger.info('resolving Kafka jars (first run downloads them with Maven)');
     await ensureKafkaJars({ log: (m) => logger.info(m) });
-    logger.info('starting the local Kafka broker', { port: LOCAL_BROKER_PORT });
-    broker = await startBroker({ dataDir: path.join(dataDir, 'kafka'), port: LOCAL_BROKER_PORT, controllerPort: LOCAL_CONTROLLER_PORT });
+    const { localBrokerPort: port, localControllerPort: controllerPort } = config.kafka;
+    logger.info('starting the local Kafka broker', { port });
+    broker = await startBroker({ dataDir: path.join(dataDir, 'kafka'), port, controllerPort });
     brokers = broker.brokers.join(',');
   }
 
