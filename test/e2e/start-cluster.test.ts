@@ -1,0 +1,88 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function jvmsUsing(dir: string): string[] {
+  const out: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('kafka.Kafka') && cmd.includes(dir)) out.push(pid);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return out;
+}
+
+describe('infra > npm start', () => {
+  let child: ChildProcess | undefined;
+  let dataDir: string;
+
+  beforeAll(() => {
+    const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'silt-start-'));
+  }, 120000);
+
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs its own broker and ingest, accepts a push, and stops everything on SIGINT', async () => {
+    const [ingestPort, brokerPort, controllerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const env = {
+      ...process.env,
+      SILT_KAFKA_BROKERS: '',
+      SILT_DATA_DIR: dataDir,
+      SILT_INGEST_PORT: String(ingestPort),
+      SILT_KAFKA_LOCAL_BROKER_PORT: String(brokerPort),
+      SILT_KAFKA_LOCAL_CONTROLLER_PORT: String(controllerPort),
+      SILT_LOG_LEVEL: 'warn',
+    };
+    child = spawn(process.execPath, [path.join(ROOT, 'dist/infra/src/start-cluster.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+
+    const url = `http://127.0.0.1:${ingestPort}`;
+    const deadline = Date.now() + 120000;
+    let ready = false;
+    while (!ready && Date.now() < deadline && child.exitCode === null) {
+      ready = await fetch(url + '/readyz').then((r) => r.status === 200, () => false);
+      if (!ready) await new Promise((r) => setTimeout(r, 500));
+    }
+    if (!ready) throw new Error(`cluster did not become ready:\n${output}`);
+    expect(jvmsUsing(dataDir)).toHaveLength(1);
+
+    const res = await fetch(url + '/api/v1/push?labels=' + encodeURIComponent('{app="e2e"}'), {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'hello from npm start\n',
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ accepted: 1, rejected: [] });
+
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(jvmsUsing(dataDir)).toHaveLength(0);
+    expect(await fetch(url + '/healthz').then(() => 'up', () => 'down')).toBe('down');
+  }, 180000);
+});
