@@ -1,0 +1,233 @@
+/**
+ * Timestamps: nanoseconds since the epoch as `bigint`, parsed from requests and formatted for responses.
+ *
+ * Accepted request forms (`parseTimestamp`):
+ * - RFC 3339 (`2026-11-26T04:00:00.123456789Z`, `2026-11-26T06:00:00+02:00`): any number of
+ *   fractional digits, exact to the nanosecond (digits past the ninth are truncated); `T`, `t` or a
+ *   space between date and time; `Z`, `z` or a `±hh:mm` offset; seconds 00–59 (no leap second).
+ * - An integer, as a JSON number or a decimal string, whose unit is told apart by magnitude of its
+ *   integer part n: n < 1e11 → seconds, n < 1e14 → milliseconds, n < 1e17 → microseconds, else
+ *   nanoseconds. A fraction is allowed (`"1700000000.5"`, `1700000000123.25`); digits finer than a
+ *   nanosecond are truncated. JSON numbers above 2^53 lose precision before Silt sees them: send
+ *   nanoseconds as strings.
+ * - Rejected: negative values, non-finite numbers, anything past 2^63−1 ns (2262-04-11), exponents
+ *   in strings, whitespace, booleans, null, objects and arrays.
+ */
+import { BadRequestError } from './errors';
+
+/** The largest timestamp Silt stores: 2^63 − 1 ns, about 2262-04-11T23:47:16Z. */
+export const MAX_TIMESTAMP_NS = (1n << 63n) - 1n;
+
+const NS_PER_S = 1_000_000_000n;
+/** Powers of ten as bigint, for unit scaling (index = exponent). */
+const POW10 = [1n, 10n, 100n, 1000n, 10000n, 100000n, 1000000n, 10000000n, 100000000n, 1000000000n];
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '…' : value);
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+function bad(value: unknown, why: string): BadRequestError {
+  return new BadRequestError('SILT_BAD_TIMESTAMP', `timestamp ${describe(value)} ${why}`, { value: describe(value) });
+}
+
+function checkRange(ns: bigint, value: unknown): bigint {
+  if (ns < 0n) throw bad(value, 'is before 1970-01-01T00:00:00Z');
+  if (ns > MAX_TIMESTAMP_NS) throw bad(value, 'is past 2262-04-11T23:47:16.854775807Z, the largest nanosecond timestamp');
+  return ns;
+}
+
+/** Decimal exponent that turns a value of this many integer digits into nanoseconds (the magnitude rule). */
+function unitExponent(intDigits: number): number {
+  if (intDigits <= 11) return 9; // < 1e11: seconds
+  if (intDigits <= 14) return 6; // < 1e14: milliseconds
+  if (intDigits <= 17) return 3; // < 1e17: microseconds
+  return 0; // nanoseconds
+}
+
+function fromNumber(n: number): bigint {
+  if (!Number.isFinite(n)) throw bad(n, 'is not a finite number');
+  if (n < 0) throw bad(n, 'is negative');
+  if (Number.isInteger(n)) {
+    const exp = n < 1e11 ? 9 : n < 1e14 ? 6 : n < 1e17 ? 3 : 0;
+    if (n > 1e20) throw bad(n, 'is past 2262-04-11T23:47:16.854775807Z, the largest nanosecond timestamp');
+    return checkRange(BigInt(n) * POW10[exp]!, n);
+  }
+  // The shortest decimal that round-trips is what the sender most likely wrote (tiny values print with an exponent).
+  const text = String(n);
+  const ns = fromDecimalString(text.includes('e') ? n.toFixed(20) : text, n);
+  if (ns === null) throw bad(n, 'is not a usable number');
+  return ns;
+}
+
+/** Two ASCII digits at `i` as a number, or -1. */
+function twoDigits(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** Parses `YYYY-MM-DD[Tt ]hh:mm:ss[.f+](Z|z|±hh:mm)` by hand (no regex, no substrings); null when the shape is wrong. */
+function fromRfc3339(value: string): bigint | null {
+  const s = value;
+  const n = s.length;
+  if (n < 20) return null;
+  const y1 = twoDigits(s, 0);
+  const y2 = twoDigits(s, 2);
+  const month = twoDigits(s, 5);
+  const day = twoDigits(s, 8);
+  const hour = twoDigits(s, 11);
+  const minute = twoDigits(s, 14);
+  const second = twoDigits(s, 17);
+  const sep = s.charCodeAt(10);
+  if (
+    y1 < 0 ||
+    y2 < 0 ||
+    month < 0 ||
+    day < 0 ||
+    hour < 0 ||
+    minute < 0 ||
+    second < 0 ||
+    s.charCodeAt(4) !== 45 ||
+    s.charCodeAt(7) !== 45 ||
+    (sep !== 84 && sep !== 116 && sep !== 32) ||
+    s.charCodeAt(13) !== 58 ||
+    s.charCodeAt(16) !== 58
+  ) {
+    return null;
+  }
+  let i = 19;
+  let frac = 0;
+  let fracDigits = 0;
+  if (s.charCodeAt(i) === 46) {
+    i++;
+    const fracStart = i;
+    for (let c = s.charCodeAt(i) - 48; c >= 0 && c <= 9; c = s.charCodeAt(++i) - 48) {
+      if (fracDigits < 9) {
+        frac = frac * 10 + c;
+        fracDigits++;
+      }
+    }
+    if (i === fracStart) return null;
+  }
+  let offsetMinutes = 0;
+  const z = s.charCodeAt(i);
+  if (z === 90 || z === 122) {
+    if (i + 1 !== n) return null;
+  } else if (z === 43 || z === 45) {
+    const oh = twoDigits(s, i + 1);
+    const om = twoDigits(s, i + 4);
+    if (oh < 0 || om < 0 || s.charCodeAt(i + 3) !== 58 || i + 6 !== n) return null;
+    if (oh > 23 || om > 59) throw bad(value, `has offset ${s.slice(i)}, not within ±23:59`);
+    offsetMinutes = (z === 45 ? -1 : 1) * (oh * 60 + om);
+  } else {
+    return null;
+  }
+  const year = y1 * 100 + y2;
+  if (month < 1 || month > 12) throw bad(value, `has month ${s.slice(5, 7)}, not 01–12`);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+  if (day < 1 || day > monthDays) throw bad(value, `has day ${s.slice(8, 10)}, not 01–${monthDays} for that month`);
+  if (hour > 23) throw bad(value, `has hour ${s.slice(11, 13)}, not 00–23`);
+  if (minute > 59) throw bad(value, `has minute ${s.slice(14, 16)}, not 00–59`);
+  if (second > 59) throw bad(value, `has second ${s.slice(17, 19)}, not 00–59`);
+  // Days since the epoch of a proleptic Gregorian date (H. Hinnant's days_from_civil); exact in doubles.
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  const days = era * 146097 + doe - 719468;
+  const seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
+  for (let k = fracDigits; k < 9; k++) frac *= 10;
+  return checkRange(BigInt(seconds) * NS_PER_S + BigInt(frac), value);
+}
+
+/** Value of the ASCII digits s[from, to) (at most 15 of them, so exact in a double). */
+function digitsValue(s: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) v = v * 10 + (s.charCodeAt(i) - 48);
+  return v;
+}
+
+/** Parses a decimal string `digits[.digits]` by the magnitude rule, truncating below 1 ns, without substrings; null when it is not one. `value` is what errors name. */
+function fromDecimalString(text: string, value: unknown = text): bigint | null {
+  const n = text.length;
+  if (n === 0 || n > 64) return null;
+  let dot = -1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && dot < 0 && i > 0 && i < n - 1) dot = i;
+    else if (c < 48 || c > 57) return null;
+  }
+  const intEnd = dot < 0 ? n : dot;
+  let start = 0;
+  while (start < intEnd && text.charCodeAt(start) === 48) start++;
+  const digits = intEnd - start;
+  if (digits > 20) throw bad(value, 'is past 2262-04-11T23:47:16.854775807Z, the largest nanosecond timestamp');
+  const exp = unitExponent(digits);
+  // Integer part as high digits and the last nine: each fits a double exactly.
+  const split = Math.max(start, intEnd - 9);
+  const low = digitsValue(text, split, intEnd);
+  let ns = split === start ? BigInt(low) : BigInt(digitsValue(text, start, split)) * NS_PER_S + BigInt(low);
+  if (exp > 0) {
+    let frac = 0;
+    if (dot >= 0) {
+      const fracEnd = Math.min(n, dot + 1 + exp);
+      frac = digitsValue(text, dot + 1, fracEnd);
+      for (let k = fracEnd - dot - 1; k < exp; k++) frac *= 10;
+    }
+    ns = ns * POW10[exp]! + BigInt(frac);
+  }
+  return checkRange(ns, value);
+}
+
+/** Parses a request timestamp: RFC 3339 with any fractional precision (and offsets like +02:00), or an integer (JS number or decimal string) in s, ms, µs or ns told apart by magnitude; returns ns since epoch. */
+export function parseTimestamp(value: unknown): bigint {
+  if (typeof value === 'string') {
+    const ns = value.charCodeAt(4) === 45 /* - */ ? fromRfc3339(value) : fromDecimalString(value);
+    if (ns !== null) return ns;
+    throw bad(value, 'is neither RFC 3339 nor a non-negative integer of s, ms, µs or ns');
+  }
+  if (typeof value === 'number') return fromNumber(value);
+  if (typeof value === 'bigint') {
+    if (value < 0n) throw bad(value, 'is negative');
+    if (value > MAX_TIMESTAMP_NS) throw bad(value, 'is past 2262-04-11T23:47:16.854775807Z, the largest nanosecond timestamp');
+    return fromDecimalString(value.toString(), value)!;
+  }
+  throw bad(value, 'must be an RFC 3339 string or an integer (number or decimal string)');
+}
+
+/** How far the monotonic estimate may run ahead of Date.now() (a pause between the two reads) before it is pulled back. */
+const MAX_AHEAD_NS = 5_000_000n;
+/** A wall-clock step back larger than this is followed (time goes back); smaller ones are absorbed to stay increasing. */
+const MAX_STEP_BACK_NS = 1_000_000_000n;
+let anchorNs = BigInt(Date.now()) * 1_000_000n;
+let anchorHr = process.hrtime.bigint();
+let lastNs = 0n;
+
+/** Wall-clock nanoseconds since the epoch: Date.now() refined by the monotonic clock (process.hrtime) for sub-millisecond precision; never below Date.now() and strictly increasing unless the wall clock steps back by more than a second. */
+export function nowNs(): bigint {
+  // Wall clock first, then the monotonic clock: a pause in between can only make the estimate later, never below `floor`.
+  const floor = BigInt(Date.now()) * 1_000_000n;
+  const hr = process.hrtime.bigint();
+  let ns = anchorNs + (hr - anchorHr);
+  if (ns < floor || ns > floor + MAX_AHEAD_NS) {
+    // The estimate fell behind the wall clock or drifted ahead of it: re-anchor on it.
+    ns = floor;
+    anchorNs = floor;
+    anchorHr = hr;
+  }
+  if (ns <= lastNs && lastNs - ns < MAX_STEP_BACK_NS) ns = lastNs + 1n;
+  lastNs = ns;
+  return ns;
+}
+
+/** Formats nanoseconds as the decimal string responses carry. */
+export function formatNs(ns: bigint): string {
+  return ns.toString();
+}
