@@ -41,8 +41,13 @@ export interface IngestService {
 export interface PushResponse {
   accepted: number;
   rejected: ParsedPush['rejected'];
+  /** Present when `rejected` was cut to its first MAX_LISTED_REJECTIONS items: how many there were. */
+  rejectedTotal?: number;
   token: string;
 }
+
+/** A body of millions of bad entries must not produce a response of hundreds of megabytes. */
+const MAX_LISTED_REJECTIONS = 1000;
 
 function tenantOf(request: FastifyRequest): string {
   const header = request.headers['x-scope-orgid'];
@@ -174,6 +179,10 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
         metrics.bytesAccepted.inc({ tenant }, bytes);
       }
       const answer: PushResponse = { accepted: parsed.accepted, rejected: parsed.rejected, token: encodeWriteToken(token) };
+      if (parsed.rejected.length > MAX_LISTED_REJECTIONS) {
+        answer.rejected = parsed.rejected.slice(0, MAX_LISTED_REJECTIONS);
+        answer.rejectedTotal = parsed.rejected.length;
+      }
       return reply.code(parsed.rejected.length > 0 ? 400 : 200).send(answer);
     } catch (err) {
       const silt = toSiltError(err);

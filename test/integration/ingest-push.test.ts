@@ -193,3 +193,22 @@ describe('ingest > push', () => {
     expect((await fetch(ing.url + '/readyz')).status).toBe(200);
   });
 });
+
+describe('ingest > push > many rejections', () => {
+  let ing: IngestUnderTest;
+  beforeAll(async () => {
+    ing = await startIngest();
+  });
+  afterAll(async () => {
+    await ing.service.stop();
+  });
+
+  it('lists the first 1,000 rejections and counts them all', async () => {
+    const entries = Array.from({ length: 5000 }, () => ({ line: 7 }));
+    const res = await post(ing.url, '/api/v1/push', JSON.stringify({ streams: [{ labels: { app: 'x' }, entries }] }), { 'Content-Type': 'application/json' });
+    expect(res.status).toBe(400);
+    expect(res.json.accepted).toBe(0);
+    expect(res.json.rejected).toHaveLength(1000);
+    expect(res.json.rejectedTotal).toBe(5000);
+  });
+});
