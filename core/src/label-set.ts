@@ -11,9 +11,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 class LabelSetParser {
   pos = 0;
 
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** Reports a problem instead of the label-set error when another grammar (LogQL) borrows the string lexer; must throw. */
+    readonly onFail?: (message: string, position: number) => never,
+  ) {}
 
   fail(message: string, at = this.pos): never {
+    if (this.onFail) this.onFail(message, at);
     throw new BadRequestError('SILT_BAD_LABELS', `label set ${quote(this.text)}: ${message} at position ${at}`, {
       position: at,
     });
@@ -200,6 +205,23 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 /** Parses a label set in selector syntax `{app="api",host="h1"}` (only `=` matchers; double-quoted or backtick strings with Go/LogQL escapes) into Labels. */
 export function parseLabelSet(text: string): Labels {
   return new LabelSetParser(text).parse();
+}
+
+/**
+ * Reads the LogQL string literal that starts at `start` in `text` (a double-quoted string with
+ * Go escapes, or a backtick raw string) and returns its value and the index just past its closing
+ * quote. A malformed literal is reported through `fail` (message, 0-based position in `text`),
+ * which must throw.
+ */
+export function readStringLiteral(
+  text: string,
+  start: number,
+  fail: (message: string, position: number) => never,
+): { value: string; end: number } {
+  const parser = new LabelSetParser(text, fail);
+  parser.pos = start;
+  const value = parser.value();
+  return { value, end: parser.pos };
 }
 
 /** Limits a stream's labels must respect. */

@@ -17,6 +17,9 @@ export interface CompiledMatcher extends LabelMatcher {
   test(value: string): boolean;
 }
 
+/** Leading RE2 flag groups that compileMatcher honours: `(?i)` (case-insensitive) and `(?s)` (already the default). */
+const LEADING_FLAGS_RE = /^(?:\(\?[is]*\))+/;
+
 /** Compiles a matcher; an invalid regex is a 400 naming it. */
 export function compileMatcher(m: LabelMatcher): CompiledMatcher {
   switch (m.op) {
@@ -27,8 +30,11 @@ export function compileMatcher(m: LabelMatcher): CompiledMatcher {
     case '=~':
     case '!~': {
       let re: RegExp;
+      // RE2 flag groups at the very start (`(?i)api`) become RegExp flags: JavaScript has no inline flags.
+      const lead = LEADING_FLAGS_RE.exec(m.value);
+      const body = lead === null ? m.value : m.value.slice(lead[0].length);
       try {
-        re = new RegExp(`^(?:${m.value})$`, 's');
+        re = new RegExp(`^(?:${body})$`, lead !== null && lead[0].includes('i') ? 'is' : 's');
       } catch (err) {
         throw new BadRequestError('SILT_BAD_QUERY', `invalid regex for label ${m.name}: ${(err as Error).message}`, { label: m.name });
       }
