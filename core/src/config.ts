@@ -51,6 +51,36 @@ export interface IngestSettings {
   retryAfterSeconds: number;
 }
 
+/** A storage node: its replica group, segments, retention and internal read API. */
+export interface StorageSettings {
+  host: string;
+  /** Internal read API port; `npm start` gives replica group r the port `port + r`. */
+  port: number;
+  /** The URL other services reach this node at; empty means http://127.0.0.1:<port>. */
+  advertiseUrl: string;
+  /** Stable id of this node (its data dir and its key on silt.nodes); empty means `node-r<group>-<port>`. */
+  nodeId: string;
+  /** Replica group r: the node consumes in consumer group `<groupPrefix><r>`. */
+  replicaGroup: number;
+  /** Prefix of the replica groups' consumer group ids; two clusters sharing one Kafka need different ones. */
+  groupPrefix: string;
+  maxSegmentBytes: number;
+  maxSegmentAgeMs: number;
+  maxOpenSegments: number;
+  /** Whole segments whose newest entry is older than this are removed. */
+  retentionMs: number;
+  retentionCheckMs: number;
+  announceIntervalMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** How long a fetch waits for data; kafkajs's 5 s default would add that much latency. */
+  maxWaitTimeMs: number;
+  /** Must exceed the largest block; bounds the memory of one fetch per partition. */
+  maxBytesPerPartition: number;
+  /** How long a read given a write token waits for this node to apply it before answering 504. */
+  tokenWaitMs: number;
+}
+
 /** The whole cluster's configuration; each service reads its own section plus `kafka`. */
 export interface SiltConfig {
   dataDir: string;
@@ -59,6 +89,7 @@ export interface SiltConfig {
   replicas: number;
   kafka: KafkaConfig;
   ingest: IngestSettings;
+  storage: StorageSettings;
 }
 
 /** Built-in defaults, the first layer of every configuration. */
@@ -101,6 +132,25 @@ export const DEFAULT_CONFIG: SiltConfig = {
     spreadStreams: [],
     ackTimeoutMs: 10000,
     retryAfterSeconds: 5,
+  },
+  storage: {
+    host: '0.0.0.0',
+    port: 7431,
+    advertiseUrl: '',
+    nodeId: '',
+    replicaGroup: 0,
+    groupPrefix: 'silt-replica-',
+    maxSegmentBytes: 64 * 1024 * 1024,
+    maxSegmentAgeMs: 3600 * 1000,
+    maxOpenSegments: 64,
+    retentionMs: 7 * 24 * 3600 * 1000,
+    retentionCheckMs: 60 * 1000,
+    announceIntervalMs: 3000,
+    sessionTimeoutMs: 10000,
+    heartbeatIntervalMs: 1000,
+    maxWaitTimeMs: 100,
+    maxBytesPerPartition: 32 * 1024 * 1024,
+    tokenWaitMs: 5000,
   },
 };
 
@@ -210,6 +260,9 @@ function validate(c: SiltConfig): void {
     ['ingest.maxLabels', 1, 1000],
     ['ingest.zstdLevel', 1, 19],
     ['ingest.maxBlockEntries', 1, 1_000_000],
+    ['storage.port', 0, 65535],
+    ['storage.replicaGroup', 0, 15],
+    ['storage.maxOpenSegments', 2, 100000],
   ];
   for (const [key, min, max] of ints) {
     const v = getLeaf(c as unknown as Record<string, unknown>, key) as number;
@@ -221,6 +274,10 @@ function validate(c: SiltConfig): void {
   check(c.ingest.maxLineBytes <= c.ingest.maxBlockBytes, 'ingest.maxLineBytes', 'must not exceed ingest.maxBlockBytes');
   check(c.ingest.ackTimeoutMs >= 100, 'ingest.ackTimeoutMs', 'must be at least 100');
   check(c.ingest.retryAfterSeconds >= 1, 'ingest.retryAfterSeconds', 'must be at least 1');
+  check(c.kafka.logsRetentionMs >= c.storage.retentionMs, 'kafka.logsRetentionMs', 'must be at least storage.retentionMs, so a node can be rebuilt from Kafka');
+  check(c.storage.maxBytesPerPartition > c.ingest.maxBlockBytes * 2, 'storage.maxBytesPerPartition', 'must exceed the largest block (twice ingest.maxBlockBytes)');
+  check(c.storage.sessionTimeoutMs >= 6000, 'storage.sessionTimeoutMs', "must be at least 6000 (the broker's group.min.session.timeout.ms)");
+  check(c.storage.nodeId === '' || /^[a-zA-Z0-9_.-]{1,64}$/.test(c.storage.nodeId), 'storage.nodeId', 'must be [a-zA-Z0-9_.-]{1,64}');
   check(c.kafka.brokers.every((b) => /^[^:\s]+:\d+$/.test(b)), 'kafka.brokers', 'each broker must be host:port');
 }
 

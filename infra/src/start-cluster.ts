@@ -34,6 +34,14 @@ async function main(): Promise<void> {
   }
 
   const services: ServiceSpec[] = [{ name: 'ingest', entry: path.resolve(__dirname, '../../ingest/src/main.js'), env: {} }];
+  // One storage node per replica group, each on its own port and data dir: R copies of every partition.
+  for (let r = 0; r < config.replicas; r++) {
+    services.push({
+      name: `storage-${r}`,
+      entry: path.resolve(__dirname, '../../storage-node/src/main.js'),
+      env: { SILT_STORAGE_REPLICA_GROUP: String(r), SILT_STORAGE_PORT: String(config.storage.port + r) },
+    });
+  }
   const children = new Map<string, ChildProcess>();
   let stopping = false;
 
@@ -56,7 +64,11 @@ async function main(): Promise<void> {
     });
   };
   for (const spec of services) launch(spec, 0);
-  logger.info('Silt is running', { ingest: `http://localhost:${config.ingest.port}`, kafka: brokers });
+  logger.info('Silt is running', {
+    ingest: `http://localhost:${config.ingest.port}`,
+    storage: Array.from({ length: config.replicas }, (_, r) => `http://localhost:${config.storage.port + r}`),
+    kafka: brokers,
+  });
 
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;

@@ -175,12 +175,7 @@ describe('infra > kafka broker', () => {
       async () => {
         // The parent loads the TypeScript source through swc, as jest does, and reports readiness on stdout.
         const script = `
-          const fs = require('node:fs');
-          const swc = require('@swc/core');
-          require.extensions['.ts'] = (module, filename) => {
-            const options = { filename, jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } };
-            module._compile(swc.transformSync(fs.readFileSync(filename, 'utf8'), options).code, filename);
-          };
+          require(${JSON.stringify(path.resolve(__dirname, '../support/ts-register.js'))});
           require(${JSON.stringify(path.resolve(__dirname, '../../infra/src/kafka-broker.ts'))})
             .startBroker({ dataDir: ${JSON.stringify(dataDir)} })
             .then(() => process.stdout.write('ready\\n'), (err) => { process.stderr.write(err.message); process.exit(1); });

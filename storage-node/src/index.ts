@@ -1,0 +1,186 @@
+/** The storage node: consumes its replica group's share of `silt.logs` into LevelDB segments and serves reads. */
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Admin } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { NodeAnnouncement } from '../../core/src/announcement';
+import type { KafkaConfig, StorageSettings } from '../../core/src/config';
+import { SiltError } from '../../core/src/errors';
+import { installErrorHandling, installHealthRoutes } from '../../core/src/http';
+import { createKafka, ensureTopics } from '../../core/src/kafka';
+import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
+import { createRegistry } from '../../core/src/metrics';
+import { nowNs } from '../../core/src/time';
+import type { WriteOffsets } from '../../core/src/write-token';
+import { Announcer } from './announcer';
+import { ReplicaConsumer } from './consumer';
+import { createStorageMetrics } from './metrics';
+import { installReadApi } from './read-api';
+import { SegmentStore } from './segment-store';
+
+/** What a storage node needs of the configuration. */
+export interface StorageNodeConfig {
+  dataDir: string;
+  logLevel: LogLevel;
+  kafka: KafkaConfig;
+  storage: StorageSettings;
+}
+
+/** A built storage node: the fastify app (for `inject`), its registry, and its lifecycle. */
+export interface StorageNode {
+  app: FastifyInstance;
+  registry: Registry;
+  nodeId: string;
+  /** Opens the store, joins the replica group, announces, and listens; resolves with the bound address. */
+  start(): Promise<string>;
+  /** Leaves the group, announces a tombstone, closes the store. */
+  stop(): Promise<void>;
+}
+
+/** The node id, derived from the replica group and port when not configured. */
+export function nodeIdOf(s: StorageSettings): string {
+  return s.nodeId !== '' ? s.nodeId : `node-r${s.replicaGroup}-${s.port}`;
+}
+
+/** Builds a storage node from a validated configuration. */
+export function build(config: StorageNodeConfig, options: { logger?: Logger } = {}): StorageNode {
+  const s = config.storage;
+  const nodeId = nodeIdOf(s);
+  const logger = options.logger ?? createLogger(config.logLevel, { service: 'storage-node', nodeId });
+  const registry = createRegistry('storage');
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  let store: SegmentStore | null = null;
+  let consumer: ReplicaConsumer | null = null;
+  let announcer: Announcer | null = null;
+  let admin: Admin | null = null;
+  let url = s.advertiseUrl;
+  let ready = false;
+  const appliedWaiters = new Set<() => void>();
+
+  const metrics = createStorageMetrics(registry, {
+    partitions: () => store?.partitions() ?? [],
+    state: (p) => store!.state(p),
+    highWatermark: (p) => consumer?.highWatermark(p),
+  });
+
+  const snapshot = (): NodeAnnouncement => ({
+    version: 1,
+    nodeId,
+    replicaGroup: s.replicaGroup,
+    url,
+    partitions: (consumer?.partitions() ?? []).map((p) => {
+      const st = store!.state(p);
+      return {
+        partition: p,
+        appliedOffset: st.appliedOffset.toString(),
+        minTs: st.minTs?.toString() ?? null,
+        maxTs: st.maxTs?.toString() ?? null,
+        catchingUp: consumer!.catchingUp(p),
+      };
+    }),
+    sentAt: Date.now(),
+  });
+
+  const waitForOffsets = (offsets: WriteOffsets): Promise<void> => {
+    const met = (): boolean => [...offsets].every(([p, o]) => store!.applied(p) > o);
+    if (met()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (!met()) return;
+        appliedWaiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        appliedWaiters.delete(check);
+        reject(new SiltError('SILT_TOKEN_TIMEOUT', 504, true, `this node did not apply the write token within ${s.tokenWaitMs} ms`));
+      }, s.tokenWaitMs);
+      appliedWaiters.add(check);
+    });
+  };
+
+  let retentionTimer: NodeJS.Timeout | null = null;
+  // Retention removes whole segments only; the data stays in Kafka for as long as kafka.logsRetentionMs.
+  const runRetention = async (): Promise<void> => {
+    try {
+      const removed = await store!.dropBefore(nowNs() - BigInt(s.retentionMs) * 1_000_000n);
+      if (removed > 0) logger.info('retention removed segments', { removed });
+    } catch (err) {
+      logger.error('retention failed', { err: String(err) });
+    }
+  };
+
+  installErrorHandling(app, logger);
+  installHealthRoutes(app, registry, () => ready);
+  app.get('/internal/v1/state', async () => snapshot());
+
+  return {
+    app,
+    registry,
+    nodeId,
+    async start() {
+      store = await SegmentStore.open({
+        dir: path.resolve(config.dataDir, 'storage', nodeId),
+        maxSegmentBytes: s.maxSegmentBytes,
+        maxSegmentAgeMs: s.maxSegmentAgeMs,
+        maxOpenSegments: s.maxOpenSegments,
+      });
+      const openedStore = store;
+      installReadApi(app, {
+        store: openedStore,
+        owned: () => consumer?.partitions() ?? [],
+        waitForOffsets,
+        onRead: (status, seconds) => {
+          metrics.readRequests.inc({ status: String(status) });
+          metrics.readLatency.observe(seconds);
+        },
+      });
+      const address = await app.listen({ host: s.host, port: s.port });
+      if (url === '') url = `http://127.0.0.1:${new URL(address).port}`;
+      const kafka = createKafka(config.kafka, `${config.kafka.clientId}-${nodeId}`, logger);
+      admin = kafka.admin();
+      await admin.connect();
+      await ensureTopics(admin, config.kafka);
+      announcer = new Announcer(kafka, config.kafka.nodesTopic, nodeId, s.announceIntervalMs, snapshot, logger);
+      consumer = new ReplicaConsumer(
+        kafka,
+        admin,
+        openedStore,
+        {
+          topic: config.kafka.logsTopic,
+          groupId: `${s.groupPrefix}${s.replicaGroup}`,
+          sessionTimeoutMs: s.sessionTimeoutMs,
+          heartbeatIntervalMs: s.heartbeatIntervalMs,
+          maxWaitTimeMs: s.maxWaitTimeMs,
+          maxBytesPerPartition: s.maxBytesPerPartition,
+        },
+        {
+          onAssignment: () => void announcer?.announce(),
+          onApplied: (_p, result, seconds) => {
+            metrics.applyLatency.observe(seconds);
+            metrics.entriesStored.inc(result.entries);
+            if (result.corrupt > 0) metrics.corruptBlocks.inc(result.corrupt);
+            for (const w of [...appliedWaiters]) w();
+          },
+        },
+        logger,
+      );
+      await announcer.start();
+      await consumer.start();
+      retentionTimer = setInterval(() => void runRetention(), s.retentionCheckMs);
+      ready = true;
+      logger.info('storage node started', { address, url, replicaGroup: s.replicaGroup });
+      return address;
+    },
+    async stop() {
+      ready = false;
+      if (retentionTimer) clearInterval(retentionTimer);
+      await app.close();
+      await consumer?.stop();
+      await announcer?.stop();
+      await admin?.disconnect();
+      await store?.close();
+    },
+  };
+
+}

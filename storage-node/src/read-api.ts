@@ -1,0 +1,156 @@
+/**
+ * The node's internal read API: `GET /internal/v1/read` streams, as NDJSON, the entries of the
+ * partitions this node owns, in read order: a first line with the node's applied offsets (the
+ * snapshot this read saw), one line per entry, and a last line with stats.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SiltError, BadRequestError } from '../../core/src/errors';
+import { sendError, toSiltError } from '../../core/src/http';
+import { TENANT_RE } from '../../core/src/labels';
+import { compileLineFilter, parseLogQuery } from '../../core/src/logql';
+import { compileMatcher } from '../../core/src/matchers';
+import { parsePosition } from '../../core/src/position';
+import { parseTimestamp } from '../../core/src/time';
+import { decodeWriteToken, type WriteOffsets } from '../../core/src/write-token';
+import type { ReadRequest, ReadStats, SegmentStore, StoredEntry } from './segment-store';
+
+/** What the read API needs of the node. */
+export interface ReadApiDeps {
+  store: SegmentStore;
+  /** Partitions the node owns now (reads of others are refused: the query service must fail over). */
+  owned(): number[];
+  /** Resolves once every partition in `offsets` has applied past its offset, or rejects with 504 after `tokenWaitMs`. */
+  waitForOffsets(offsets: WriteOffsets): Promise<void>;
+  onRead(status: number, seconds: number): void;
+}
+
+/** Query-string of a read. */
+interface ReadQuery {
+  query?: string;
+  start?: string;
+  end?: string;
+  direction?: string;
+  limit?: string;
+  partitions?: string;
+  token?: string;
+  after?: string;
+  snapshot?: string;
+}
+
+const MAX_LIMIT = 1_000_000;
+
+function tenantOf(request: FastifyRequest): string {
+  const h = request.headers['x-scope-orgid'];
+  const tenant = h === undefined || h === '' ? 'default' : String(h);
+  if (!TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name`);
+  return tenant;
+}
+
+/** Parses `p:offset,p:offset` (a snapshot of applied offsets). */
+function parseOffsets(text: string, what: string): Map<number, bigint> {
+  const out = new Map<number, bigint>();
+  for (const part of text.split(',').filter((s) => s !== '')) {
+    const m = /^(\d{1,6}):(\d{1,19})$/.exec(part);
+    if (!m) throw new BadRequestError('SILT_BAD_REQUEST', `${what}: "${part}" is not partition:offset`);
+    out.set(Number(m[1]), BigInt(m[2]!));
+  }
+  return out;
+}
+
+function entryLine(e: StoredEntry): string {
+  return (
+    JSON.stringify({
+      ts: e.ts.toString(),
+      sid: e.streamId.toString(),
+      p: e.partition,
+      o: e.offset.toString(),
+      f: e.frame,
+      i: e.index,
+      labels: e.labels,
+      line: e.line,
+      ...(e.attrs ? { attrs: e.attrs } : {}),
+    }) + '\n'
+  );
+}
+
+/** Parses and checks a read's parameters into a store request. */
+function toReadRequest(q: ReadQuery, tenant: string, owned: number[]): ReadRequest {
+  if (!q.query) throw new BadRequestError('SILT_BAD_QUERY', 'query is required');
+  const parsed = parseLogQuery(q.query);
+  const end = q.end !== undefined ? parseTimestamp(q.end) : BigInt(Date.now()) * 1_000_000n + 1n;
+  const start = q.start !== undefined ? parseTimestamp(q.start) : end - 3600n * 1_000_000_000n;
+  if (end <= start) throw new BadRequestError('SILT_BAD_RANGE', 'end must be after start');
+  const direction = q.direction ?? 'backward';
+  if (direction !== 'forward' && direction !== 'backward') throw new BadRequestError('SILT_BAD_REQUEST', 'direction must be forward or backward');
+  const limit = q.limit !== undefined ? Number(q.limit) : 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequestError('SILT_BAD_LIMIT', `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  let partitions = owned;
+  if (q.partitions !== undefined && q.partitions !== '') {
+    partitions = q.partitions.split(',').map((p) => {
+      if (!/^\d{1,6}$/.test(p)) throw new BadRequestError('SILT_BAD_REQUEST', `partitions: "${p}" is not a partition number`);
+      return Number(p);
+    });
+    const notOwned = partitions.filter((p) => !owned.includes(p));
+    if (notOwned.length > 0) throw new SiltError('SILT_PARTITION_NOT_HELD', 409, true, `this node does not own partitions ${notOwned.join(',')}`, { partitions: notOwned });
+  }
+  return {
+    tenant,
+    matchers: parsed.matchers.map(compileMatcher),
+    start,
+    end,
+    direction,
+    limit,
+    partitions,
+    ...(q.after ? { after: parsePosition(q.after) } : {}),
+    ...(q.snapshot ? { maxOffsets: parseOffsets(q.snapshot, 'snapshot') } : {}),
+    ...(parsed.filters.length > 0 ? { lineFilter: compileLineFilter(parsed.filters)! } : {}),
+  };
+}
+
+/** Registers the internal read route on `app`. */
+export function installReadApi(app: FastifyInstance, deps: ReadApiDeps): void {
+  app.get('/internal/v1/read', async (request: FastifyRequest<{ Querystring: ReadQuery }>, reply: FastifyReply) => {
+    const started = process.hrtime.bigint();
+    const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+    let req: ReadRequest;
+    try {
+      const tenant = tenantOf(request);
+      req = toReadRequest(request.query, tenant, deps.owned());
+      if (request.query.token) {
+        // Only the partitions this read covers: the others are another node's to apply.
+        const wanted = decodeWriteToken(request.query.token);
+        for (const p of wanted.keys()) if (!req.partitions!.includes(p)) wanted.delete(p);
+        await deps.waitForOffsets(wanted);
+      }
+    } catch (err) {
+      const silt = toSiltError(err);
+      deps.onRead(silt.status, seconds());
+      return sendError(reply, silt);
+    }
+    const applied: Record<string, string> = {};
+    for (const p of req.partitions!) applied[p] = deps.store.applied(p).toString();
+    // Without an explicit snapshot the read is bounded by what is applied now, so the offsets reported are exact.
+    if (!req.maxOffsets) req.maxOffsets = new Map(Object.entries(applied).map(([p, o]) => [Number(p), BigInt(o)]));
+    const stats: ReadStats = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
+    const store = deps.store;
+    async function* lines(): AsyncGenerator<string> {
+      yield JSON.stringify({ applied }) + '\n';
+      let returned = 0;
+      try {
+        for await (const e of store.read(req, stats)) {
+          returned++;
+          yield entryLine(e);
+        }
+        yield JSON.stringify({ stats: { ...stats, entriesReturned: returned } }) + '\n';
+        deps.onRead(200, seconds());
+      } catch (err) {
+        // Headers are gone: the error becomes the last line, and the reader must treat the answer as failed.
+        yield JSON.stringify(toSiltError(err).toBody()) + '\n';
+        deps.onRead(500, seconds());
+      }
+    }
+    reply.header('Content-Type', 'application/x-ndjson');
+    return reply.send(Readable.from(lines()));
+  });
+}

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { parseAnnouncement, type NodeAnnouncement } from '../../core/src/announcement';
+import { loadConfig } from '../../core/src/config';
+import { createLogger } from '../../core/src/logger';
+import { build, type StorageNode } from '../../storage-node/src';
+import { testBrokers, uniqueName } from '../support/kafka';
+import { waitFor } from '../support/processes';
+
+describe('storage node > announcements', () => {
+  const brokers = testBrokers();
+  const logsTopic = uniqueName('silt.logs');
+  const nodesTopic = uniqueName('silt.nodes');
+  const groupPrefix = uniqueName('silt-replica') + '-';
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'silt-announce-'));
+  const latest = new Map<string, NodeAnnouncement | null>();
+  let reader: Consumer;
+  const nodes: StorageNode[] = [];
+
+  const node = (id: string): StorageNode =>
+    build(
+      loadConfig({
+        overrides: {
+          dataDir,
+          logLevel: 'silent',
+          kafka: { brokers, logsTopic, nodesTopic, partitions: 4 },
+          storage: { host: '127.0.0.1', port: 0, nodeId: id, replicaGroup: 0, groupPrefix, announceIntervalMs: 1000, sessionTimeoutMs: 6000 },
+        },
+      }),
+      { logger: createLogger('silent') },
+    );
+
+  const owned = (id: string): number[] => (latest.get(id)?.partitions ?? []).map((p) => p.partition).sort((a, b) => a - b);
+
+  beforeAll(async () => {
+    const a = node('node-a');
+    nodes.push(a);
+    await a.start();
+    reader = new Kafka({ clientId: 'announce-reader', brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+    await reader.connect();
+    await reader.subscribe({ topic: nodesTopic, fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        latest.set(message.key!.toString(), parseAnnouncement(message.value));
+      },
+    });
+  }, 120000);
+
+  afterAll(async () => {
+    await reader?.disconnect();
+    for (const n of nodes) await n.stop().catch(() => undefined);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 60000);
+
+  it('announces its replica group, URL and every partition it owns', async () => {
+    await waitFor('node-a to announce 4 partitions', () => owned('node-a').length === 4, 20000);
+    const a = latest.get('node-a')!;
+    expect(a.replicaGroup).toBe(0);
+    expect(a.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(a.partitions[0]).toMatchObject({ appliedOffset: '0', catchingUp: false });
+  });
+
+  it('reflects a rebalance within a few seconds when a second node joins', async () => {
+    const b = node('node-b');
+    nodes.push(b);
+    await b.start();
+    const started = Date.now();
+    await waitFor('both nodes to announce their share', () => owned('node-a').length === 2 && owned('node-b').length === 2, 30000);
+    expect([...owned('node-a'), ...owned('node-b')].sort()).toEqual([0, 1, 2, 3]);
+    expect(Date.now() - started).toBeLessThan(20000);
+  }, 60000);
+
+  it('leaves a tombstone on clean shutdown, and the other node announces the partitions it took over', async () => {
+    await nodes[1]!.stop();
+    await waitFor('node-b tombstone', () => latest.has('node-b') && latest.get('node-b') === null, 15000);
+    await waitFor('node-a to own all 4 partitions again', () => owned('node-a').length === 4, 30000);
+  }, 60000);
+});
