@@ -58,7 +58,8 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
   const appliedWaiters = new Set<() => void>();
 
   const metrics = createStorageMetrics(registry, {
-    partitions: () => store?.partitions() ?? [],
+    owned: () => consumer?.partitions() ?? [],
+    stored: () => store?.partitions() ?? [],
     state: (p) => store!.state(p),
     highWatermark: (p) => consumer?.highWatermark(p),
   });

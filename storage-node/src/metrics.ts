@@ -4,7 +4,10 @@ import type { PartitionState } from './segment-store';
 
 /** What the metrics read at scrape time. */
 export interface StorageMetricsSource {
-  partitions(): number[];
+  /** Partitions the node owns now: the per-partition gauges. */
+  owned(): number[];
+  /** Partitions with anything on disk: the totals. */
+  stored(): number[];
   state(partition: number): PartitionState;
   highWatermark(partition: number): bigint | undefined;
 }
@@ -29,7 +32,7 @@ export function createStorageMetrics(registry: Registry, source: StorageMetricsS
       registers,
       collect() {
         this.reset();
-        for (const p of source.partitions()) {
+        for (const p of source.owned()) {
           const v = value(p);
           if (v !== undefined) this.set({ partition: String(p) }, v);
         }
@@ -48,7 +51,7 @@ export function createStorageMetrics(registry: Registry, source: StorageMetricsS
       help,
       registers,
       collect() {
-        this.set(source.partitions().reduce((sum, p) => sum + pick(source.state(p)), 0));
+        this.set(source.stored().reduce((sum, p) => sum + pick(source.state(p)), 0));
       },
     });
   total('silt_storage_segments', 'Segments on disk', (s) => s.segments);

@@ -45,13 +45,14 @@ describe('infra > npm start', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('runs its own broker and ingest, accepts a push, and stops everything on SIGINT', async () => {
-    const [ingestPort, brokerPort, controllerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  it('runs its own broker, ingest and a storage node per replica group, stores a push, and stops everything on SIGINT', async () => {
+    const [ingestPort, brokerPort, controllerPort, storagePort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const env = {
       ...process.env,
       SILT_KAFKA_BROKERS: '',
       SILT_DATA_DIR: dataDir,
       SILT_INGEST_PORT: String(ingestPort),
+      SILT_STORAGE_PORT: String(storagePort),
       SILT_KAFKA_LOCAL_BROKER_PORT: String(brokerPort),
       SILT_KAFKA_LOCAL_CONTROLLER_PORT: String(controllerPort),
       SILT_LOG_LEVEL: 'warn',
@@ -69,6 +70,10 @@ describe('infra > npm start', () => {
       if (!ready) await new Promise((r) => setTimeout(r, 500));
     }
     if (!ready) throw new Error(`cluster did not become ready:\n${output}`);
+    const storageUrls = [0, 1].map((r) => `http://127.0.0.1:${storagePort + r}`);
+    for (const su of storageUrls) {
+      while (Date.now() < deadline && !(await fetch(su + '/readyz').then((r) => r.status === 200, () => false))) await new Promise((r) => setTimeout(r, 500));
+    }
     expect(jvmsUsing(dataDir)).toHaveLength(1);
 
     const res = await fetch(url + '/api/v1/push?labels=' + encodeURIComponent('{app="e2e"}'), {
@@ -77,7 +82,14 @@ describe('infra > npm start', () => {
       body: 'hello from npm start\n',
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ accepted: 1, rejected: [] });
+    const pushed = (await res.json()) as { token: string };
+    expect(pushed).toMatchObject({ accepted: 1, rejected: [] });
+    // Both replica groups hold the line: each group has one node, which owns every partition.
+    for (const su of storageUrls) {
+      const params = new URLSearchParams({ query: '{app="e2e"}', token: pushed.token });
+      const read = await fetch(`${su}/internal/v1/read?${params}`).then((r) => r.text());
+      expect(read).toContain('hello from npm start');
+    }
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

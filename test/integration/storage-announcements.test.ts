@@ -62,6 +62,13 @@ describe('storage node > announcements', () => {
     expect(a.partitions[0]).toMatchObject({ appliedOffset: '0', catchingUp: false });
   });
 
+  it('exposes per-partition applied offset and lag, apply latency, segments and bytes on disk in /metrics', async () => {
+    const text = await fetch(latest.get('node-a')!.url + '/metrics').then((r) => r.text());
+    for (const name of ['silt_storage_applied_offset{partition="0"}', 'silt_storage_consumer_lag{partition="3"}', 'silt_storage_apply_latency_seconds_bucket', 'silt_storage_segments', 'silt_storage_disk_bytes', 'silt_storage_entries_stored_total']) {
+      expect(text).toContain(name);
+    }
+  });
+
   it('reflects a rebalance within a few seconds when a second node joins', async () => {
     const b = node('node-b');
     nodes.push(b);
