@@ -14,14 +14,15 @@ export interface EntryPosition {
   index: number;
 }
 
-/** Compares two positions in forward order: negative when `a` comes first. */
+/** Compares two positions in forward order: negative when `a` comes first; ±Infinity work as bounds in the number fields. */
 export function comparePositions(a: EntryPosition, b: EntryPosition): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.streamId !== b.streamId) return a.streamId < b.streamId ? -1 : 1;
-  if (a.partition !== b.partition) return a.partition - b.partition;
+  if (a.partition !== b.partition) return a.partition < b.partition ? -1 : 1;
   if (a.offset !== b.offset) return a.offset < b.offset ? -1 : 1;
-  if (a.frame !== b.frame) return a.frame - b.frame;
-  return a.index - b.index;
+  if (a.frame !== b.frame) return a.frame < b.frame ? -1 : 1;
+  if (a.index !== b.index) return a.index < b.index ? -1 : 1;
+  return 0;
 }
 
 /** Text form of a position, `ts:streamId:partition:offset:frame:index` in decimal. */

@@ -255,7 +255,8 @@ async function waitReady(brokers: string[], ended: () => boolean): Promise<'read
   return 'ended';
 }
 
-function freePort(): Promise<number> {
+/** A free loopback port: bound to port 0 and released, good enough on one machine. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -2,30 +2,10 @@
  * Ordered-merge helpers of segment reads: the total order of entries (DESIGN Guarantee 5), a binary
  * heap for k-way merges, and the sorted order of one decoded frame's entries.
  */
-
-/** A point in the total order of reads: (ts, streamId, partition, offset, frame, index); bounds use ±Infinity / out-of-range bigints. */
-export interface OrderKey {
-  ts: bigint;
-  streamId: bigint;
-  partition: number;
-  offset: bigint;
-  frame: number;
-  index: number;
-}
-
-/** Compares two points of the total order: negative, zero or positive. */
-export function compareOrder(a: OrderKey, b: OrderKey): number {
-  if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
-  if (a.streamId !== b.streamId) return a.streamId < b.streamId ? -1 : 1;
-  if (a.partition !== b.partition) return a.partition < b.partition ? -1 : 1;
-  if (a.offset !== b.offset) return a.offset < b.offset ? -1 : 1;
-  if (a.frame !== b.frame) return a.frame < b.frame ? -1 : 1;
-  if (a.index !== b.index) return a.index < b.index ? -1 : 1;
-  return 0;
-}
+import type { EntryPosition } from '../../core/src/position';
 
 /** Compares a frame's place (ts, streamId, partition, offset, frame) with a point's, ignoring the entry index. */
-export function compareFramePlace(ts: bigint, streamId: bigint, partition: number, offset: bigint, frame: number, b: OrderKey): number {
+export function compareFramePlace(ts: bigint, streamId: bigint, partition: number, offset: bigint, frame: number, b: EntryPosition): number {
   if (ts !== b.ts) return ts < b.ts ? -1 : 1;
   if (streamId !== b.streamId) return streamId < b.streamId ? -1 : 1;
   if (partition !== b.partition) return partition < b.partition ? -1 : 1;

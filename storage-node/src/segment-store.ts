@@ -13,7 +13,8 @@ import type { Labels } from '../../core/src/labels';
 import { type CompiledMatcher, matchesAll } from '../../core/src/matchers';
 import * as K from './keys';
 import { type SegmentMeta, decodeSegmentMeta, emptyMeta, encodeSegmentMeta, fsyncDir, readManifest, writeManifest } from './manifest';
-import { BinaryHeap, type OrderKey, compareFramePlace, compareOrder, frameEntryOrder } from './merge';
+import { comparePositions, type EntryPosition } from '../../core/src/position';
+import { BinaryHeap, compareFramePlace, frameEntryOrder } from './merge';
 
 /** Where and how a store keeps its segments. */
 export interface SegmentStoreOptions {
@@ -49,15 +50,6 @@ export interface PartitionState {
   segments: number;
   bytes: number;
   entries: number;
-}
-/** Position of an entry in the total order of reads: (ts, streamId, partition, offset, frame, index). */
-export interface EntryPosition {
-  ts: bigint;
-  streamId: bigint;
-  partition: number;
-  offset: bigint;
-  frame: number;
-  index: number;
 }
 /** One entry as a read returns it; `labels` is shared by the entries of a stream and must not be mutated. */
 export interface StoredEntry extends EntryPosition {
@@ -195,7 +187,7 @@ interface StreamRead {
 }
 
 /** A heap item of a read. Its key is a bound on everything it will still yield (lower when forward, upper when backward), exact for cursors. */
-class Item implements OrderKey {
+class Item implements EntryPosition {
   ts = 0n;
   streamId = 0n;
   partition = 0;
@@ -410,7 +402,7 @@ export class SegmentStore {
     const prefix = K.tenantPrefix(tenant);
     if (!(limit > 0) || start >= end || prefix === null) return;
     const ctx: ReadContext = { prefix, tenant, matchers: request.matchers, start, end, forward, after, stats: st };
-    const before = forward ? (a: Item, b: Item): boolean => compareOrder(a, b) < 0 : (a: Item, b: Item): boolean => compareOrder(a, b) > 0;
+    const before = forward ? (a: Item, b: Item): boolean => comparePositions(a, b) < 0 : (a: Item, b: Item): boolean => comparePositions(a, b) > 0;
     const heap = new BinaryHeap<Item>(before);
     const step = forward ? 1 : -1;
 

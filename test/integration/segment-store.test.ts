@@ -9,9 +9,8 @@ import { BlockFormatError } from '../../core/src/errors';
 import { type Labels, streamId } from '../../core/src/labels';
 import { type CompiledMatcher, type LabelMatcher, compileMatcher, matchesAll } from '../../core/src/matchers';
 import * as K from '../../storage-node/src/keys';
-import { compareOrder } from '../../storage-node/src/merge';
+import { comparePositions, type EntryPosition } from '../../core/src/position';
 import {
-  type EntryPosition,
   type IncomingBlock,
   type ReadRequest,
   type ReadStats,
@@ -80,10 +79,10 @@ class Model {
         e.ts < req.end &&
         (req.partitions === undefined || req.partitions.includes(e.partition)) &&
         (req.maxOffsets?.get(e.partition) === undefined || e.offset < req.maxOffsets.get(e.partition)!) &&
-        (after === undefined || compareOrder(e, after) * dir > 0) &&
+        (after === undefined || comparePositions(e, after) * dir > 0) &&
         (req.lineFilter === undefined || req.lineFilter(e.line)),
     );
-    out.sort((a, b) => compareOrder(a, b) * dir);
+    out.sort((a, b) => comparePositions(a, b) * dir);
     return out.slice(0, req.limit);
   }
 }

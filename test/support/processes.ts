@@ -1,7 +1,9 @@
 /** Runs Silt services as real child processes (from the TypeScript sources), for tests about crashes and restarts. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../infra/src/kafka-broker';
+
+export { freePort };
 
 const ROOT = path.resolve(__dirname, '../..');
 const REGISTER = path.join(__dirname, 'ts-register.js');
@@ -11,18 +13,6 @@ export const ENTRIES = {
   ingest: path.join(ROOT, 'ingest/src/main.ts'),
   'storage-node': path.join(ROOT, 'storage-node/src/main.ts'),
 } as const;
-
-/** A free loopback port (bound and released: good enough on a test machine). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `check` until it is true, failing with `what` after `timeoutMs`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60000, everyMs = 200): Promise<void> {

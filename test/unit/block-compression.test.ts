@@ -2,29 +2,20 @@
  * Compression on real logs: the Loghub samples (https://github.com/logpai/loghub), one stream per
  * file, packed into blocks of at most 1 MiB of line bytes, must shrink at least 8 times.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
 import { type BlockStreamInput, decodeBlock, encodeBlock } from '../../core/src/block-format';
+import { loadCorpus } from '../support/corpus';
 
-const CORPUS = resolve(__dirname, '../../../shared/corpus/loghub');
 const BLOCK_RAW_LIMIT = 1024 * 1024;
 
 describe('core > block compression', () => {
-  it('finds the loghub corpus', () => {
-    expect(existsSync(CORPUS)).toBe(true);
-    expect(readdirSync(CORPUS).filter((f) => f.endsWith('.log')).length).toBeGreaterThanOrEqual(16);
-  });
-
   it('compresses the loghub corpus at least 8 times in blocks of at most 1 MiB', () => {
     let ts = 1_764_129_600_000_000_000n;
-    const streams: { stream: BlockStreamInput; bytes: number }[] = readdirSync(CORPUS)
-      .filter((f) => f.endsWith('.log'))
-      .sort()
-      .map((file) => {
-        const lines = readFileSync(resolve(CORPUS, file), 'utf8').split('\n').filter((line) => line.length > 0);
-        const entries = lines.map((line) => ({ ts: (ts += 1_000_000n), line }));
-        return { stream: { labels: { app: basename(file, '.log') }, entries }, bytes: lines.reduce((n, line) => n + Buffer.byteLength(line), 0) };
-      });
+    const corpus = loadCorpus();
+    expect(corpus.length).toBeGreaterThanOrEqual(16);
+    const streams: { stream: BlockStreamInput; bytes: number }[] = corpus.map(({ app, lines }) => {
+      const entries = lines.map((line) => ({ ts: (ts += 1_000_000n), line }));
+      return { stream: { labels: { app }, entries }, bytes: lines.reduce((n, line) => n + Buffer.byteLength(line), 0) };
+    });
 
     const blocks: BlockStreamInput[][] = [[]];
     let blockBytes = 0;

@@ -1,5 +1,6 @@
 /** Ordered-merge helpers of segment reads: the total order, the heap, and per-frame entry order. */
-import { BinaryHeap, type OrderKey, compareFramePlace, compareOrder, frameEntryOrder } from '../../storage-node/src/merge';
+import { comparePositions, type EntryPosition } from '../../core/src/position';
+import { BinaryHeap, compareFramePlace, frameEntryOrder } from '../../storage-node/src/merge';
 
 function rng(seed: number): () => number {
   return () => {
@@ -10,15 +11,15 @@ function rng(seed: number): () => number {
   };
 }
 
-function key(ts: bigint, streamId: bigint, partition: number, offset: bigint, frame: number, index: number): OrderKey {
+function key(ts: bigint, streamId: bigint, partition: number, offset: bigint, frame: number, index: number): EntryPosition {
   return { ts, streamId, partition, offset, frame, index };
 }
 
 describe('storage node > merge > total order', () => {
   it('orders by ts, then stream id, partition, offset, frame, index', () => {
     const base = key(5n, 3n, 1, 10n, 2, 4);
-    expect(compareOrder(base, { ...base })).toBe(0);
-    const bigger: OrderKey[] = [
+    expect(comparePositions(base, { ...base })).toBe(0);
+    const bigger: EntryPosition[] = [
       { ...base, ts: 6n, streamId: 0n, partition: 0, offset: 0n, frame: 0, index: 0 },
       { ...base, streamId: 4n, partition: 0, offset: 0n, frame: 0, index: 0 },
       { ...base, partition: 2, offset: 0n, frame: 0, index: 0 },
@@ -27,17 +28,17 @@ describe('storage node > merge > total order', () => {
       { ...base, index: 5 },
     ];
     for (const b of bigger) {
-      expect(compareOrder(base, b)).toBeLessThan(0);
-      expect(compareOrder(b, base)).toBeGreaterThan(0);
+      expect(comparePositions(base, b)).toBeLessThan(0);
+      expect(comparePositions(b, base)).toBeGreaterThan(0);
     }
   });
 
   it('treats ±Infinity and out-of-range values as bounds', () => {
     const e = key(5n, 3n, 1, 10n, 2, 4);
-    expect(compareOrder(key(5n, 3n, 1, 10n, 2, -Infinity), e)).toBeLessThan(0);
-    expect(compareOrder(key(5n, 3n, 1, 10n, 2, Infinity), e)).toBeGreaterThan(0);
-    expect(compareOrder(key(5n, -1n, -Infinity, -1n, -Infinity, -Infinity), key(5n, 0n, 0, 0n, 0, 0))).toBeLessThan(0);
-    expect(compareOrder(key(5n, 1n << 64n, Infinity, 1n << 64n, Infinity, Infinity), key(5n, (1n << 64n) - 1n, 9, 9n, 9, 9))).toBeGreaterThan(0);
+    expect(comparePositions(key(5n, 3n, 1, 10n, 2, -Infinity), e)).toBeLessThan(0);
+    expect(comparePositions(key(5n, 3n, 1, 10n, 2, Infinity), e)).toBeGreaterThan(0);
+    expect(comparePositions(key(5n, -1n, -Infinity, -1n, -Infinity, -Infinity), key(5n, 0n, 0, 0n, 0, 0))).toBeLessThan(0);
+    expect(comparePositions(key(5n, 1n << 64n, Infinity, 1n << 64n, Infinity, Infinity), key(5n, (1n << 64n) - 1n, 9, 9n, 9, 9))).toBeGreaterThan(0);
   });
 
   it('compares a frame place without the index', () => {
@@ -53,16 +54,16 @@ describe('storage node > merge > binary heap', () => {
   it('pops in order whatever the push order, for both directions', () => {
     const rand = rng(3);
     for (const dir of [1, -1]) {
-      const heap = new BinaryHeap<OrderKey>((a, b) => compareOrder(a, b) * dir < 0);
-      const all: OrderKey[] = [];
+      const heap = new BinaryHeap<EntryPosition>((a, b) => comparePositions(a, b) * dir < 0);
+      const all: EntryPosition[] = [];
       for (let i = 0; i < 500; i++) {
         const k = key(BigInt(Math.floor(rand() * 20)), BigInt(Math.floor(rand() * 3)), Math.floor(rand() * 2), BigInt(i), 0, 0);
         all.push(k);
         heap.push(k);
       }
-      const out: OrderKey[] = [];
+      const out: EntryPosition[] = [];
       while (heap.size > 0) out.push(heap.pop()!);
-      expect(out).toEqual([...all].sort((a, b) => compareOrder(a, b) * dir));
+      expect(out).toEqual([...all].sort((a, b) => comparePositions(a, b) * dir));
       expect(heap.pop()).toBeUndefined();
     }
   });
