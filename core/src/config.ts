@@ -81,6 +81,26 @@ export interface StorageSettings {
   tokenWaitMs: number;
 }
 
+/** The query service: public read API, planning, fan-out and tails. */
+export interface QuerySettings {
+  host: string;
+  port: number;
+  defaultLimit: number;
+  maxLimit: number;
+  /** Longest `end - start` a query may span. */
+  maxRangeMs: number;
+  /** A whole query (fan-out, failovers, token waits) answers 504 after this. */
+  timeoutMs: number;
+  /** A storage node that has not answered (headers) within this is failed over. */
+  nodeTimeoutMs: number;
+  /** A node whose last announcement is older than this is no longer read from. */
+  staleNodeMs: number;
+  maxTails: number;
+  /** Entries a tail may hold for a slow client before it is closed. */
+  maxTailBufferedEntries: number;
+  tailMaxWaitMs: number;
+}
+
 /** The whole cluster's configuration; each service reads its own section plus `kafka`. */
 export interface SiltConfig {
   dataDir: string;
@@ -90,6 +110,7 @@ export interface SiltConfig {
   kafka: KafkaConfig;
   ingest: IngestSettings;
   storage: StorageSettings;
+  query: QuerySettings;
 }
 
 /** Built-in defaults, the first layer of every configuration. */
@@ -151,6 +172,19 @@ export const DEFAULT_CONFIG: SiltConfig = {
     maxWaitTimeMs: 100,
     maxBytesPerPartition: 32 * 1024 * 1024,
     tokenWaitMs: 5000,
+  },
+  query: {
+    host: '0.0.0.0',
+    port: 7420,
+    defaultLimit: 100,
+    maxLimit: 5000,
+    maxRangeMs: 31 * 24 * 3600 * 1000,
+    timeoutMs: 30000,
+    nodeTimeoutMs: 10000,
+    staleNodeMs: 15000,
+    maxTails: 100,
+    maxTailBufferedEntries: 10000,
+    tailMaxWaitMs: 100,
   },
 };
 
@@ -261,6 +295,9 @@ function validate(c: SiltConfig): void {
     ['ingest.zstdLevel', 1, 19],
     ['ingest.maxBlockEntries', 1, 1_000_000],
     ['storage.port', 0, 65535],
+    ['query.port', 0, 65535],
+    ['query.defaultLimit', 1, 1_000_000],
+    ['query.maxLimit', 1, 1_000_000],
     ['storage.replicaGroup', 0, 15],
     ['storage.maxOpenSegments', 2, 100000],
   ];
@@ -274,6 +311,7 @@ function validate(c: SiltConfig): void {
   check(c.ingest.maxLineBytes <= c.ingest.maxBlockBytes, 'ingest.maxLineBytes', 'must not exceed ingest.maxBlockBytes');
   check(c.ingest.ackTimeoutMs >= 100, 'ingest.ackTimeoutMs', 'must be at least 100');
   check(c.ingest.retryAfterSeconds >= 1, 'ingest.retryAfterSeconds', 'must be at least 1');
+  check(c.query.defaultLimit <= c.query.maxLimit, 'query.defaultLimit', 'must not exceed query.maxLimit');
   check(c.kafka.logsRetentionMs >= c.storage.retentionMs, 'kafka.logsRetentionMs', 'must be at least storage.retentionMs, so a node can be rebuilt from Kafka');
   check(c.storage.maxBytesPerPartition > c.ingest.maxBlockBytes * 2, 'storage.maxBytesPerPartition', 'must exceed the largest block (twice ingest.maxBlockBytes)');
   check(c.storage.sessionTimeoutMs >= 6000, 'storage.sessionTimeoutMs', "must be at least 6000 (the broker's group.min.session.timeout.ms)");

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       env: { SILT_STORAGE_REPLICA_GROUP: String(r), SILT_STORAGE_PORT: String(config.storage.port + r) },
     });
   }
+  services.push({ name: 'query', entry: path.resolve(__dirname, '../../query/src/main.js'), env: {} });
   const children = new Map<string, ChildProcess>();
   let stopping = false;
 
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
   for (const spec of services) launch(spec, 0);
   logger.info('Silt is running', {
     ingest: `http://localhost:${config.ingest.port}`,
+    query: `http://localhost:${config.query.port}`,
     storage: Array.from({ length: config.replicas }, (_, r) => `http://localhost:${config.storage.port + r}`),
     kafka: brokers,
   });

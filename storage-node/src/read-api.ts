@@ -7,8 +7,8 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SiltError, BadRequestError } from '../../core/src/errors';
 import { sendError, toSiltError } from '../../core/src/http';
-import { TENANT_RE } from '../../core/src/labels';
-import { compileLineFilter, parseLogQuery } from '../../core/src/logql';
+import { labelsKey, TENANT_RE } from '../../core/src/labels';
+import { compileLineFilter, parseLogQuery, parseSelector } from '../../core/src/logql';
 import { compileMatcher } from '../../core/src/matchers';
 import { parsePosition } from '../../core/src/position';
 import { parseTimestamp } from '../../core/src/time';
@@ -23,6 +23,14 @@ export interface ReadApiDeps {
   /** Resolves once every partition in `offsets` has applied past its offset, or rejects with 504 after `tokenWaitMs`. */
   waitForOffsets(offsets: WriteOffsets): Promise<void>;
   onRead(status: number, seconds: number): void;
+}
+
+/** Query-string of a series lookup. */
+interface SeriesQuery {
+  match?: string | string[];
+  start?: string;
+  end?: string;
+  partitions?: string;
 }
 
 /** Query-string of a read. */
@@ -74,26 +82,36 @@ function entryLine(e: StoredEntry): string {
   );
 }
 
+/** The time range of a request: `end` defaults to now, `start` to an hour before `end`. */
+function parseRange(q: { start?: string; end?: string }): { start: bigint; end: bigint } {
+  const end = q.end !== undefined ? parseTimestamp(q.end) : BigInt(Date.now()) * 1_000_000n + 1n;
+  const start = q.start !== undefined ? parseTimestamp(q.start) : end - 3600n * 1_000_000_000n;
+  if (end <= start) throw new BadRequestError('SILT_BAD_RANGE', 'end must be after start');
+  return { start, end };
+}
+
+/** The partitions a request names (default: all owned); naming one the node does not own is a 409, so the caller fails over. */
+function parsePartitions(text: string | undefined, owned: number[]): number[] {
+  if (text === undefined || text === '') return owned;
+  const partitions = text.split(',').map((p) => {
+    if (!/^\d{1,6}$/.test(p)) throw new BadRequestError('SILT_BAD_REQUEST', `partitions: "${p}" is not a partition number`);
+    return Number(p);
+  });
+  const notOwned = partitions.filter((p) => !owned.includes(p));
+  if (notOwned.length > 0) throw new SiltError('SILT_PARTITION_NOT_HELD', 409, true, `this node does not own partitions ${notOwned.join(',')}`, { partitions: notOwned });
+  return partitions;
+}
+
 /** Parses and checks a read's parameters into a store request. */
 function toReadRequest(q: ReadQuery, tenant: string, owned: number[]): ReadRequest {
   if (!q.query) throw new BadRequestError('SILT_BAD_QUERY', 'query is required');
   const parsed = parseLogQuery(q.query);
-  const end = q.end !== undefined ? parseTimestamp(q.end) : BigInt(Date.now()) * 1_000_000n + 1n;
-  const start = q.start !== undefined ? parseTimestamp(q.start) : end - 3600n * 1_000_000_000n;
-  if (end <= start) throw new BadRequestError('SILT_BAD_RANGE', 'end must be after start');
+  const { start, end } = parseRange(q);
   const direction = q.direction ?? 'backward';
   if (direction !== 'forward' && direction !== 'backward') throw new BadRequestError('SILT_BAD_REQUEST', 'direction must be forward or backward');
   const limit = q.limit !== undefined ? Number(q.limit) : 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequestError('SILT_BAD_LIMIT', `limit must be an integer from 1 to ${MAX_LIMIT}`);
-  let partitions = owned;
-  if (q.partitions !== undefined && q.partitions !== '') {
-    partitions = q.partitions.split(',').map((p) => {
-      if (!/^\d{1,6}$/.test(p)) throw new BadRequestError('SILT_BAD_REQUEST', `partitions: "${p}" is not a partition number`);
-      return Number(p);
-    });
-    const notOwned = partitions.filter((p) => !owned.includes(p));
-    if (notOwned.length > 0) throw new SiltError('SILT_PARTITION_NOT_HELD', 409, true, `this node does not own partitions ${notOwned.join(',')}`, { partitions: notOwned });
-  }
+  const partitions = parsePartitions(q.partitions, owned);
   return {
     tenant,
     matchers: parsed.matchers.map(compileMatcher),
@@ -108,8 +126,22 @@ function toReadRequest(q: ReadQuery, tenant: string, owned: number[]): ReadReque
   };
 }
 
-/** Registers the internal read route on `app`. */
+/** Registers the internal read routes on `app`. */
 export function installReadApi(app: FastifyInstance, deps: ReadApiDeps): void {
+  // Streams matching any of the `match` selectors (all streams without one), from the stream registries only.
+  app.get('/internal/v1/series', async (request: FastifyRequest<{ Querystring: SeriesQuery }>) => {
+    const tenant = tenantOf(request);
+    const { start, end } = parseRange(request.query);
+    const partitions = parsePartitions(request.query.partitions, deps.owned());
+    const selectors = request.query.match === undefined ? [] : Array.isArray(request.query.match) ? request.query.match : [request.query.match];
+    const matcherSets = selectors.length === 0 ? [[]] : selectors.map((m) => parseSelector(m).map(compileMatcher));
+    const found = new Map<string, Record<string, string>>();
+    for (const matchers of matcherSets) {
+      for (const labels of await deps.store.series({ tenant, matchers, start, end, partitions })) found.set(labelsKey(labels), labels);
+    }
+    return { series: [...found.values()] };
+  });
+
   app.get('/internal/v1/read', async (request: FastifyRequest<{ Querystring: ReadQuery }>, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;

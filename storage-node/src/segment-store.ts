@@ -14,7 +14,8 @@ import { type CompiledMatcher, matchesAll } from '../../core/src/matchers';
 import * as K from './keys';
 import { type SegmentMeta, decodeSegmentMeta, emptyMeta, encodeSegmentMeta, fsyncDir, readManifest, writeManifest } from './manifest';
 import { comparePositions, type EntryPosition } from '../../core/src/position';
-import { BinaryHeap, compareFramePlace, frameEntryOrder } from './merge';
+import { BinaryHeap } from '../../core/src/binary-heap';
+import { compareFramePlace, frameEntryOrder } from './merge';
 
 /** Where and how a store keeps its segments. */
 export interface SegmentStoreOptions {
@@ -77,6 +78,14 @@ export interface ReadRequest {
   maxOffsets?: ReadonlyMap<number, bigint>;
   /** Applied before counting toward limit. */
   lineFilter?: (line: string) => boolean;
+}
+/** A series lookup: which streams of a tenant match, in a time range. */
+export interface SeriesRequest {
+  tenant: string;
+  matchers: readonly CompiledMatcher[];
+  start: bigint;
+  end: bigint;
+  partitions?: readonly number[];
 }
 /** Work counters of a read; `read` adds to them. */
 export interface ReadStats {
@@ -484,6 +493,34 @@ export class SegmentStore {
     }
   }
 
+  /**
+   * The label sets of a tenant's streams that match `matchers` and are registered in a segment
+   * overlapping [start, end): per segment, as Loki answers per chunk, so a stream may be listed for
+   * a range it only borders. Reads only the stream registries, never frames.
+   */
+  async series(request: SeriesRequest): Promise<Labels[]> {
+    this.checkOpen();
+    const { tenant, matchers, start, end } = request;
+    const prefix = K.tenantPrefix(tenant);
+    const found = new Map<bigint, Labels>();
+    if (prefix === null || start >= end) return [];
+    for (const p of request.partitions ?? this.partitions()) {
+      const ps = this.parts.get(p);
+      if (ps === undefined) continue;
+      for (const seg of [...ps.segments]) {
+        const m = seg.meta;
+        if (seg.doomed || m.minTs === null || m.maxTs === null || m.maxTs < start || m.minTs >= end) continue;
+        const db = await this.acquire(seg);
+        try {
+          for (const e of await this.matchStreams(seg, db, { matchers, tenant, prefix })) found.set(e.streamId, e.labels);
+        } finally {
+          this.release(seg);
+        }
+      }
+    }
+    return [...found.values()];
+  }
+
   /** Retention: removes whole closed (or active, if its newest entry is old) segments whose newest entry ts < cutoffNs; returns how many were removed. Never touches anything else. */
   async dropBefore(cutoffNs: bigint): Promise<number> {
     this.checkOpen();
@@ -880,7 +917,7 @@ export class SegmentStore {
   }
 
   /** The registry entries of a segment that match the read's matchers. */
-  private async matchStreams(seg: Segment, db: Db, ctx: ReadContext): Promise<RegistryEntry[]> {
+  private async matchStreams(seg: Segment, db: Db, ctx: Pick<ReadContext, 'matchers' | 'tenant' | 'prefix'>): Promise<RegistryEntry[]> {
     const { matchers, tenant, prefix } = ctx;
     let all = seg.registry.get(tenant);
     if (all === undefined) {

@@ -12,6 +12,7 @@ const REGISTER = path.join(__dirname, 'ts-register.js');
 export const ENTRIES = {
   ingest: path.join(ROOT, 'ingest/src/main.ts'),
   'storage-node': path.join(ROOT, 'storage-node/src/main.ts'),
+  query: path.join(ROOT, 'query/src/main.ts'),
 } as const;
 
 /** Polls `check` until it is true, failing with `what` after `timeoutMs`. */

@@ -61,6 +61,16 @@ export class StorageCluster {
     return node.start();
   }
 
+  /**
+   * Starts a query service process on this cluster's topics (`env()` plus a free port on
+   * 127.0.0.1) and waits until its /readyz answers 200. The caller stops it.
+   */
+  async startQuery(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+    const port = await freePort();
+    const query = new ServiceProcess('query', { ...this.env(), SILT_QUERY_PORT: String(port), SILT_QUERY_HOST: '127.0.0.1', ...extraEnv }, `http://127.0.0.1:${port}`);
+    return query.start();
+  }
+
   /** The live nodes' own view of what they hold. */
   async states(): Promise<NodeAnnouncement[]> {
     const live = [...this.nodes.values()].filter((n) => n.child && n.child.exitCode === null && n.child.signalCode === null);

@@ -1,6 +1,7 @@
 /** Ordered-merge helpers of segment reads: the total order, the heap, and per-frame entry order. */
 import { comparePositions, type EntryPosition } from '../../core/src/position';
-import { BinaryHeap, compareFramePlace, frameEntryOrder } from '../../storage-node/src/merge';
+import { BinaryHeap } from '../../core/src/binary-heap';
+import { compareFramePlace, frameEntryOrder } from '../../storage-node/src/merge';
 
 function rng(seed: number): () => number {
   return () => {

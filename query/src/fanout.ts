@@ -1,0 +1,293 @@
+/**
+ * Scatter/gather over storage nodes: for each partition one node that holds it (one replica group
+ * per query, alternating), reads in parallel, a k-way merge by the total entry order, and failover
+ * to another replica of a partition when its node errs or times out, resuming strictly after the
+ * last entry that node gave, on the same snapshot of Kafka offsets.
+ */
+import type { NodeAnnouncement } from '../../core/src/announcement';
+import { BinaryHeap } from '../../core/src/binary-heap';
+import { SiltError } from '../../core/src/errors';
+import type { Logger } from '../../core/src/logger';
+import { comparePositions, formatPosition, type EntryPosition } from '../../core/src/position';
+import { decodeWriteToken, encodeWriteToken, mergeWriteOffsets } from '../../core/src/write-token';
+import type { NodeDirectory } from './directory';
+
+/** One entry as storage nodes send it (see storage-node read API). */
+export interface WireEntry {
+  ts: string;
+  sid: string;
+  p: number;
+  o: string;
+  f: number;
+  i: number;
+  labels: Record<string, string>;
+  line: string;
+  attrs?: Record<string, string>;
+}
+
+/** An entry with its parsed position, as the merge orders it. */
+export interface MergedEntry {
+  pos: EntryPosition;
+  wire: WireEntry;
+}
+
+/** What a fanned-out read asks every node. */
+export interface FanoutRead {
+  tenant: string;
+  query: string;
+  start: bigint;
+  end: bigint;
+  direction: 'forward' | 'backward';
+  limit: number;
+  after?: EntryPosition;
+  /** Per partition, read only offsets below this (the cursor's snapshot). */
+  snapshot?: Map<number, bigint>;
+  /** The client's write token, passed through: each node waits for its own partitions. */
+  token?: string;
+}
+
+/** Counters of one query, reported in its `stats`. */
+export interface FanoutStats {
+  entriesScanned: number;
+  bytesDecompressed: number;
+  nodesAsked: number;
+  failovers: number;
+}
+
+/** Fan-out settings. */
+export interface FanoutOptions {
+  partitions: number;
+  nodeTimeoutMs: number;
+  logger: Logger;
+  onFailover(): void;
+  onNodeError(): void;
+}
+
+function toMerged(wire: WireEntry): MergedEntry {
+  return { wire, pos: { ts: BigInt(wire.ts), streamId: BigInt(wire.sid), partition: wire.p, offset: BigInt(wire.o), frame: wire.f, index: wire.i } };
+}
+
+/** Splits a byte stream into lines without holding more than one partial line. */
+async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    rest += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      const line = rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+      if (line !== '') yield line;
+    }
+  }
+  rest += decoder.decode();
+  if (rest !== '') yield rest;
+}
+
+/** Merges ordered streams into one ordered stream; pulls the first item of every stream in parallel. */
+export async function* mergeOrdered(streams: AsyncGenerator<MergedEntry>[], forward: boolean): AsyncGenerator<MergedEntry> {
+  type Head = { entry: MergedEntry; it: AsyncGenerator<MergedEntry> };
+  const heap = new BinaryHeap<Head>(forward ? (a, b) => comparePositions(a.entry.pos, b.entry.pos) < 0 : (a, b) => comparePositions(a.entry.pos, b.entry.pos) > 0);
+  try {
+    const firsts = await Promise.all(streams.map(async (it) => ({ it, r: await it.next() })));
+    for (const { it, r } of firsts) if (!r.done) heap.push({ entry: r.value, it });
+    while (heap.size > 0) {
+      const head = heap.peek()!;
+      yield head.entry;
+      const r = await head.it.next();
+      if (r.done) heap.pop();
+      else {
+        head.entry = r.value;
+        heap.updateTop();
+      }
+    }
+  } finally {
+    // Stop every node read still open (the limit was reached, or the client went away).
+    await Promise.all(streams.map((it) => it.return(undefined).catch(() => undefined)));
+  }
+}
+
+/** Reads from storage nodes through the directory; see the module comment. */
+export class Fanout {
+  private rotation = 0;
+
+  constructor(
+    private readonly directory: NodeDirectory,
+    private readonly options: FanoutOptions,
+  ) {}
+
+  /**
+   * Reads every partition in order. `snapshot` receives, per partition, the applied offset the read
+   * is bounded by (for the next page's cursor).
+   */
+  read(req: FanoutRead, signal: AbortSignal, stats: FanoutStats, snapshot: Map<number, bigint>): AsyncGenerator<MergedEntry> {
+    const partitions = Array.from({ length: this.options.partitions }, (_, p) => p);
+    const excluded = new Set<string>();
+    const preferred = this.rotation++;
+    const plan = this.plan(partitions, excluded, preferred, null);
+    const streams = [...plan].map(([node, ps]) => this.fromNode(node, ps, req, req.after, excluded, preferred, signal, stats, snapshot));
+    return mergeOrdered(streams, req.direction === 'forward');
+  }
+
+  /** The label sets of a tenant's streams matching any of `matches` (every stream when empty), from one replica per partition. */
+  async series(tenant: string, matches: string[], start: bigint, end: bigint, signal: AbortSignal, stats: FanoutStats): Promise<Record<string, string>[]> {
+    const partitions = Array.from({ length: this.options.partitions }, (_, p) => p);
+    const excluded = new Set<string>();
+    const preferred = this.rotation++;
+    const found = new Map<string, Record<string, string>>();
+    let pending = this.plan(partitions, excluded, preferred, null);
+    while (pending.size > 0) {
+      const retry: number[] = [];
+      let lastError: SiltError | null = null;
+      await Promise.all(
+        [...pending].map(async ([node, ps]) => {
+          const params = new URLSearchParams({ start: start.toString(), end: end.toString(), partitions: ps.join(',') });
+          for (const m of matches) params.append('match', m);
+          stats.nodesAsked++;
+          try {
+            const res = await fetch(`${node.url}/internal/v1/series?${params}`, {
+              headers: { 'X-Scope-OrgID': tenant },
+              signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.nodeTimeoutMs)]),
+            });
+            const body = (await res.json()) as { series?: Record<string, string>[]; error?: { code: string; message: string } };
+            if (res.status !== 200) throw new SiltError(body.error?.code ?? 'SILT_NODE_ERROR', res.status, res.status >= 500 || res.status === 409, body.error?.message ?? String(res.status));
+            for (const labels of body.series ?? []) found.set(JSON.stringify(Object.entries(labels).sort()), labels);
+          } catch (err) {
+            if (signal.aborted) throw err;
+            if (err instanceof SiltError && (err.status === 400 || err.status === 422)) throw err;
+            this.options.onNodeError();
+            this.options.onFailover();
+            stats.failovers++;
+            excluded.add(node.nodeId);
+            lastError = err instanceof SiltError ? err : new SiltError('SILT_NODE_ERROR', 503, true, `storage node ${node.nodeId}: ${(err as Error).message}`);
+            retry.push(...ps);
+          }
+        }),
+      );
+      pending = retry.length > 0 ? this.plan(retry, excluded, preferred, lastError) : new Map();
+    }
+    return [...found.values()];
+  }
+
+  /** Picks, per partition, a caught-up holder, preferring one replica group per query so a query asks few nodes. */
+  private plan(partitions: number[], excluded: Set<string>, preferred: number, lastError: SiltError | null): Map<NodeAnnouncement, number[]> {
+    const byNode = new Map<string, { node: NodeAnnouncement; ps: number[] }>();
+    for (const p of partitions) {
+      const holders = this.directory.holders(p, excluded);
+      if (holders.length === 0) {
+        if (lastError) throw lastError;
+        throw new SiltError('SILT_NO_REPLICA', 503, true, `no ready storage node holds partition ${p}`, { partition: p });
+      }
+      const groups = [...new Set(holders.map((h) => h.node.replicaGroup))].sort((a, b) => a - b);
+      const group = groups[preferred % groups.length];
+      const pick = holders.filter((h) => h.node.replicaGroup === group).sort((a, b) => (a.node.nodeId < b.node.nodeId ? -1 : 1))[0]!;
+      const slot = byNode.get(pick.node.nodeId) ?? { node: pick.node, ps: [] };
+      slot.ps.push(p);
+      byNode.set(pick.node.nodeId, slot);
+    }
+    return new Map([...byNode.values()].map((s) => [s.node, s.ps]));
+  }
+
+  /** One node's ordered entries for `partitions`, failing over (recursively, per partition) on error. */
+  private async *fromNode(
+    node: NodeAnnouncement,
+    partitions: number[],
+    req: FanoutRead,
+    after: EntryPosition | undefined,
+    excluded: Set<string>,
+    preferred: number,
+    signal: AbortSignal,
+    stats: FanoutStats,
+    snapshot: Map<number, bigint>,
+  ): AsyncGenerator<MergedEntry> {
+    let last = after;
+    try {
+      for await (const entry of this.readNode(node, partitions, req, last, signal, stats, snapshot)) {
+        last = entry.pos;
+        yield entry;
+      }
+      return;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const silt = err instanceof SiltError ? err : new SiltError('SILT_NODE_ERROR', 503, true, `storage node ${node.nodeId}: ${(err as Error).message}`);
+      // A request the node refused as malformed would be refused by every replica.
+      if (silt.status === 400 || silt.status === 422) throw silt;
+      this.options.onNodeError();
+      this.options.onFailover();
+      stats.failovers++;
+      this.options.logger.warn('storage node read failed; failing over', { node: node.nodeId, partitions, code: silt.code, err: silt.message });
+      excluded.add(node.nodeId);
+      const plan = this.plan(partitions, excluded, preferred, silt);
+      const streams = [...plan].map(([n, ps]) => this.fromNode(n, ps, req, last, excluded, preferred, signal, stats, snapshot));
+      yield* mergeOrdered(streams, req.direction === 'forward');
+    }
+  }
+
+  /** One HTTP read of one node, yielding its entries; throws on any sign the answer is incomplete. */
+  private async *readNode(
+    node: NodeAnnouncement,
+    partitions: number[],
+    req: FanoutRead,
+    after: EntryPosition | undefined,
+    signal: AbortSignal,
+    stats: FanoutStats,
+    snapshot: Map<number, bigint>,
+  ): AsyncGenerator<MergedEntry> {
+    const params = new URLSearchParams({
+      query: req.query,
+      start: req.start.toString(),
+      end: req.end.toString(),
+      direction: req.direction,
+      limit: String(req.limit),
+      partitions: partitions.join(','),
+    });
+    if (after) params.set('after', formatPosition(after));
+    // Partitions already pinned (by the cursor, or by a node that failed after answering) keep their
+    // offsets, and the replacement must have applied them first: that is what a token asks.
+    const pinned = new Map<number, bigint>();
+    for (const p of partitions) {
+      const o = snapshot.get(p) ?? req.snapshot?.get(p);
+      if (o !== undefined) pinned.set(p, o);
+    }
+    if (pinned.size > 0) params.set('snapshot', [...pinned].map(([p, o]) => `${p}:${o}`).join(','));
+    const waitFor = new Map([...pinned].filter(([, o]) => o > 0n).map(([p, o]) => [p, o - 1n]));
+    if (req.token) mergeWriteOffsets(waitFor, decodeWriteToken(req.token));
+    if (waitFor.size > 0) params.set('token', encodeWriteToken(waitFor));
+
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort();
+    signal.addEventListener('abort', onAbort);
+    const timer = setTimeout(() => controller.abort(), this.options.nodeTimeoutMs);
+    stats.nodesAsked++;
+    try {
+      const res = await fetch(`${node.url}/internal/v1/read?${params}`, { headers: { 'X-Scope-OrgID': req.tenant }, signal: controller.signal });
+      clearTimeout(timer);
+      if (res.status !== 200) {
+        const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+        throw new SiltError(body?.error?.code ?? 'SILT_NODE_ERROR', res.status, res.status >= 500 || res.status === 409, `storage node ${node.nodeId}: ${body?.error?.message ?? res.status}`);
+      }
+      let finished = false;
+      for await (const line of lines(res.body!)) {
+        const obj = JSON.parse(line) as Record<string, unknown>;
+        if ('line' in obj) {
+          yield toMerged(obj as unknown as WireEntry);
+        } else if ('applied' in obj) {
+          for (const [p, o] of Object.entries(obj.applied as Record<string, string>)) if (!snapshot.has(Number(p))) snapshot.set(Number(p), BigInt(o));
+        } else if ('stats' in obj) {
+          const s = obj.stats as { entriesScanned: number; bytesDecompressed: number };
+          stats.entriesScanned += s.entriesScanned;
+          stats.bytesDecompressed += s.bytesDecompressed;
+          finished = true;
+        } else if ('error' in obj) {
+          const e = obj.error as { code: string; message: string };
+          throw new SiltError(e.code, 503, true, `storage node ${node.nodeId}: ${e.message}`);
+        }
+      }
+      if (!finished) throw new SiltError('SILT_NODE_ERROR', 503, true, `storage node ${node.nodeId} ended its answer early`);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      controller.abort();
+    }
+  }
+}

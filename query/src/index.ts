@@ -1,0 +1,103 @@
+/** The query service: follows the node directory, fans reads out to one replica per partition, merges them, and serves tails. */
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Admin } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { KafkaConfig, QuerySettings } from '../../core/src/config';
+import { BadRequestError } from '../../core/src/errors';
+import { installErrorHandling, installHealthRoutes } from '../../core/src/http';
+import { createKafka, ensureTopics } from '../../core/src/kafka';
+import { TENANT_RE } from '../../core/src/labels';
+import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
+import { createRegistry } from '../../core/src/metrics';
+import { NodeDirectory } from './directory';
+import { Fanout } from './fanout';
+import { createQueryMetrics } from './metrics';
+import { installQueryRoutes } from './routes';
+import { TailEngine } from './tail';
+import { installTailRoutes } from './tail-routes';
+
+/** What the query service needs of the configuration. */
+export interface QueryConfig {
+  logLevel: LogLevel;
+  kafka: KafkaConfig;
+  query: QuerySettings;
+}
+
+/** A built query service: the fastify app (for `inject`), its registry, and its lifecycle. */
+export interface QueryService {
+  app: FastifyInstance;
+  registry: Registry;
+  /** Connects to Kafka, follows the node directory, and listens; resolves with the bound address. */
+  start(): Promise<string>;
+  /** Ends tails, stops following, and closes the server. */
+  stop(): Promise<void>;
+}
+
+/** The tenant of a request: `X-Scope-OrgID`, else `default`. */
+function tenantOf(request: FastifyRequest): string {
+  const header = request.headers['x-scope-orgid'];
+  if (header === undefined || header === '') return 'default';
+  const tenant = Array.isArray(header) ? header.join(',') : header;
+  if (!TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name ([a-zA-Z0-9_.-]{1,64})`);
+  return tenant;
+}
+
+/** Builds the query service from a validated configuration. */
+export function build(config: QueryConfig, options: { logger?: Logger } = {}): QueryService {
+  const s = config.query;
+  const logger = options.logger ?? createLogger(config.logLevel, { service: 'query' });
+  const registry = createRegistry('query');
+  const kafka = createKafka(config.kafka, `${config.kafka.clientId}-query`, logger);
+  const directory = new NodeDirectory(kafka, config.kafka.nodesTopic, s.staleNodeMs, logger);
+  const tails = new TailEngine({
+    kafka,
+    topic: config.kafka.logsTopic,
+    groupPrefix: 'silt-tail-',
+    maxWaitTimeMs: s.tailMaxWaitMs,
+    maxBufferedEntries: s.maxTailBufferedEntries,
+    maxTails: s.maxTails,
+    logger,
+  });
+  const metrics = createQueryMetrics(registry, () => tails.size());
+  const fanout = new Fanout(directory, {
+    partitions: config.kafka.partitions,
+    nodeTimeoutMs: s.nodeTimeoutMs,
+    logger,
+    onFailover: () => metrics.failovers.inc(),
+    onNodeError: () => metrics.fanoutErrors.inc(),
+  });
+  const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
+  let admin: Admin | null = null;
+  let started = false;
+
+  installErrorHandling(app, logger);
+  installHealthRoutes(app, registry, () => started && directory.covers(config.kafka.partitions));
+  void app.register(websocket);
+  void app.register(async (scoped) => {
+    installQueryRoutes(scoped, { settings: s, fanout, metrics, tenantOf });
+    installTailRoutes(scoped, tails, { tenantOf });
+  });
+
+  return {
+    app,
+    registry,
+    async start() {
+      admin = kafka.admin();
+      await admin.connect();
+      await ensureTopics(admin, config.kafka);
+      await directory.start();
+      const address = await app.listen({ host: s.host, port: s.port });
+      started = true;
+      logger.info('query listening', { address });
+      return address;
+    },
+    async stop() {
+      started = false;
+      await tails.close();
+      await app.close();
+      await directory.stop();
+      await admin?.disconnect();
+    },
+  };
+}
