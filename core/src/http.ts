@@ -1,7 +1,8 @@
 /** HTTP plumbing every service shares: the JSON error contract and the health routes. */
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { SiltError, UnavailableError } from './errors';
+import { BadRequestError, SiltError, UnavailableError } from './errors';
+import { TENANT_RE } from './labels';
 import type { Logger } from './logger';
 
 /** Fastify's own error codes, mapped onto Silt's so clients see one error vocabulary. */
@@ -55,4 +56,13 @@ export function installHealthRoutes(app: FastifyInstance, registry: Registry, re
     reply.header('Content-Type', registry.contentType);
     return registry.metrics();
   });
+}
+
+/** The tenant of a request: `X-Scope-OrgID`, else `default`; an invalid name is a 400. */
+export function tenantOf(request: FastifyRequest): string {
+  const header = request.headers['x-scope-orgid'];
+  if (header === undefined || header === '') return 'default';
+  const tenant = Array.isArray(header) ? header.join(',') : header;
+  if (!TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name ([a-zA-Z0-9_.-]{1,64})`);
+  return tenant;
 }

@@ -1,16 +1,22 @@
 /** The process entry every service shares: load config once, start, and stop cleanly on SIGINT/SIGTERM. */
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import { configFileFromArgv, loadConfig, type SiltConfig } from './config';
 import { SiltError } from './errors';
 import { createLogger } from './logger';
 
-/** What a service's `build` returns, as far as its process entry cares. */
-export interface RunnableService {
+/** What every service's `build` returns: the fastify app (for `inject`), its registry, and its lifecycle. */
+export interface SiltService {
+  app: FastifyInstance;
+  registry: Registry;
+  /** Connects, starts its work, and listens; resolves with the bound address. */
   start(): Promise<string>;
+  /** Stops accepting work, finishes or hands off what is in flight, and disconnects. */
   stop(): Promise<void>;
 }
 
 /** Runs the service built by `build` as this process; exits non-zero with a clear message when start fails. */
-export function runService(name: string, build: (config: Readonly<SiltConfig>) => RunnableService): void {
+export function runService(name: string, build: (config: Readonly<SiltConfig>) => SiltService): void {
   let config: Readonly<SiltConfig>;
   try {
     config = loadConfig({ file: configFileFromArgv(process.argv.slice(2)), env: process.env });

@@ -1,14 +1,14 @@
 /** The ingest service: accepts pushes, validates them, batches them into blocks and makes them durable in Kafka. */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Registry } from 'prom-client';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Admin, Kafka } from 'kafkajs';
 import { encodeBlock } from '../../core/src/block-format';
 import type { IngestSettings, KafkaConfig } from '../../core/src/config';
-import { BadRequestError, ConfigError, SiltError, UnavailableError } from '../../core/src/errors';
-import { installErrorHandling, installHealthRoutes, sendError, toSiltError } from '../../core/src/http';
+import { ConfigError, SiltError, UnavailableError } from '../../core/src/errors';
+import { installErrorHandling, installHealthRoutes, sendError, tenantOf, toSiltError } from '../../core/src/http';
+import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
 import { parseLabelSet } from '../../core/src/label-set';
-import { labelsKey, streamId, TENANT_RE } from '../../core/src/labels';
+import { labelsKey, streamId } from '../../core/src/labels';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
 import { nowNs } from '../../core/src/time';
@@ -27,15 +27,8 @@ export interface IngestConfig {
   ingest: IngestSettings;
 }
 
-/** A built ingest service: the fastify app (for `inject`), its registry, and its lifecycle. */
-export interface IngestService {
-  app: FastifyInstance;
-  registry: Registry;
-  /** Connects to Kafka, creates topics, and listens; resolves with the bound address. */
-  start(): Promise<string>;
-  /** Stops accepting, flushes what Kafka can still take, and disconnects. */
-  stop(): Promise<void>;
-}
+/** A built ingest service; `stop` flushes what Kafka can still take. */
+export type IngestService = SiltService;
 
 /** The body of a push answer, 200 or 400. */
 export interface PushResponse {
@@ -49,13 +42,6 @@ export interface PushResponse {
 /** A body of millions of bad entries must not produce a response of hundreds of megabytes. */
 const MAX_LISTED_REJECTIONS = 1000;
 
-function tenantOf(request: FastifyRequest): string {
-  const header = request.headers['x-scope-orgid'];
-  if (header === undefined || header === '') return 'default';
-  const tenant = Array.isArray(header) ? header.join(',') : header;
-  if (!TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name ([a-zA-Z0-9_.-]{1,64})`);
-  return tenant;
-}
 
 function pushLimits(s: IngestSettings): PushLimits {
   return {

@@ -1,13 +1,11 @@
 /** The query service: follows the node directory, fans reads out to one replica per partition, merges them, and serves tails. */
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify from 'fastify';
 import type { Admin } from 'kafkajs';
-import type { Registry } from 'prom-client';
 import type { KafkaConfig, QuerySettings } from '../../core/src/config';
-import { BadRequestError } from '../../core/src/errors';
-import { installErrorHandling, installHealthRoutes } from '../../core/src/http';
+import { installErrorHandling, installHealthRoutes, tenantOf } from '../../core/src/http';
+import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
-import { TENANT_RE } from '../../core/src/labels';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
 import { NodeDirectory } from './directory';
@@ -24,24 +22,9 @@ export interface QueryConfig {
   query: QuerySettings;
 }
 
-/** A built query service: the fastify app (for `inject`), its registry, and its lifecycle. */
-export interface QueryService {
-  app: FastifyInstance;
-  registry: Registry;
-  /** Connects to Kafka, follows the node directory, and listens; resolves with the bound address. */
-  start(): Promise<string>;
-  /** Ends tails, stops following, and closes the server. */
-  stop(): Promise<void>;
-}
+/** A built query service; `stop` ends tails first, so the server can close. */
+export type QueryService = SiltService;
 
-/** The tenant of a request: `X-Scope-OrgID`, else `default`. */
-function tenantOf(request: FastifyRequest): string {
-  const header = request.headers['x-scope-orgid'];
-  if (header === undefined || header === '') return 'default';
-  const tenant = Array.isArray(header) ? header.join(',') : header;
-  if (!TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name ([a-zA-Z0-9_.-]{1,64})`);
-  return tenant;
-}
 
 /** Builds the query service from a validated configuration. */
 export function build(config: QueryConfig, options: { logger?: Logger } = {}): QueryService {

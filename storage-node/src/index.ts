@@ -1,12 +1,12 @@
 /** The storage node: consumes its replica group's share of `silt.logs` into LevelDB segments and serves reads. */
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import type { Admin } from 'kafkajs';
-import type { Registry } from 'prom-client';
 import type { NodeAnnouncement } from '../../core/src/announcement';
 import type { KafkaConfig, StorageSettings } from '../../core/src/config';
 import { SiltError } from '../../core/src/errors';
 import { installErrorHandling, installHealthRoutes } from '../../core/src/http';
+import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
@@ -26,15 +26,9 @@ export interface StorageNodeConfig {
   storage: StorageSettings;
 }
 
-/** A built storage node: the fastify app (for `inject`), its registry, and its lifecycle. */
-export interface StorageNode {
-  app: FastifyInstance;
-  registry: Registry;
+/** A built storage node; `stop` leaves the group, announces a tombstone and closes the store. */
+export interface StorageNode extends SiltService {
   nodeId: string;
-  /** Opens the store, joins the replica group, announces, and listens; resolves with the bound address. */
-  start(): Promise<string>;
-  /** Leaves the group, announces a tombstone, closes the store. */
-  stop(): Promise<void>;
 }
 
 /** The node id, derived from the replica group and port when not configured. */

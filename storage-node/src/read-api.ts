@@ -6,8 +6,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SiltError, BadRequestError } from '../../core/src/errors';
-import { sendError, toSiltError } from '../../core/src/http';
-import { labelsKey, TENANT_RE } from '../../core/src/labels';
+import { sendError, tenantOf, toSiltError } from '../../core/src/http';
+import { labelsKey } from '../../core/src/labels';
 import { compileLineFilter, parseLogQuery, parseSelector } from '../../core/src/logql';
 import { compileMatcher } from '../../core/src/matchers';
 import { parsePosition } from '../../core/src/position';
@@ -48,12 +48,6 @@ interface ReadQuery {
 
 const MAX_LIMIT = 1_000_000;
 
-function tenantOf(request: FastifyRequest): string {
-  const h = request.headers['x-scope-orgid'];
-  const tenant = h === undefined || h === '' ? 'default' : String(h);
-  if (!TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name`);
-  return tenant;
-}
 
 /** Parses `p:offset,p:offset` (a snapshot of applied offsets). */
 function parseOffsets(text: string, what: string): Map<number, bigint> {
