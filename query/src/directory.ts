@@ -46,21 +46,28 @@ export class NodeDirectory {
     await this.consumer.disconnect().catch((err: unknown) => this.logger.warn('directory disconnect failed', { err: String(err) }));
   }
 
-  /** Nodes that announced recently (a node killed without a tombstone fades out after `staleMs`). */
+  /** Every node known and not gone (no tombstone), freshest announcement first. */
   live(): NodeAnnouncement[] {
-    const cutoff = Date.now() - this.staleMs;
-    return [...this.nodes.values()].filter((n) => n.sentAt >= cutoff);
+    return [...this.nodes.values()].sort((a, b) => b.sentAt - a.sentAt);
   }
 
-  /** Live, caught-up holders of `partition`, excluding the node ids given. */
+  /**
+   * Caught-up holders of `partition`, excluding the node ids given: those that announced within
+   * `staleMs`, or, when none did, the stale ones. A node killed without a tombstone thus stops
+   * being picked once another holder is fresh, yet a lagging directory (a slow announcement, a busy
+   * query process) never leaves a partition without a replica to try: a dead one fails fast and
+   * the read fails over.
+   */
   holders(partition: number, excluded: ReadonlySet<string> = new Set()): Holder[] {
-    const out: Holder[] = [];
-    for (const node of this.live()) {
+    const fresh: Holder[] = [];
+    const stale: Holder[] = [];
+    const cutoff = Date.now() - this.staleMs;
+    for (const node of this.nodes.values()) {
       if (excluded.has(node.nodeId)) continue;
       const holding = node.partitions.find((p) => p.partition === partition);
-      if (holding && !holding.catchingUp) out.push({ node, holding });
+      if (holding && !holding.catchingUp) (node.sentAt >= cutoff ? fresh : stale).push({ node, holding });
     }
-    return out;
+    return fresh.length > 0 ? fresh : stale;
   }
 
   /** True when every partition has at least one live, caught-up holder. */

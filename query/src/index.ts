@@ -56,6 +56,8 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
 
   installErrorHandling(app, logger);
   installHealthRoutes(app, registry, () => started && directory.covers(config.kafka.partitions));
+  // What this query process believes each storage node holds: the first thing to look at when a read fails over.
+  app.get('/internal/v1/directory', async () => ({ nodes: directory.live() }));
   void app.register(websocket);
   void app.register(async (scoped) => {
     installQueryRoutes(scoped, { settings: s, fanout, metrics, tenantOf });

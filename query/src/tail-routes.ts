@@ -2,6 +2,7 @@
  * `GET /api/v1/tail`: a live tail as Server-Sent Events, or, on a WebSocket upgrade of the same
  * path, as one JSON text message per entry. docs/TAIL.md describes the wire format.
  */
+import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -162,6 +163,9 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
       .header('Content-Type', 'text/event-stream')
       .header('Cache-Control', 'no-cache, no-transform')
       .header('X-Accel-Buffering', 'no');
+    // An event stream owns its connection: when it ends (client resume, shutdown, slow consumer),
+    // the connection closes with it instead of idling in keep-alive, which would hold up close().
+    if (request.raw.httpVersionMajor < 2) reply.header('Connection', 'close');
     // Sent at once, so the client sees the stream open; `retry` tells EventSource how soon to resume.
     stream.write('retry: 1000\n: tail open\n\n');
     void pumpSse(tail, stream, reply, connection);
@@ -289,10 +293,27 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
 
   app.register(async (instance) => {
     if (!instance.hasPlugin('@fastify/websocket')) await instance.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    const sockets = new Set<Socket>();
+    instance.server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     // fastify.close() waits for in-flight requests: end every tail first so it can finish.
     instance.addHook('preClose', async () => {
       closing = true;
       for (const connection of connections) stop(connection, 'shutdown');
+      // server.close() closes the connections idle at that moment only, and Node 20 never counts a
+      // connection that has not sent a request as idle. A client that reconnects when its stream
+      // ends (Node 20's fetch does) would hold the close up forever: sweep those until it is done.
+      const server = instance.server;
+      if (server.listening) {
+        const sweep = setInterval(() => {
+          server.closeIdleConnections?.();
+          for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+        }, 100);
+        sweep.unref();
+        server.once('close', () => clearInterval(sweep));
+      }
     });
     instance.route({
       method: 'GET',
