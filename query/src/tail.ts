@@ -117,6 +117,8 @@ class Tail implements TailIterator {
   readonly finished: Promise<void>;
   private resolveFinished!: () => void;
   private consumer: Consumer | null = null;
+  private connecting: Promise<void> = Promise.resolve();
+  private subscribing: Promise<void> = Promise.resolve();
   private runPromise: Promise<void> = Promise.resolve();
   private positions!: TailCursorBuilder;
   private readonly queue: TailEntry[] = [];
@@ -174,6 +176,12 @@ class Tail implements TailIterator {
       this.fail(new UnavailableError(`tail consumer stopped: ${describe(event.payload.error)}`, o.retryAfterSeconds ?? 5));
     });
     const joined = new Promise<void>((resolve, reject) => (this.joinWaiter = { resolve, reject }));
+    joined.catch(() => undefined); // it may be rejected (abort, timeout) before anything awaits it
+    // Each step gives up at once when the tail ends or times out; the step itself is awaited by disconnect().
+    const step = <T>(p: Promise<T>): Promise<T> => {
+      p.catch(() => undefined);
+      return Promise.race([p, joined.then(() => p)]);
+    };
     const timer = setTimeout(
       () => this.joinWaiter?.reject(new UnavailableError(`Kafka consumer did not join its group within ${o.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS} ms`, o.retryAfterSeconds ?? 5)),
       o.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS,
@@ -181,10 +189,12 @@ class Tail implements TailIterator {
     const onAbort = (): void => this.joinWaiter?.reject(abortedError());
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await consumer.connect();
+      this.connecting = consumer.connect();
+      await step(this.connecting);
       // fromBeginning: a partition the group resets (offset out of range, or one created after the
       // tail opened) restarts at its earliest retained offset rather than skipping to the end.
-      await consumer.subscribe({ topics: [o.topic], fromBeginning: true });
+      this.subscribing = consumer.subscribe({ topics: [o.topic], fromBeginning: true });
+      await step(this.subscribing);
       this.runPromise = consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -455,7 +465,10 @@ class Tail implements TailIterator {
     if (this.disconnecting) return;
     this.disconnecting = true;
     try {
-      // Disconnecting while run() is still joining would leave kafkajs free to restart it.
+      // Disconnecting while connect() or run() is still under way would leave connections behind
+      // (or kafkajs free to restart the consumer): let them finish first.
+      await this.connecting.catch(() => undefined);
+      await this.subscribing.catch(() => undefined);
       await this.runPromise.catch(() => undefined);
       await this.consumer?.disconnect();
     } catch (err) {
