@@ -1,0 +1,279 @@
+/** Renders a run's results as bench/RESULTS.md: one table per scenario, each figure with its target and its ratio to the physical limit. */
+import type { BenchResults, CpuUse, LoadFigures, Memory, ScaleFigures } from './results';
+
+/** A target from the benchmark issue. */
+interface Target {
+  op: '>=' | '<=';
+  value: number;
+  /** Judge the worst value over all volumes (default), or only the largest volume's. */
+  judge?: 'worst' | 'last';
+}
+
+/** One line of a table. */
+interface Row {
+  label: string;
+  unit: string;
+  values: (number | null | undefined)[];
+  digits?: number;
+  target?: Target;
+  /** The physical limit the figure is bound by; the ratio is value ÷ limit. */
+  limit?: { value: number; name: string };
+}
+
+const MIB = 1024 * 1024;
+const TARGET_RSS_MIB = 256;
+
+/** Labels every full run (`--scenario all`) must have in its tables; the smoke test checks them. */
+export const REQUIRED_ROWS = [
+  'zstd compress',
+  'zstd decompress',
+  'JSON.parse',
+  'ingest: entries/s accepted',
+  'ingest: raw MB/s accepted',
+  'ingest: ack p50 at full load',
+  'ingest: ack p99 at full load',
+  'ingest: ack p50 at half rate',
+  'ingest: ack p99 at half rate',
+  'e2e: entries/s stored in both replica groups',
+  'e2e: load duration',
+  'e2e: lag p50 at half rate',
+  'e2e: lag p99 at half rate',
+  'disk: Kafka bytes/entry',
+  'disk: LevelDB bytes/entry, replica 0',
+  'disk: LevelDB bytes/entry, replica 1',
+  'disk: compression ratio, Kafka',
+  'disk: compression ratio, LevelDB replica 0',
+  'query (a) newest 100 of one stream: p50',
+  'query (a) newest 100 of one stream: p99',
+  'query (b) 1-minute window of one stream: p50',
+  'query (b) 1-minute window of one stream: p99',
+  'query (c) line-filter scan, all streams: p50',
+  'query (c) line-filter scan, all streams: p99',
+  'query (c) scan: entries scanned/s per storage node',
+  'tail: delivery p50 from push ack',
+  'tail: delivery p99 from push ack',
+  'memory: peak RSS ingest',
+  'memory: peak RSS storage-0',
+  'memory: peak RSS storage-1',
+  'memory: peak RSS query',
+];
+
+function fmt(v: number | null | undefined, digits = 0): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function status(values: (number | null | undefined)[], t: Target): string {
+  const known = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (known.length === 0) return 'n/a';
+  const judged = t.judge === 'last' ? [known[known.length - 1]!] : known;
+  const worst = t.op === '>=' ? Math.min(...judged) : Math.max(...judged);
+  const met = t.op === '>=' ? worst >= t.value : worst <= t.value;
+  if (met) return '**met**';
+  const by = t.op === '>=' ? (t.value - worst) / t.value : (worst - t.value) / t.value;
+  return `**missed** by ${fmt(by * 100)}% (${fmt(worst / t.value, 2)}× target)`;
+}
+
+function ratio(row: Row): string {
+  if (!row.limit) return '—';
+  const last = [...row.values].reverse().find((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (last === undefined) return 'n/a';
+  return `${fmt(last / row.limit.value, 3)} of ${row.limit.name}`;
+}
+
+function table(headers: string[], rows: Row[]): string {
+  const lines = [`| figure | ${headers.join(' | ')} | target | status | vs physical limit |`, `|---|${headers.map(() => '---:').join('|')}|---|---|---|`];
+  for (const r of rows) {
+    const target = r.target ? `${r.target.op === '>=' ? '≥' : '≤'} ${fmt(r.target.value)}${r.unit ? ' ' + r.unit : ''}${r.target.judge === 'last' ? ' (largest volume)' : ''}` : '—';
+    lines.push(`| ${r.label}${r.unit ? ` (${r.unit})` : ''} | ${r.values.map((v) => fmt(v, r.digits ?? 0)).join(' | ')} | ${target} | ${r.target ? status(r.values, r.target) : '—'} | ${ratio(r)} |`);
+  }
+  return lines.join('\n');
+}
+
+function cpuRows(prefix: string, cpus: (CpuUse | undefined)[]): Row[] {
+  const names = [...new Set(cpus.flatMap((c) => Object.keys(c ?? {})))];
+  return names.map((n) => ({ label: `${prefix} ${n}`, unit: 'cores', values: cpus.map((c) => c?.[n]), digits: 2 }));
+}
+
+function memoryRows(memories: Record<string, Memory>[], names: string[]): Row[] {
+  return names.map((n) => ({
+    label: `memory: peak RSS ${n}`,
+    unit: 'MiB',
+    values: memories.map((m) => (m[n] ? m[n]!.peak / MIB : null)),
+    digits: 0,
+    ...(n === 'kafka' ? {} : { target: { op: '<=' as const, value: TARGET_RSS_MIB } }),
+  }));
+}
+
+function ingestSection(r: BenchResults): string {
+  const ing = r.ingest!;
+  const L = r.limits;
+  const full: LoadFigures = ing.full;
+  const rows: Row[] = [
+    { label: 'ingest: entries/s accepted', unit: 'entries/s', values: [full.entriesPerS], target: { op: '>=', value: 300_000 }, limit: { value: L.jsonParseLinesPerS, name: 'JSON.parse on 1 core' } },
+    { label: 'ingest: raw MB/s accepted', unit: 'MB/s', values: [full.lineMBps], digits: 1, limit: { value: L.compressMBps, name: 'zstd compress on 1 core' } },
+    { label: 'ingest: ack p50 at full load', unit: 'ms', values: [full.ack.p50], digits: 1 },
+    { label: 'ingest: ack p99 at full load', unit: 'ms', values: [full.ack.p99], digits: 1 },
+    { label: 'ingest: half rate offered', unit: 'entries/s', values: [ing.half.targetPerS] },
+    { label: 'ingest: half rate achieved', unit: 'entries/s', values: [ing.half.entriesPerS] },
+    { label: 'ingest: ack p50 at half rate', unit: 'ms', values: [ing.half.ack.p50], digits: 1 },
+    { label: 'ingest: ack p99 at half rate', unit: 'ms', values: [ing.half.ack.p99], digits: 1, target: { op: '<=', value: 50 } },
+    ...cpuRows('ingest: CPU at full load,', [full.cpu]),
+    ...memoryRows([ing.memory], Object.keys(ing.memory)),
+  ];
+  const errors = Object.entries(full.errors).concat(Object.entries(ing.half.errors));
+  return [
+    '## Ingest (HTTP push → Kafka acknowledged; one ingest process, no storage node consuming)',
+    '',
+    `${fmt(full.entries)} entries in ${fmt(full.seconds, 1)} s at full load (${r.options.connections} keep-alive connections, closed loop), then ${fmt(ing.half.seconds, 1)} s open loop at half that rate.` +
+      (errors.length ? ` Answers other than 200 (retried): ${errors.map(([s, n]) => `${s}×${n}`).join(', ')}.` : ''),
+    '',
+    table(['measured'], rows),
+  ].join('\n');
+}
+
+function growthSections(r: BenchResults): string {
+  const S: ScaleFigures[] = r.scales;
+  const L = r.limits;
+  const headers = S.map((s) => `${s.scale}x`);
+  const perLineLimit = L.bytesPerLine / L.zstdRatio;
+  const scanLimit = (L.decompressMBps * 1e6) / L.bytesPerLine;
+  const bytesPerEntry = (b: number | null | undefined, s: ScaleFigures): number | null => (b === null || b === undefined ? null : b / s.disk.entries);
+  const compression = (b: number | null | undefined, s: ScaleFigures): number | null => (b ? s.disk.lineBytes / b : null);
+  const levelDb = (g: number): number[] => S.map((s) => s.disk.levelDbBytes[g]!);
+  const volumes: Row[] = [
+    { label: 'volume: entries stored', unit: 'entries', values: S.map((s) => s.entries) },
+    { label: 'volume: raw line bytes', unit: 'MB', values: S.map((s) => s.disk.lineBytes / 1e6), digits: 1 },
+  ];
+  const e2e: Row[] = [
+    { label: 'e2e: load entries pushed', unit: 'entries', values: S.map((s) => s.load.entries) },
+    { label: 'e2e: load duration', unit: 's', values: S.map((s) => s.load.storedSeconds), digits: 1, target: { op: '>=', value: 60, judge: 'last' } },
+    { label: 'e2e: entries/s acknowledged during the load', unit: 'entries/s', values: S.map((s) => s.load.entriesPerS) },
+    {
+      label: 'e2e: entries/s stored in both replica groups',
+      unit: 'entries/s',
+      values: S.map((s) => s.load.storedPerS),
+      target: { op: '>=', value: 150_000 },
+      limit: { value: L.jsonParseLinesPerS, name: 'JSON.parse on 1 core' },
+    },
+    ...cpuRows('e2e: CPU during the load,', S.map((s) => s.load.cpu)),
+  ];
+  const probes = S.map((s) => s.probes);
+  if (probes.some(Boolean)) {
+    e2e.push(
+      { label: 'e2e: half rate offered', unit: 'entries/s', values: probes.map((p) => p?.targetPerS) },
+      { label: 'e2e: half rate achieved', unit: 'entries/s', values: probes.map((p) => p?.load.entriesPerS) },
+      { label: 'e2e: lag p50 at half rate', unit: 'ms', values: probes.map((p) => p?.lag.p50), digits: 1 },
+      { label: 'e2e: lag p99 at half rate', unit: 'ms', values: probes.map((p) => p?.lag.p99), digits: 1, target: { op: '<=', value: 1000 } },
+      { label: 'e2e: markers measured', unit: 'markers', values: probes.map((p) => p?.lag.n) },
+      { label: 'e2e: markers never queryable', unit: 'markers', values: probes.map((p) => p?.lagMissing) },
+      { label: 'e2e: marker ack p99 at half rate', unit: 'ms', values: probes.map((p) => p?.markerAck.p99), digits: 1 },
+      { label: 'e2e: bulk ack p99 at half rate', unit: 'ms', values: probes.map((p) => p?.load.ack.p99), digits: 1 },
+    );
+  }
+  const disk: Row[] = [
+    { label: 'disk: raw bytes/entry', unit: 'B', values: S.map((s) => s.disk.lineBytes / s.disk.entries), digits: 1 },
+    { label: 'disk: Kafka bytes/entry', unit: 'B', values: S.map((s) => bytesPerEntry(s.disk.kafkaBytes, s)), digits: 2, limit: { value: perLineLimit, name: 'zstd 1 MiB blocks (lower is better)' } },
+    ...[0, 1].map((g) => ({
+      label: `disk: LevelDB bytes/entry, replica ${g}`,
+      unit: 'B',
+      values: S.map((s, i) => bytesPerEntry(levelDb(g)[i], s)),
+      digits: 2,
+      target: { op: '<=' as const, value: 15 },
+      limit: { value: perLineLimit, name: 'zstd 1 MiB blocks (lower is better)' },
+    })),
+    { label: 'disk: compression ratio, Kafka', unit: 'x', values: S.map((s) => compression(s.disk.kafkaBytes, s)), digits: 2, limit: { value: L.zstdRatio, name: 'zstd 1 MiB blocks' } },
+    ...[0, 1].map((g) => ({
+      label: `disk: compression ratio, LevelDB replica ${g}`,
+      unit: 'x',
+      values: S.map((s, i) => compression(levelDb(g)[i], s)),
+      digits: 2,
+      limit: { value: L.zstdRatio, name: 'zstd 1 MiB blocks' },
+    })),
+  ];
+  const q = S.map((s) => s.queries);
+  const query: Row[] = [
+    { label: 'query (a) newest 100 of one stream: p50', unit: 'ms', values: q.map((x) => x?.newest.p50), digits: 1 },
+    { label: 'query (a) newest 100 of one stream: p99', unit: 'ms', values: q.map((x) => x?.newest.p99), digits: 1, target: { op: '<=', value: 20 } },
+    { label: 'query (b) 1-minute window of one stream: p50', unit: 'ms', values: q.map((x) => x?.window.p50), digits: 1 },
+    { label: 'query (b) 1-minute window of one stream: p99', unit: 'ms', values: q.map((x) => x?.window.p99), digits: 1, target: { op: '<=', value: 20 } },
+    { label: 'query (b) entries in a window', unit: 'entries', values: q.map((x) => x?.windowEntries) },
+    { label: 'query (c) line-filter scan, all streams: p50', unit: 'ms', values: q.map((x) => x?.scan.p50) },
+    { label: 'query (c) line-filter scan, all streams: p99', unit: 'ms', values: q.map((x) => x?.scan.p99) },
+    { label: 'query (c) scan: entries scanned', unit: 'entries', values: q.map((x) => x?.scanEntries) },
+    {
+      label: 'query (c) scan: entries scanned/s per storage node',
+      unit: 'entries/s',
+      values: q.map((x) => x?.scanEntriesPerS),
+      target: { op: '>=', value: 3_000_000 },
+      limit: { value: scanLimit, name: 'zstd decompress on 1 core ÷ bytes/line' },
+    },
+  ];
+  const tail: Row[] = [
+    { label: 'tail: delivery p50 from push ack', unit: 'ms', values: probes.map((p) => p?.tail.p50), digits: 1 },
+    { label: 'tail: delivery p99 from push ack', unit: 'ms', values: probes.map((p) => p?.tail.p99), digits: 1, target: { op: '<=', value: 500 } },
+    { label: 'tail: delivered before the ack (counted as 0 ms)', unit: 'markers', values: probes.map((p) => p?.tailBeforeAck) },
+    { label: 'tail: never delivered', unit: 'markers', values: probes.map((p) => p?.tailMissing) },
+  ];
+  const names = [...new Set(S.flatMap((s) => Object.keys(s.memory)))];
+  const sections = [
+    ['## End to end (push → stored and queryable in both replica groups)', table(headers, [...volumes, ...e2e])],
+    ['## Disk', table(headers, disk)],
+  ];
+  if (q.some(Boolean)) sections.push(['## Query (through the query service)', table(headers, query)]);
+  if (probes.some(Boolean)) sections.push(['## Tail (SSE through the query service)', table(headers, tail)]);
+  sections.push(['## Memory (peak RSS, VmHWM, since each process started)', table(headers, memoryRows(S.map((s) => s.memory), names))]);
+  return sections.map(([title, body]) => `${title}\n\n${body}`).join('\n\n');
+}
+
+function limitsSection(r: BenchResults): string {
+  const L = r.limits;
+  return [
+    `## Physical limits of this machine (one core, the corpus: ${fmt(L.lines)} lines, ${fmt(L.corpusBytes / 1e6, 1)} MB, ${fmt(L.bytesPerLine, 1)} bytes a line)`,
+    '',
+    '| figure | measured |',
+    '|---|---:|',
+    `| zstd compress, level ${L.zstdLevel} (ingest's level), ${L.blockBytes / MIB} MiB blocks | ${fmt(L.compressMBps)} MB/s |`,
+    `| zstd decompress, ${L.blockBytes / MIB} MiB blocks | ${fmt(L.decompressMBps)} MB/s |`,
+    `| zstd ratio, ${L.blockBytes / MIB} MiB blocks | ${fmt(L.zstdRatio, 2)}x (${fmt(L.bytesPerLine / L.zstdRatio, 2)} bytes/line) |`,
+    `| JSON.parse of the lines as NDJSON push objects | ${fmt(L.jsonParseLinesPerS)} lines/s (${fmt(L.jsonParseMBps)} MB/s) |`,
+    `| scan bound: decompress ÷ bytes/line | ${fmt((L.decompressMBps * 1e6) / L.bytesPerLine)} entries/s |`,
+  ].join('\n');
+}
+
+/** The whole RESULTS.md. */
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const o = r.options;
+  const parts = [
+    '# Silt benchmark results',
+    '',
+    'Generated by the benchmark harness (`bench/src/run.ts`); do not edit by hand — run it again.',
+    '',
+    `- **Command:** \`${r.command}\``,
+    `- **Commit:** \`${r.commit}\``,
+    `- **Machine:** ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.os}, Node ${m.node}`,
+    `- **Run:** ${r.startedAt}, ${fmt(r.seconds / 60, 1)} min; load average at start ${r.loadAverage.map((l) => l.toFixed(2)).join(' ')}${r.loadAverage[0]! > 0.5 ? ' (the machine was not idle: figures are noisy)' : ''}`,
+    `- **Cluster:** ${r.externalKafka ? 'an existing Kafka broker (SILT_KAFKA_BROKERS), so Kafka disk is not measured' : 'one local Kafka 3.9 broker (KRaft, same machine)'}, ${r.partitions} partitions, one ingest, 2 replica groups of one storage node each, one query service — each its own process, services run from ${o.services === 'dist' ? '`dist/` (compiled)' : 'the TypeScript sources (swc at load time, ~30 MiB more RSS each)'}.`,
+    `- **Load:** Loghub corpus (https://github.com/logpai/loghub, \`../shared/corpus/loghub/*.log\`), one stream per file (\`app=<file stem>\`), interleaved, replayed as often as needed and re-timestamped on a virtual clock spread over days (so a 1-minute window holds a realistic few hundred entries); pushes of ${fmt(o.batch)} entries as identity \`application/json\` (gzip/zstd bodies would cut loopback bytes but JSON parsing dominates), ${o.connections} keep-alive connections from a separate load-generator process; half-rate phases are open loop (latency counts from the scheduled send time).`,
+    `- **Volumes:** ${o.scales.map((s) => `${s}x = ${fmt(s * o.unit)}`).join(', ')} entries, loaded cumulatively into one cluster at full rate; disk and queries are measured right after each load (markers add a few entries), then the half-rate phase (lag, tail) runs and its entries count towards the next volume.`,
+    '- **Status** judges the worst value over the volumes unless the target says otherwise; **vs physical limit** is the largest volume\'s value ÷ the limit measured in the same run on one core.',
+    '',
+    limitsSection(r),
+  ];
+  if (r.ingest) parts.push('', ingestSection(r));
+  if (r.scales.length > 0) parts.push('', growthSections(r));
+  parts.push(
+    '',
+    '## How each figure is measured',
+    '',
+    '- **ingest entries/s, MB/s**: entries (and their line bytes) answered 200 by ingest, i.e. acknowledged by Kafka with acks=all, over the phase; the topic has no consumer.',
+    '- **e2e entries/s**: the entries of the load step ÷ the time from its first push until *both* storage nodes have applied the offsets of every push (their `/internal/v1/state`), i.e. stored and queryable in both replica groups.',
+    '- **lag**: marker entries pushed 10 times a second beside a half-rate load; time from the push answer until a token read on each storage node returns the marker (the later of the two).',
+    '- **tail**: an SSE tail on the marker stream through the query service; time from the push answer until the event arrives.',
+    '- **disk**: apparent sizes of the data topic\'s `.log` segment files in the broker and of every file in each node\'s LevelDB directory, after the data is applied, ÷ entries stored; compression ratio = raw line bytes ÷ stored bytes.',
+    '- **query**: wall time of `GET /api/v1/query` (JSON), one at a time; (a) `{app="X"}` backward, limit 100, whole range; (b) `{app="X"}` over 1 minute, forward, limit 5000, windows spread over the data; (c) `{app=~".+"} |= "<absent needle>"` over the whole data set, limit 100, so every entry is scanned; entries/s = `stats.entriesScanned` ÷ wall time (the query service reads each partition from one replica group, and each group is one node).',
+    '- **memory**: VmHWM of each process from `/proc/<pid>/status`; **CPU**: user+system time from `/proc/<pid>/stat` ÷ wall time of the phase.',
+  );
+  return parts.join('\n') + '\n';
+}

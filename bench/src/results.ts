@@ -1,0 +1,87 @@
+/** The raw results of a run, as written to results.json and rendered by report.ts. */
+import type { PhysicalLimits } from './limits';
+import type { BenchOptions } from './options';
+import type { QueryResults } from './queries';
+import type { Summary } from './stats';
+
+/** Resident memory of one process, bytes. */
+export interface Memory {
+  /** VmHWM: the peak since the process started. */
+  peak: number;
+  /** VmRSS when sampled at the end of the phase. */
+  now: number;
+}
+
+/** CPU of each process during a phase, in cores (1.0 = one core busy all along). */
+export type CpuUse = Record<string, number>;
+
+/** A push load and what it achieved. */
+export interface LoadFigures {
+  entries: number;
+  seconds: number;
+  entriesPerS: number;
+  lineMBps: number;
+  ack: Summary;
+  errors: Record<string, number>;
+  cpu: CpuUse;
+}
+
+/** The ingest-only phase: HTTP → Kafka acknowledged, no storage node consuming. */
+export interface IngestFigures {
+  full: LoadFigures;
+  half: LoadFigures & { targetPerS: number };
+  memory: Record<string, Memory>;
+}
+
+/** Markers pushed beside a half-rate load. */
+export interface ProbeFigures {
+  targetPerS: number;
+  load: LoadFigures;
+  lag: Summary;
+  markerAck: Summary;
+  tail: Summary;
+  tailBeforeAck: number;
+  tailMissing: number;
+  lagMissing: number;
+}
+
+/** Bytes on disk at one volume. */
+export interface DiskFigures {
+  entries: number;
+  lineBytes: number;
+  /** Record batches of the data topic; null when the broker is not ours. */
+  kafkaBytes: number | null;
+  /** LevelDB files of each replica group's node. */
+  levelDbBytes: number[];
+}
+
+/** Everything measured at one data volume. */
+export interface ScaleFigures {
+  scale: number;
+  /** Entries stored (cumulative), markers included. */
+  entries: number;
+  /** The load that grew the data to this volume, timed until both replica groups applied it all. */
+  load: LoadFigures & { storedPerS: number; storedSeconds: number };
+  probes?: ProbeFigures;
+  disk: DiskFigures;
+  queries?: QueryResults;
+  memory: Record<string, Memory>;
+}
+
+/** One run. */
+export interface BenchResults {
+  startedAt: string;
+  seconds: number;
+  command: string;
+  commit: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; os: string; node: string };
+  options: BenchOptions;
+  /** True when an existing broker (SILT_KAFKA_BROKERS) was used. */
+  externalKafka: boolean;
+  partitions: number;
+  /** Load average when the run began: other work on the machine makes the figures noisy. */
+  loadAverage: number[];
+  limits: PhysicalLimits;
+  ingest?: IngestFigures;
+  scales: ScaleFigures[];
+}
