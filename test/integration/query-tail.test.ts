@@ -522,9 +522,7 @@ describe('query > tail', () => {
 
   it('measures push-acknowledged to event-received latency', async () => {
     const run = uniqueName('latency');
-    const opening = performance.now();
     const sse = await SseClient.open(main.url + q(`{run="${run}"}`));
-    const openMs = performance.now() - opening;
     const acks = new Map<string, number>();
     const n = 300;
     for (let i = 0; i < n; i += 3) {
@@ -541,7 +539,7 @@ describe('query > tail', () => {
     const lat = sse.entries().map((e, i) => sse.arrivals[i]! - acks.get(e.line)!);
     const sorted = [...lat].sort((a, b) => a - b);
     const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-    process.stderr.write(`[query-tail] push ack -> SSE event latency over ${n} entries: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms; open took ${openMs.toFixed(0)} ms\n`);
+    // The contract's "about a second", loosely: the benchmark measures the real figure.
     expect(pct(99)).toBeLessThan(2000);
     await sse.close();
   });
