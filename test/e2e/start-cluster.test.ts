@@ -34,14 +34,15 @@ describe('infra > npm start', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('runs its own broker, ingest and a storage node per replica group, stores a push, and stops everything on SIGINT', async () => {
-    const [ingestPort, brokerPort, controllerPort, storagePort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  it('runs its own broker, ingest, a storage node per replica group and query, serves a push back, and stops everything on SIGINT', async () => {
+    const [ingestPort, brokerPort, controllerPort, storagePort, queryPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
     const env = {
       ...process.env,
       SILT_KAFKA_BROKERS: '',
       SILT_DATA_DIR: dataDir,
       SILT_INGEST_PORT: String(ingestPort),
       SILT_STORAGE_PORT: String(storagePort),
+      SILT_QUERY_PORT: String(queryPort),
       SILT_KAFKA_LOCAL_BROKER_PORT: String(brokerPort),
       SILT_KAFKA_LOCAL_CONTROLLER_PORT: String(controllerPort),
       SILT_LOG_LEVEL: 'warn',
@@ -60,7 +61,8 @@ describe('infra > npm start', () => {
     }
     if (!ready) throw new Error(`cluster did not become ready:\n${output}`);
     const storageUrls = [0, 1].map((r) => `http://127.0.0.1:${storagePort + r}`);
-    for (const su of storageUrls) {
+    const queryUrl = `http://127.0.0.1:${queryPort}`;
+    for (const su of [...storageUrls, queryUrl]) {
       while (Date.now() < deadline && !(await fetch(su + '/readyz').then((r) => r.status === 200, () => false))) await new Promise((r) => setTimeout(r, 500));
     }
     expect(jvmsUsing(dataDir)).toHaveLength(1);
@@ -79,6 +81,9 @@ describe('infra > npm start', () => {
       const read = await fetch(`${su}/internal/v1/read?${params}`).then((r) => r.text());
       expect(read).toContain('hello from npm start');
     }
+    const params = new URLSearchParams({ query: '{app="e2e"}', token: pushed.token });
+    const answer = (await fetch(`${queryUrl}/api/v1/query?${params}`).then((r) => r.json())) as { entries: { line: string }[] };
+    expect(answer.entries.map((e) => e.line)).toEqual(['hello from npm start']);
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
