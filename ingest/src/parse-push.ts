@@ -259,16 +259,14 @@ class PushBuilder {
   }
 }
 
-/** Strict decoder: throws on any invalid sequence (overlong, surrogate, truncated); drops a leading BOM. */
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Whole body as a string, or SILT_INVALID_UTF8. */
+/**
+ * Whole body as a string, or SILT_INVALID_UTF8 for any invalid sequence (overlong, surrogate,
+ * truncated); a leading BOM is dropped. isUtf8 + toString is about twice as fast as a fatal TextDecoder.
+ */
 function decodeUtf8Body(body: Buffer): string {
-  try {
-    return strictUtf8.decode(body);
-  } catch {
-    throw new BadRequestError('SILT_INVALID_UTF8', 'request body is not valid UTF-8');
-  }
+  if (!isUtf8(body)) throw new BadRequestError('SILT_INVALID_UTF8', 'request body is not valid UTF-8');
+  const text = body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 function isDigit(c: number): boolean {
