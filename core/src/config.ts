@@ -75,7 +75,7 @@ export interface StorageSettings {
   heartbeatIntervalMs: number;
   /** How long a fetch waits for data; kafkajs's 5 s default would add that much latency. */
   maxWaitTimeMs: number;
-  /** Must exceed the largest block; bounds the memory of one fetch per partition. */
+  /** Must exceed the largest block; a lagging node gets full fetches, so this (×4 per fetch) bounds its memory. */
   maxBytesPerPartition: number;
   /** How long a read given a write token waits for this node to apply it before answering 504. */
   tokenWaitMs: number;
@@ -170,7 +170,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     sessionTimeoutMs: 10000,
     heartbeatIntervalMs: 1000,
     maxWaitTimeMs: 100,
-    maxBytesPerPartition: 32 * 1024 * 1024,
+    maxBytesPerPartition: 4 * 1024 * 1024,
     tokenWaitMs: 5000,
   },
   query: {
