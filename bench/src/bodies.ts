@@ -26,7 +26,7 @@ export interface Clock {
 }
 
 const TS_DIGITS = 19;
-const TS_PLACEHOLDER = '0'.repeat(TS_DIGITS);
+const TS_SLOT = '0'.repeat(TS_DIGITS);
 
 /** Builds the templates of one full cycle of the corpus (every line of every stream once, at least). */
 export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemplate[] {
@@ -58,7 +58,7 @@ export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemp
         json += (k === 0 ? '' : ',') + '{"ts":"';
         tsOffsets.push(Buffer.byteLength(json));
         entryIndex.push(i - first);
-        json += `${TS_PLACEHOLDER}","line":${JSON.stringify(line)}}`;
+        json += `${TS_SLOT}","line":${JSON.stringify(line)}}`;
       });
       json += ']}';
     }

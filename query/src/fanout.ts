@@ -5,6 +5,7 @@
  * last entry that node gave, on the same snapshot of Kafka offsets.
  */
 import type { NodeAnnouncement } from '../../core/src/announcement';
+import type { NodeReadEntry } from '../../core/src/node-read';
 import { BinaryHeap } from '../../core/src/binary-heap';
 import { SiltError } from '../../core/src/errors';
 import type { Logger } from '../../core/src/logger';
@@ -12,18 +13,8 @@ import { comparePositions, formatPosition, type EntryPosition } from '../../core
 import { decodeWriteToken, encodeWriteToken, mergeWriteOffsets } from '../../core/src/write-token';
 import type { NodeDirectory } from './directory';
 
-/** One entry as storage nodes send it (see storage-node read API). */
-export interface WireEntry {
-  ts: string;
-  sid: string;
-  p: number;
-  o: string;
-  f: number;
-  i: number;
-  labels: Record<string, string>;
-  line: string;
-  attrs?: Record<string, string>;
-}
+/** One entry as storage nodes send it. */
+export type WireEntry = NodeReadEntry;
 
 /** An entry with its parsed position, as the merge orders it. */
 export interface MergedEntry {

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SiltError, BadRequestError } from '../../core/src/errors';
 import { sendError, tenantOf, toSiltError } from '../../core/src/http';
 import { labelsKey } from '../../core/src/labels';
+import type { NodeReadEntry } from '../../core/src/node-read';
 import { compileLineFilter, parseLogQuery, parseSelector } from '../../core/src/logql';
 import { compileMatcher } from '../../core/src/matchers';
 import { parsePosition } from '../../core/src/position';
@@ -61,19 +62,18 @@ function parseOffsets(text: string, what: string): Map<number, bigint> {
 }
 
 function entryLine(e: StoredEntry): string {
-  return (
-    JSON.stringify({
-      ts: e.ts.toString(),
-      sid: e.streamId.toString(),
-      p: e.partition,
-      o: e.offset.toString(),
-      f: e.frame,
-      i: e.index,
-      labels: e.labels,
-      line: e.line,
-      ...(e.attrs ? { attrs: e.attrs } : {}),
-    }) + '\n'
-  );
+  const wire: NodeReadEntry = {
+    ts: e.ts.toString(),
+    sid: e.streamId.toString(),
+    p: e.partition,
+    o: e.offset.toString(),
+    f: e.frame,
+    i: e.index,
+    labels: e.labels,
+    line: e.line,
+    ...(e.attrs ? { attrs: e.attrs } : {}),
+  };
+  return JSON.stringify(wire) + '\n';
 }
 
 /** The time range of a request: `end` defaults to now, `start` to an hour before `end`. */

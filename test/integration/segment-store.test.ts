@@ -18,18 +18,10 @@ import {
   type SegmentStoreOptions,
   type StoredEntry,
 } from '../../storage-node/src/segment-store';
+import { rng } from '../support/rng';
 
 const T0 = 1_764_129_600_000_000_000n;
 const BIG = 1 << 30;
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let root: string;
 beforeAll(() => {

@@ -3,21 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeAnnouncement } from '../../core/src/announcement';
+import type { NodeReadEntry } from '../../core/src/node-read';
 import { testBrokers, uniqueName } from './kafka';
 import { freePort, ServiceProcess } from './processes';
 
 /** One entry as a node's read API returns it. */
-export interface ReadEntry {
-  ts: string;
-  sid: string;
-  p: number;
-  o: string;
-  f: number;
-  i: number;
-  labels: Record<string, string>;
-  line: string;
-  attrs?: Record<string, string>;
-}
+export type ReadEntry = NodeReadEntry;
 
 /** Topics, groups and a data dir of one test's cluster, unique so tests can share one broker. */
 export class StorageCluster {

@@ -1,6 +1,7 @@
 /** The segment key layout: byte order equals the order reads need, and tenants never share a prefix. */
 import type { BlockStreamInfo } from '../../core/src/block-format';
 import * as K from '../../storage-node/src/keys';
+import { rng } from '../support/rng';
 
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
@@ -12,15 +13,6 @@ function cmpBytes(a: Uint8Array, b: Uint8Array): number {
 
 function inRange(key: Uint8Array, range: K.KeyRange): boolean {
   return cmpBytes(key, range.gte) >= 0 && cmpBytes(key, range.lt) < 0;
-}
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('storage node > keys > timestamps', () => {

@@ -2,15 +2,7 @@
 import { comparePositions, type EntryPosition } from '../../core/src/position';
 import { BinaryHeap } from '../../core/src/binary-heap';
 import { compareFramePlace, frameEntryOrder } from '../../storage-node/src/merge';
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../support/rng';
 
 function key(ts: bigint, streamId: bigint, partition: number, offset: bigint, frame: number, index: number): EntryPosition {
   return { ts, streamId, partition, offset, frame, index };
