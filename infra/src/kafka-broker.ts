@@ -135,7 +135,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<BrokerHa
   }
 
   const [command, args] = launcher([...jvmArgs, 'kafka.Kafka', propsFile]);
-  const child = spawn(command, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) must reach the
+  // services, not the broker, so they can still leave their groups and announce before it stops.
+  const child = spawn(command, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   guardAgainstOrphans(child);
   let endedHow: string | undefined;
   // 'close' rather than 'exit': the error message needs the last lines, which arrive before 'close'.
