@@ -172,32 +172,43 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
     return reply.send(stream);
   }
 
+  /**
+   * Pulls the tail's entries into `deliver` (which returns a promise only when the transport needs
+   * to drain) until the tail ends or the transport closes; releases the tail; returns the error to
+   * report last, if any. Shared by SSE and WebSocket, which differ only in how an entry is sent.
+   */
+  async function pump(tail: TailIterator, connection: Connection, open: () => boolean, deliver: (e: TailEntry) => Promise<unknown> | undefined): Promise<SiltError | null> {
+    try {
+      while (true) {
+        const r = await tail.next();
+        if (r.done || !open()) break;
+        const waiting = deliver(r.value);
+        if (waiting) await waiting;
+      }
+      return endError(connection);
+    } catch (err) {
+      return toSiltError(err);
+    } finally {
+      await tail.return?.();
+      connections.delete(connection);
+    }
+  }
+
   async function pumpSse(tail: TailIterator, stream: PassThrough, reply: FastifyReply, connection: Connection): Promise<void> {
     const signal = connection.controller.signal;
     const writable = (): boolean => !stream.destroyed && !stream.writableEnded;
     const ping = setInterval(() => {
       if (writable() && !stream.writableNeedDrain) stream.write(': ping\n\n');
     }, heartbeatMs);
-    let final: SiltError | null = null;
-    try {
-      while (true) {
-        const r = await tail.next();
-        if (r.done) break;
-        if (!writable()) break;
-        if (!stream.write(sseEvent(r.value))) {
-          // The client reads slower than entries come: stop pulling (the tail's queue fills, it
-          // pauses Kafka, and ends as a slow consumer if this lasts).
-          await firstOf(stream, ['drain', 'close'], signal, tail.finished);
-        }
+    const final = await pump(tail, connection, writable, (e) => {
+      if (!stream.write(sseEvent(e))) {
+        // The client reads slower than entries come: stop pulling (the tail's queue fills, it
+        // pauses Kafka, and ends as a slow consumer if this lasts).
+        return firstOf(stream, ['drain', 'close'], signal, tail.finished);
       }
-      final = endError(connection);
-    } catch (err) {
-      final = toSiltError(err);
-    } finally {
-      clearInterval(ping);
-      await tail.return?.();
-      connections.delete(connection);
-    }
+      return undefined;
+    });
+    clearInterval(ping);
     if (writable()) {
       if (final !== null) stream.write(sseError(final));
       stream.end();
@@ -252,31 +263,18 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
       if (socket.readyState === socket.OPEN) socket.ping();
     }, heartbeatMs);
     const open = (): boolean => socket.readyState === socket.OPEN;
-    let final: SiltError | null = null;
-    try {
-      while (true) {
-        const r = await tail.next();
-        if (r.done) break;
-        if (!open()) break;
-        const e = r.value;
-        const message = JSON.stringify({ id: e.cursor, ...entryBody(e) });
-        if (socket.bufferedAmount < WS_HIGH_WATER) {
-          socket.send(message);
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          socket.send(message, () => resolve());
-          void firstOf(socket, ['close'], signal, tail.finished).then(resolve);
-        });
+    const final = await pump(tail, connection, open, (e) => {
+      const message = JSON.stringify({ id: e.cursor, ...entryBody(e) });
+      if (socket.bufferedAmount < WS_HIGH_WATER) {
+        socket.send(message);
+        return undefined;
       }
-      final = endError(connection);
-    } catch (err) {
-      final = toSiltError(err);
-    } finally {
-      clearInterval(ping);
-      await tail.return?.();
-      connections.delete(connection);
-    }
+      return new Promise<void>((resolve) => {
+        socket.send(message, () => resolve());
+        void firstOf(socket, ['close'], signal, tail.finished).then(resolve);
+      });
+    });
+    clearInterval(ping);
     if (open()) {
       if (final !== null) {
         socket.send(JSON.stringify(final.toBody()));
