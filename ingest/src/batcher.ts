@@ -99,13 +99,16 @@ export class Batcher {
     }
   }
 
-  /** Adds one stream's entries bound for `partition` and puts the blocks that will hold them into `into`. */
-  add(partition: number, tenant: string, key: string, labels: Labels, entries: readonly BlockEntry[], into: Set<PendingBlock>): void {
+  /** Adds one stream's entries bound for `partition`, puts the blocks that will hold them into `into`, and returns their line bytes (UTF-8). */
+  add(partition: number, tenant: string, key: string, labels: Labels, entries: readonly BlockEntry[], into: Set<PendingBlock>): number {
     const slot = `${partition}\0${tenant}`;
     let block = this.open.get(slot) ?? this.openBlock(slot, partition, tenant);
     let stream = this.streamOf(block, key, labels);
+    let lineBytes = 0;
     for (const entry of entries) {
-      const size = Buffer.byteLength(entry.line) + ENTRY_OVERHEAD;
+      const bytes = Buffer.byteLength(entry.line);
+      lineBytes += bytes;
+      const size = bytes + ENTRY_OVERHEAD;
       if (block.entryCount > 0 && (block.rawBytes + size > this.options.maxBlockBytes || block.entryCount >= this.options.maxBlockEntries)) {
         this.register(block, into);
         this.seal(slot, block);
@@ -118,6 +121,7 @@ export class Batcher {
       this.pendingBytes += size;
     }
     this.register(block, into);
+    return lineBytes;
   }
 
   /** Tells the batcher a push stopped waiting (it timed out), so blocks nobody needs are not sent late. */

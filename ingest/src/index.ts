@@ -157,8 +157,7 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
         for (const stream of parsed.streams) {
           const key = labelsKey(stream.labels);
           const partition = partitioner.partition(tenant, key, streamId(tenant, stream.labels));
-          batcher.add(partition, tenant, key, stream.labels, stream.entries, blocks);
-          for (const e of stream.entries) bytes += e.line.length;
+          bytes += batcher.add(partition, tenant, key, stream.labels, stream.entries, blocks);
         }
         token = await awaitBlocks(blocks);
         metrics.entriesAccepted.inc({ tenant }, parsed.accepted);
