@@ -20,6 +20,11 @@ export interface NodeAnnouncement {
   /** Base URL of the node's internal read API. */
   url: string;
   partitions: PartitionHolding[];
+  /**
+   * Partitions the node stored but no longer owns, frozen at their applied offset and still readable:
+   * after a rebalance they bridge the time until the new owner has caught up. Empty when absent.
+   */
+  released: PartitionHolding[];
   /** Wall-clock ms when this was sent; lets readers drop nodes that stopped announcing. */
   sentAt: number;
 }
@@ -36,5 +41,6 @@ export function parseAnnouncement(value: Buffer | null): NodeAnnouncement | null
   const a = v as NodeAnnouncement;
   if (a === null || typeof a !== 'object' || a.version !== 1 || typeof a.nodeId !== 'string' || typeof a.url !== 'string') return null;
   if (!Number.isInteger(a.replicaGroup) || !Array.isArray(a.partitions) || typeof a.sentAt !== 'number') return null;
-  return a;
+  if (a.released === undefined) return { ...a, released: [] };
+  return Array.isArray(a.released) ? a : null;
 }

@@ -75,6 +75,21 @@ async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> 
   if (rest !== '') yield rest;
 }
 
+/** The snapshot offset a read of partition `p` is pinned to, by a node that already answered or by the cursor. */
+function pinnedOffset(req: FanoutRead, snapshot: Map<number, bigint>, p: number): bigint | undefined {
+  return snapshot.get(p) ?? req.snapshot?.get(p);
+}
+
+/** Per partition, how many offsets a node must have applied to answer `req` completely (its token and pinned snapshot). */
+function needOf(req: FanoutRead, snapshot: Map<number, bigint>): (p: number) => bigint {
+  const token = req.token ? decodeWriteToken(req.token) : undefined;
+  return (p) => {
+    const written = token?.get(p);
+    const pinned = pinnedOffset(req, snapshot, p) ?? 0n;
+    return written !== undefined && written + 1n > pinned ? written + 1n : pinned;
+  };
+}
+
 /** Merges ordered streams into one ordered stream; pulls the first item of every stream in parallel. */
 export async function* mergeOrdered(streams: AsyncGenerator<MergedEntry>[], forward: boolean): AsyncGenerator<MergedEntry> {
   type Head = { entry: MergedEntry; it: AsyncGenerator<MergedEntry> };
@@ -115,7 +130,7 @@ export class Fanout {
     const partitions = Array.from({ length: this.options.partitions }, (_, p) => p);
     const excluded = new Set<string>();
     const preferred = this.rotation++;
-    const plan = this.plan(partitions, excluded, preferred, null);
+    const plan = this.plan(partitions, excluded, preferred, null, needOf(req, snapshot));
     const streams = [...plan].map(([node, ps]) => this.fromNode(node, ps, req, req.after, excluded, preferred, signal, stats, snapshot));
     return mergeOrdered(streams, req.direction === 'forward');
   }
@@ -161,17 +176,18 @@ export class Fanout {
   }
 
   /** Picks, per partition, a caught-up holder, preferring one replica group per query so a query asks few nodes. */
-  private plan(partitions: number[], excluded: Set<string>, preferred: number, lastError: SiltError | null): Map<NodeAnnouncement, number[]> {
+  private plan(partitions: number[], excluded: Set<string>, preferred: number, lastError: SiltError | null, need: (p: number) => bigint = () => 0n): Map<NodeAnnouncement, number[]> {
     const byNode = new Map<string, { node: NodeAnnouncement; ps: number[] }>();
     for (const p of partitions) {
-      const holders = this.directory.holders(p, excluded);
+      const holders = this.directory.holders(p, excluded, need(p));
       if (holders.length === 0) {
         if (lastError) throw lastError;
         throw new SiltError('SILT_NO_REPLICA', 503, true, `no ready storage node holds partition ${p}`, { partition: p });
       }
       const groups = [...new Set(holders.map((h) => h.node.replicaGroup))].sort((a, b) => a - b);
       const group = groups[preferred % groups.length];
-      const pick = holders.filter((h) => h.node.replicaGroup === group).sort((a, b) => (a.node.nodeId < b.node.nodeId ? -1 : 1))[0]!;
+      // Handover bridges come furthest first: the one that applied the most is the one to ask.
+      const pick = holders[0]!.handover ? holders[0]! : holders.filter((h) => h.node.replicaGroup === group).sort((a, b) => (a.node.nodeId < b.node.nodeId ? -1 : 1))[0]!;
       const slot = byNode.get(pick.node.nodeId) ?? { node: pick.node, ps: [] };
       slot.ps.push(p);
       byNode.set(pick.node.nodeId, slot);
@@ -208,7 +224,7 @@ export class Fanout {
       stats.failovers++;
       this.options.logger.warn('storage node read failed; failing over', { node: node.nodeId, partitions, code: silt.code, err: silt.message });
       excluded.add(node.nodeId);
-      const plan = this.plan(partitions, excluded, preferred, silt);
+      const plan = this.plan(partitions, excluded, preferred, silt, needOf(req, snapshot));
       const streams = [...plan].map(([n, ps]) => this.fromNode(n, ps, req, last, excluded, preferred, signal, stats, snapshot));
       yield* mergeOrdered(streams, req.direction === 'forward');
     }
@@ -237,7 +253,7 @@ export class Fanout {
     // offsets, and the replacement must have applied them first: that is what a token asks.
     const pinned = new Map<number, bigint>();
     for (const p of partitions) {
-      const o = snapshot.get(p) ?? req.snapshot?.get(p);
+      const o = pinnedOffset(req, snapshot, p);
       if (o !== undefined) pinned.set(p, o);
     }
     if (pinned.size > 0) params.set('snapshot', [...pinned].map(([p, o]) => `${p}:${o}`).join(','));

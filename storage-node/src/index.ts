@@ -2,7 +2,7 @@
 import path from 'node:path';
 import Fastify from 'fastify';
 import type { Admin } from 'kafkajs';
-import type { NodeAnnouncement } from '../../core/src/announcement';
+import type { NodeAnnouncement, PartitionHolding } from '../../core/src/announcement';
 import type { KafkaConfig, StorageSettings } from '../../core/src/config';
 import { SiltError } from '../../core/src/errors';
 import { installErrorHandling, installHealthRoutes } from '../../core/src/http';
@@ -63,18 +63,19 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
     nodeId,
     replicaGroup: s.replicaGroup,
     url,
-    partitions: (consumer?.partitions() ?? []).map((p) => {
-      const st = store!.state(p);
-      return {
-        partition: p,
-        appliedOffset: st.appliedOffset.toString(),
-        minTs: st.minTs?.toString() ?? null,
-        maxTs: st.maxTs?.toString() ?? null,
-        catchingUp: consumer!.catchingUp(p),
-      };
-    }),
+    partitions: (consumer?.partitions() ?? []).map((p) => holding(p, consumer!.catchingUp(p))),
+    released: released().map((p) => holding(p, false)),
     sentAt: Date.now(),
   });
+  const holding = (p: number, catchingUp: boolean): PartitionHolding => {
+    const st = store!.state(p);
+    return { partition: p, appliedOffset: st.appliedOffset.toString(), minTs: st.minTs?.toString() ?? null, maxTs: st.maxTs?.toString() ?? null, catchingUp };
+  };
+  /** Partitions with stored data that another node owns now: still served, so a handover leaves no gap. */
+  const released = (): number[] => {
+    const owned = new Set(consumer?.partitions() ?? []);
+    return (store?.partitions() ?? []).filter((p) => !owned.has(p) && store!.applied(p) > 0n);
+  };
 
   const waitForOffsets = (offsets: WriteOffsets): Promise<void> => {
     const met = (): boolean => [...offsets].every(([p, o]) => store!.applied(p) > o);
@@ -124,6 +125,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
       installReadApi(app, {
         store: openedStore,
         owned: () => consumer?.partitions() ?? [],
+        released,
         waitForOffsets,
         onRead: (status, seconds) => {
           metrics.readRequests.inc({ status: String(status) });

@@ -19,8 +19,10 @@ import type { ReadRequest, ReadStats, SegmentStore, StoredEntry } from './segmen
 /** What the read API needs of the node. */
 export interface ReadApiDeps {
   store: SegmentStore;
-  /** Partitions the node owns now (reads of others are refused: the query service must fail over). */
+  /** Partitions the node owns now: a read that names none reads these. */
   owned(): number[];
+  /** Partitions it released but still stores (readable by name); reads of any other are refused so the query service fails over. */
+  released(): number[];
   /** Resolves once every partition in `offsets` has applied past its offset, or rejects with 504 after `tokenWaitMs`. */
   waitForOffsets(offsets: WriteOffsets): Promise<void>;
   onRead(status: number, seconds: number): void;
@@ -84,20 +86,22 @@ function parseRange(q: { start?: string; end?: string }): { start: bigint; end: 
   return { start, end };
 }
 
-/** The partitions a request names (default: all owned); naming one the node does not own is a 409, so the caller fails over. */
-function parsePartitions(text: string | undefined, owned: number[]): number[] {
+/** The partitions a request names (default: all owned); naming one the node does not hold is a 409, so the caller fails over. */
+function parsePartitions(text: string | undefined, deps: ReadApiDeps): number[] {
+  const owned = deps.owned();
   if (text === undefined || text === '') return owned;
+  const held = new Set([...owned, ...deps.released()]);
   const partitions = text.split(',').map((p) => {
     if (!/^\d{1,6}$/.test(p)) throw new BadRequestError('SILT_BAD_REQUEST', `partitions: "${p}" is not a partition number`);
     return Number(p);
   });
-  const notOwned = partitions.filter((p) => !owned.includes(p));
-  if (notOwned.length > 0) throw new SiltError('SILT_PARTITION_NOT_HELD', 409, true, `this node does not own partitions ${notOwned.join(',')}`, { partitions: notOwned });
+  const notHeld = partitions.filter((p) => !held.has(p));
+  if (notHeld.length > 0) throw new SiltError('SILT_PARTITION_NOT_HELD', 409, true, `this node does not hold partitions ${notHeld.join(',')}`, { partitions: notHeld });
   return partitions;
 }
 
 /** Parses and checks a read's parameters into a store request. */
-function toReadRequest(q: ReadQuery, tenant: string, owned: number[]): ReadRequest {
+function toReadRequest(q: ReadQuery, tenant: string, deps: ReadApiDeps): ReadRequest {
   if (!q.query) throw new BadRequestError('SILT_BAD_QUERY', 'query is required');
   const parsed = parseLogQuery(q.query);
   const { start, end } = parseRange(q);
@@ -105,7 +109,7 @@ function toReadRequest(q: ReadQuery, tenant: string, owned: number[]): ReadReque
   if (direction !== 'forward' && direction !== 'backward') throw new BadRequestError('SILT_BAD_REQUEST', 'direction must be forward or backward');
   const limit = q.limit !== undefined ? Number(q.limit) : 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequestError('SILT_BAD_LIMIT', `limit must be an integer from 1 to ${MAX_LIMIT}`);
-  const partitions = parsePartitions(q.partitions, owned);
+  const partitions = parsePartitions(q.partitions, deps);
   return {
     tenant,
     matchers: parsed.matchers.map(compileMatcher),
@@ -126,7 +130,7 @@ export function installReadApi(app: FastifyInstance, deps: ReadApiDeps): void {
   app.get('/internal/v1/series', async (request: FastifyRequest<{ Querystring: SeriesQuery }>) => {
     const tenant = tenantOf(request);
     const { start, end } = parseRange(request.query);
-    const partitions = parsePartitions(request.query.partitions, deps.owned());
+    const partitions = parsePartitions(request.query.partitions, deps);
     const selectors = request.query.match === undefined ? [] : Array.isArray(request.query.match) ? request.query.match : [request.query.match];
     const matcherSets = selectors.length === 0 ? [[]] : selectors.map((m) => parseSelector(m).map(compileMatcher));
     const found = new Map<string, Record<string, string>>();
@@ -142,7 +146,7 @@ export function installReadApi(app: FastifyInstance, deps: ReadApiDeps): void {
     let req: ReadRequest;
     try {
       const tenant = tenantOf(request);
-      req = toReadRequest(request.query, tenant, deps.owned());
+      req = toReadRequest(request.query, tenant, deps);
       if (request.query.token) {
         // Only the partitions this read covers: the others are another node's to apply.
         const wanted = decodeWriteToken(request.query.token);

@@ -68,12 +68,17 @@ export class StorageCluster {
     return Promise.all(live.map((n) => fetch(n.url + '/internal/v1/state').then((r) => r.json() as Promise<NodeAnnouncement>)));
   }
 
-  /** True when, in every group given, live nodes own every partition exactly once and none is catching up. */
+  /**
+   * True when, in every group given, live nodes own every partition exactly once, none is catching
+   * up, and every live node owns a share (so a node that has not joined its group yet is not missed).
+   */
   async stable(groups: number[]): Promise<boolean> {
     const states = await this.states().catch(() => null);
     if (!states) return false;
     return groups.every((g) => {
-      const owned = states.filter((s) => s.replicaGroup === g).flatMap((s) => s.partitions);
+      const members = states.filter((s) => s.replicaGroup === g);
+      if (members.length <= this.partitions && members.some((s) => s.partitions.length === 0)) return false;
+      const owned = members.flatMap((s) => s.partitions);
       const ids = owned.map((p) => p.partition).sort((a, b) => a - b);
       return ids.length === this.partitions && ids.every((p, i) => p === i) && owned.every((p) => !p.catchingUp);
     });
