@@ -524,12 +524,17 @@ function decompressFrame(frame: Buffer, rawLength: number): Buffer {
   return rawScratch;
 }
 
-function decodePayload(frame: Buffer, rawLength: number): DecodedPayload {
+/** Decompresses `frame` into the scratch buffer for `use`, then lets an oversized scratch buffer go. */
+function withPayload<T>(frame: Buffer, rawLength: number, use: (raw: Buffer) => T): T {
   try {
-    return parsePayload(decompressFrame(frame, rawLength), rawLength);
+    return use(decompressFrame(frame, rawLength));
   } finally {
     if (rawScratch.length > SCRATCH_RETAIN) rawScratch = Buffer.allocUnsafe(0);
   }
+}
+
+function decodePayload(frame: Buffer, rawLength: number): DecodedPayload {
+  return withPayload(frame, rawLength, (raw) => parsePayload(raw, rawLength));
 }
 
 function checkAgainstInfo(decoded: DecodedPayload, info: BlockStreamInfo): BlockEntry[] {
@@ -549,11 +554,21 @@ export function decodeFrame(block: Uint8Array, info: BlockStreamInfo): BlockEntr
   return checkAgainstInfo(decodePayload(frame, info.rawLength), info);
 }
 
-/** Decodes a frame stored on its own, given the raw length and CRC-32 from its stream table row. */
-export function decodeFrameBytes(frame: Uint8Array, rawLength: number, frameCrc: number): BlockEntry[] {
+/**
+ * Decodes a frame stored on its own, given the raw length and CRC-32 from its stream table row.
+ * With `mustContain`, returns null, without parsing a single entry, when the decompressed payload
+ * lacks one of those byte strings (no line in it can contain that string either).
+ */
+export function decodeFrameBytes(frame: Uint8Array, rawLength: number, frameCrc: number, mustContain?: readonly Uint8Array[]): BlockEntry[] | null {
   const buf = asBuffer(frame);
   if (crc32(buf) !== frameCrc) throw new BlockFormatError('SILT_BLOCK_CHECKSUM', 'frame checksum mismatch');
-  return decodePayload(buf, rawLength).entries;
+  return withPayload(buf, rawLength, (raw) => {
+    if (mustContain !== undefined) {
+      const payload = raw.subarray(0, rawLength);
+      for (const needle of mustContain) if (payload.indexOf(needle) < 0) return null;
+    }
+    return parsePayload(raw, rawLength).entries;
+  });
 }
 
 /** Decodes a whole block: header and every stream's entries. */

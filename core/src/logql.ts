@@ -65,6 +65,44 @@ export function parseSelector(text: string): LabelMatcher[] {
  */
 export function compileLineFilter(filters: readonly LineFilter[]): ((line: string) => boolean) | null {
   if (filters.length === 0) return null;
+  const { has, hasNot, match, matchNot } = planLineFilter(filters);
+  const total = has.length + hasNot.length + match.length + matchNot.length;
+  if (total === 0) return () => true;
+  if (total === 1) {
+    if (has.length === 1) {
+      const s = has[0]!;
+      return (line) => line.includes(s);
+    }
+    if (hasNot.length === 1) {
+      const s = hasNot[0]!;
+      return (line) => !line.includes(s);
+    }
+    if (match.length === 1) {
+      const re = match[0]!;
+      return (line) => re.test(line);
+    }
+    const re = matchNot[0]!;
+    return (line) => !re.test(line);
+  }
+  return (line) => {
+    for (let i = 0; i < has.length; i++) if (!line.includes(has[i]!)) return false;
+    for (let i = 0; i < hasNot.length; i++) if (line.includes(hasNot[i]!)) return false;
+    for (let i = 0; i < match.length; i++) if (!match[i]!.test(line)) return false;
+    for (let i = 0; i < matchNot.length; i++) if (matchNot[i]!.test(line)) return false;
+    return true;
+  };
+}
+
+/**
+ * Substrings every line that passes `filters` contains (from `|=` and literal `|~`): a reader may
+ * skip, undecoded, any run of lines whose bytes lack one of them.
+ */
+export function requiredSubstrings(filters: readonly LineFilter[]): string[] {
+  return planLineFilter(filters).has;
+}
+
+/** Line filters sorted by kind: substrings a line must and must not contain, regexes it must and must not match. */
+function planLineFilter(filters: readonly LineFilter[]): { has: string[]; hasNot: string[]; match: RegExp[]; matchNot: RegExp[] } {
   const has: string[] = [];
   const hasNot: string[] = [];
   const match: RegExp[] = [];
@@ -99,32 +137,7 @@ export function compileLineFilter(filters: readonly LineFilter[]): ((line: strin
         throw new BadRequestError('SILT_BAD_QUERY', `unknown line filter operator ${JSON.stringify((f as LineFilter).op)}`);
     }
   }
-
-  const total = has.length + hasNot.length + match.length + matchNot.length;
-  if (total === 0) return () => true;
-  if (total === 1) {
-    if (has.length === 1) {
-      const s = has[0]!;
-      return (line) => line.includes(s);
-    }
-    if (hasNot.length === 1) {
-      const s = hasNot[0]!;
-      return (line) => !line.includes(s);
-    }
-    if (match.length === 1) {
-      const re = match[0]!;
-      return (line) => re.test(line);
-    }
-    const re = matchNot[0]!;
-    return (line) => !re.test(line);
-  }
-  return (line) => {
-    for (let i = 0; i < has.length; i++) if (!line.includes(has[i]!)) return false;
-    for (let i = 0; i < hasNot.length; i++) if (line.includes(hasNot[i]!)) return false;
-    for (let i = 0; i < match.length; i++) if (!match[i]!.test(line)) return false;
-    for (let i = 0; i < matchNot.length; i++) if (matchNot[i]!.test(line)) return false;
-    return true;
-  };
+  return { has, hasNot, match, matchNot };
 }
 
 /**

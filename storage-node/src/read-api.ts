@@ -9,7 +9,7 @@ import { SiltError, BadRequestError } from '../../core/src/errors';
 import { sendError, tenantOf, toSiltError } from '../../core/src/http';
 import { labelsKey } from '../../core/src/labels';
 import type { NodeReadEntry } from '../../core/src/node-read';
-import { compileLineFilter, parseLogQuery, parseSelector } from '../../core/src/logql';
+import { compileLineFilter, parseLogQuery, parseSelector, requiredSubstrings } from '../../core/src/logql';
 import { compileMatcher } from '../../core/src/matchers';
 import { parsePosition } from '../../core/src/position';
 import { parseTimestamp } from '../../core/src/time';
@@ -120,7 +120,7 @@ function toReadRequest(q: ReadQuery, tenant: string, deps: ReadApiDeps): ReadReq
     partitions,
     ...(q.after ? { after: parsePosition(q.after) } : {}),
     ...(q.snapshot ? { maxOffsets: parseOffsets(q.snapshot, 'snapshot') } : {}),
-    ...(parsed.filters.length > 0 ? { lineFilter: compileLineFilter(parsed.filters)! } : {}),
+    ...(parsed.filters.length > 0 ? { lineFilter: compileLineFilter(parsed.filters)!, mustContain: requiredSubstrings(parsed.filters).map((s) => Buffer.from(s, 'utf8')) } : {}),
   };
 }
 

@@ -78,6 +78,8 @@ export interface ReadRequest {
   maxOffsets?: ReadonlyMap<number, bigint>;
   /** Applied before counting toward limit. */
   lineFilter?: (line: string) => boolean;
+  /** UTF-8 byte strings every line `lineFilter` keeps contains: a frame lacking one is skipped before its entries are decoded. */
+  mustContain?: readonly Uint8Array[];
 }
 /** A series lookup: which streams of a tenant match, in a time range. */
 export interface SeriesRequest {
@@ -221,6 +223,7 @@ interface ReadContext {
   forward: boolean;
   after: EntryPosition | undefined;
   stats: ReadStats;
+  mustContain: readonly Uint8Array[] | undefined;
 }
 
 /** Why a block is quarantined instead of stored. */
@@ -410,7 +413,7 @@ export class SegmentStore {
     }
     const prefix = K.tenantPrefix(tenant);
     if (!(limit > 0) || start >= end || prefix === null) return;
-    const ctx: ReadContext = { prefix, tenant, matchers: request.matchers, start, end, forward, after, stats: st };
+    const ctx: ReadContext = { prefix, tenant, matchers: request.matchers, start, end, forward, after, stats: st, mustContain: request.mustContain?.length ? request.mustContain : undefined };
     const before = forward ? (a: Item, b: Item): boolean => comparePositions(a, b) < 0 : (a: Item, b: Item): boolean => comparePositions(a, b) > 0;
     const heap = new BinaryHeap<Item>(before);
     const step = forward ? 1 : -1;
@@ -1047,11 +1050,13 @@ export class SegmentStore {
     if (h.version !== BLOCK_FORMAT_VERSION) {
       throw new BlockFormatError('SILT_BLOCK_VERSION', `stored frame of block format version ${h.version} (this reader knows ${BLOCK_FORMAT_VERSION})`, { version: h.version });
     }
-    const entries = decodeFrameBytes(K.frameValueBytes(value), h.rawLength, h.frameCrc);
+    const entries = decodeFrameBytes(K.frameValueBytes(value), h.rawLength, h.frameCrc, ctx.mustContain);
     const st = ctx.stats;
     st.framesRead++;
     st.bytesDecompressed += h.rawLength;
-    st.entriesScanned += entries.length;
+    // A frame skipped by its bytes had every entry looked at, just not one by one.
+    st.entriesScanned += entries?.length ?? h.entryCount;
+    if (entries === null) return false;
     const { start, end, after, forward } = ctx;
     let keep: ((ts: bigint, index: number) => boolean) | null = null;
     const cutsTime = h.minTs < start || h.maxTs >= end;

@@ -240,6 +240,20 @@ describe('storage node > segment store > reads', () => {
     }
   });
 
+  it('skips frames that lack a required substring without decoding them: same entries, same entries scanned', async () => {
+    for (const needle of ['ERROR', 'o1', 's2 #1', 'absent', 'p1 o']) {
+      for (const direction of ['forward', 'backward'] as const) {
+        const base = req({ tenant: 'acme', direction, start: T0 - 100n, end: T0 + 1000n, lineFilter: (line) => line.includes(needle) });
+        const plain = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
+        const skipping = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
+        const want = await collect(store, base, plain);
+        expect(want).toEqual(model.expect(base));
+        expect(await collect(store, { ...base, mustContain: [Buffer.from(needle)] }, skipping)).toEqual(want);
+        expect(skipping).toEqual(plain);
+      }
+    }
+  });
+
   it('pages through everything with `after` and small limits: every entry once, in order', async () => {
     for (const direction of ['forward', 'backward'] as const) {
       for (const [limit, end] of [

@@ -275,6 +275,19 @@ describe('core > block format', () => {
       expect(decodeFrameBytes(stored, info.rawLength, info.frameCrc)).toEqual(all.streams[1]!.entries);
     });
 
+    it('skips a stored frame lacking a required byte string, and decodes it when every one is there', () => {
+      const block = sampleBlock(2, 20);
+      const info = readBlockHeader(block).streams[0]!;
+      const stored = block.subarray(info.frameOffset, info.frameOffset + info.frameLength);
+      const entries = decodeBlock(block).streams[0]!.entries;
+      const present = entries[entries.length - 1]!.line.slice(0, 4);
+      expect(decodeFrameBytes(stored, info.rawLength, info.frameCrc, [Buffer.from(present)])).toEqual(entries);
+      expect(decodeFrameBytes(stored, info.rawLength, info.frameCrc, [Buffer.from(present), Buffer.from('not in any line')])).toBeNull();
+      expect(decodeFrameBytes(stored, info.rawLength, info.frameCrc, [])).toEqual(entries);
+      // The checksum is still verified first.
+      expectCode(() => decodeFrameBytes(stored, info.rawLength, info.frameCrc ^ 1, [Buffer.from('not in any line')]), 'SILT_BLOCK_CHECKSUM');
+    });
+
     it('reads any Uint8Array view, not only a Buffer at offset 0', () => {
       const block = sampleBlock(2, 3);
       const backing = new Uint8Array(block.length + 10);

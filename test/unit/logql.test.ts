@@ -1,5 +1,5 @@
 import { BadRequestError } from '../../core/src/errors';
-import { compileLineFilter, formatLogQuery, parseLogQuery, parseSelector, type LineFilter, type LogQuery } from '../../core/src/logql';
+import { compileLineFilter, formatLogQuery, parseLogQuery, parseSelector, requiredSubstrings, type LineFilter, type LogQuery } from '../../core/src/logql';
 import { compileMatcher, matchesAll } from '../../core/src/matchers';
 
 /** The BadRequestError that `fn` throws. */
@@ -198,6 +198,12 @@ describe('core > logql > line filters', () => {
     const f = compileLineFilter(q.filters)!;
     expect(f(yes)).toBe(true);
     expect(f(no)).toBe(false);
+  });
+
+  it('names the substrings every kept line contains: |= and literal |~ only', () => {
+    const q = parseLogQuery('{app="api"} |= "timeout" != "health" |~ "upstream" |~ `5\\d\\d` !~ "retry" |~ "(?i)warn" |= ""');
+    expect(requiredSubstrings(q.filters)).toEqual(['timeout', 'upstream']);
+    expect(requiredSubstrings([])).toEqual([]);
   });
 
   it('returns null when there are no filters', () => {
