@@ -311,6 +311,40 @@ export function encodeBlock(input: BlockInput, options: EncodeOptions = {}): Buf
   }
 }
 
+/** One stream's entries as a stand-alone frame: what a stream table row says of it, and its zstd bytes. */
+export interface EncodedFrame {
+  bytes: Buffer;
+  rawLength: number;
+  frameCrc: number;
+  entryCount: number;
+  minTs: bigint;
+  maxTs: bigint;
+}
+
+/**
+ * Encodes entries as one stand-alone frame (the payload and zstd of a block's frame, without the
+ * block around it), which decodeFrameBytes reads back; used to merge small frames into bigger ones.
+ */
+export function encodeFrame(entries: BlockEntry[], level: number): EncodedFrame {
+  if (!Number.isInteger(level) || level < minCLevel() || level > maxCLevel()) throw new RangeError(`frame: invalid zstd level ${level}`);
+  if (entries.length === 0 || entries.length > MAX_BLOCK_ENTRIES) throw new RangeError(`frame: needs 1 to ${MAX_BLOCK_ENTRIES} entries, got ${entries.length}`);
+  cctx ??= new CCtx();
+  try {
+    const { minTs, maxTs } = writePayload(entries);
+    const rawLength = payloadWriter.pos;
+    if (rawLength > MAX_RAW_LENGTH) throw new RangeError(`frame: uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
+    const out = blockWriter;
+    out.pos = 0;
+    out.reserve(compressBound(rawLength));
+    const n = cctx.compress(out.buf.subarray(0, out.buf.length), payloadWriter.buf.subarray(0, rawLength), level);
+    const bytes = Buffer.from(out.buf.subarray(0, n));
+    return { bytes, rawLength, frameCrc: crc32(bytes), entryCount: entries.length, minTs, maxTs };
+  } finally {
+    payloadWriter.release();
+    blockWriter.release();
+  }
+}
+
 /** Reads and checks a block's header and stream table; verifies the block's and every frame's CRC-32. */
 export function readBlockHeader(block: Uint8Array): BlockHeader {
   const buf = asBuffer(block);

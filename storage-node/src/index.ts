@@ -56,6 +56,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
     stored: () => store?.partitions() ?? [],
     state: (p) => store!.state(p),
     highWatermark: (p) => consumer?.highWatermark(p),
+    merges: () => ({ queued: store?.mergesQueued() ?? 0, ...(store?.mergeCounts ?? { merges: 0, frames: 0, failed: 0 }) }),
   });
 
   const snapshot = (): NodeAnnouncement => ({

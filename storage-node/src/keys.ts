@@ -2,7 +2,7 @@
  * Key and value layout of one segment (one LevelDB): meta keys, quarantined blocks, and per tenant
  * the stream registry, the label index and the frames. docs/STORAGE.md specifies every byte.
  */
-import type { BlockStreamInfo } from '../../core/src/block-format';
+import { BLOCK_FORMAT_VERSION, type BlockStreamInfo, type EncodedFrame } from '../../core/src/block-format';
 import type { Labels } from '../../core/src/labels';
 
 /** First byte of the keys that belong to no tenant (a tenant prefix starts with its length, ≥ 1). */
@@ -24,6 +24,10 @@ export const META_KEY: Uint8Array = Uint8Array.of(KEY_SYSTEM, SYS_META);
 export const FRAME_VALUE_HEADER = 30;
 /** Layout version of frame and stream values written by this module. */
 export const VALUE_LAYOUT = 1;
+/** Layout of a frame value merged from several stored frames of one stream: a run table before the frame bytes. */
+export const MERGED_VALUE_LAYOUT = 2;
+/** Bytes of one row of a merged frame's run table: offset (u64 LE), frame (u16 LE), count (u32 LE). */
+const RUN_LENGTH = 14;
 /** Length of a frame key after the tenant prefix: tag, streamId, minTs, offset, frame index. */
 export const FRAME_KEY_TAIL = 1 + 8 + 8 + 8 + 2;
 
@@ -241,7 +245,9 @@ export function frameRange(prefix: Uint8Array, streamId: bigint, fromTs: bigint,
 
 /** Header of a stored frame, read without decompressing it. */
 export interface FrameValueHeader {
-  /** Block format version of the block the frame came from (decodeFrameBytes reads version 1). */
+  /** VALUE_LAYOUT for a frame as a block held it, MERGED_VALUE_LAYOUT for merged frames. */
+  layout: number;
+  /** Block format version of the frame's payload (decodeFrameBytes reads version 1). */
   version: number;
   rawLength: number;
   frameCrc: number;
@@ -250,28 +256,58 @@ export interface FrameValueHeader {
   maxTs: bigint;
 }
 
+/** One of the frames a merged frame was made of: its entries, in order, are the merged frame's next `count`. */
+export interface FrameRun {
+  offset: bigint;
+  frame: number;
+  count: number;
+}
+
+function writeFrameValueHeader(buf: Buffer, layout: number, version: number, f: Pick<FrameValueHeader, 'rawLength' | 'frameCrc' | 'entryCount' | 'minTs' | 'maxTs'>): void {
+  buf[0] = layout;
+  buf[1] = version;
+  buf.writeUInt32LE(f.rawLength, 2);
+  buf.writeUInt32LE(f.frameCrc, 6);
+  buf.writeUInt32LE(f.entryCount, 10);
+  buf.writeBigInt64LE(f.minTs, 14);
+  buf.writeBigInt64LE(f.maxTs, 22);
+}
+
 /**
  * Frame value: `u8 layout, u8 block version, u32 LE rawLength, u32 LE frameCrc, u32 LE entryCount,
  * i64 LE minTs, i64 LE maxTs` (30 bytes) then the frame's compressed bytes as they were in the block.
  */
 export function encodeFrameValue(blockVersion: number, info: BlockStreamInfo, frame: Uint8Array): Buffer {
   const buf = Buffer.allocUnsafe(FRAME_VALUE_HEADER + frame.byteLength);
-  buf[0] = VALUE_LAYOUT;
-  buf[1] = blockVersion;
-  buf.writeUInt32LE(info.rawLength, 2);
-  buf.writeUInt32LE(info.frameCrc, 6);
-  buf.writeUInt32LE(info.entryCount, 10);
-  buf.writeBigInt64LE(info.minTs, 14);
-  buf.writeBigInt64LE(info.maxTs, 22);
+  writeFrameValueHeader(buf, VALUE_LAYOUT, blockVersion, info);
   buf.set(frame, FRAME_VALUE_HEADER);
+  return buf;
+}
+
+/** Merged frame value: the 30-byte header (layout 2), `u32 LE` run count, the runs, then the frame bytes. */
+export function encodeMergedFrameValue(frame: EncodedFrame, runs: readonly FrameRun[]): Buffer {
+  const start = FRAME_VALUE_HEADER + 4 + runs.length * RUN_LENGTH;
+  const buf = Buffer.allocUnsafe(start + frame.bytes.length);
+  writeFrameValueHeader(buf, MERGED_VALUE_LAYOUT, BLOCK_FORMAT_VERSION, frame);
+  buf.writeUInt32LE(runs.length, FRAME_VALUE_HEADER);
+  let pos = FRAME_VALUE_HEADER + 4;
+  for (const r of runs) {
+    buf.writeBigUInt64LE(r.offset, pos);
+    buf.writeUInt16LE(r.frame, pos + 8);
+    buf.writeUInt32LE(r.count, pos + 10);
+    pos += RUN_LENGTH;
+  }
+  frame.bytes.copy(buf, start);
   return buf;
 }
 
 /** Reads a frame value's header; throws on an unknown layout or a value shorter than its header. */
 export function readFrameValueHeader(value: Uint8Array): FrameValueHeader {
   const buf = view(value);
-  if (buf.length < FRAME_VALUE_HEADER || buf[0] !== VALUE_LAYOUT) throw new Error(`frame value layout ${buf[0]} unknown or value truncated`);
+  const layout = buf[0];
+  if (buf.length < FRAME_VALUE_HEADER || (layout !== VALUE_LAYOUT && layout !== MERGED_VALUE_LAYOUT)) throw new Error(`frame value layout ${layout} unknown or value truncated`);
   return {
+    layout,
     version: buf[1]!,
     rawLength: buf.readUInt32LE(2),
     frameCrc: buf.readUInt32LE(6),
@@ -281,9 +317,29 @@ export function readFrameValueHeader(value: Uint8Array): FrameValueHeader {
   };
 }
 
+function runCount(buf: Buffer): number {
+  if (buf[0] !== MERGED_VALUE_LAYOUT) return 0;
+  const n = buf.readUInt32LE(FRAME_VALUE_HEADER);
+  if (buf.length < FRAME_VALUE_HEADER + 4 + n * RUN_LENGTH) throw new Error('merged frame value truncated');
+  return n;
+}
+
 /** The compressed frame bytes of a frame value. */
 export function frameValueBytes(value: Uint8Array): Uint8Array {
-  return value.subarray(FRAME_VALUE_HEADER);
+  const buf = view(value);
+  const n = runCount(buf);
+  return buf[0] === MERGED_VALUE_LAYOUT ? buf.subarray(FRAME_VALUE_HEADER + 4 + n * RUN_LENGTH) : buf.subarray(FRAME_VALUE_HEADER);
+}
+
+/** The run table of a merged frame value (empty for a frame as a block held it). */
+export function frameValueRuns(value: Uint8Array): FrameRun[] {
+  const buf = view(value);
+  const n = runCount(buf);
+  const runs: FrameRun[] = [];
+  for (let i = 0, pos = FRAME_VALUE_HEADER + 4; i < n; i++, pos += RUN_LENGTH) {
+    runs.push({ offset: buf.readBigUInt64LE(pos), frame: buf.readUInt16LE(pos + 8), count: buf.readUInt32LE(pos + 10) });
+  }
+  return runs;
 }
 
 /** Directory name of a partition: `p-<partition>`. */

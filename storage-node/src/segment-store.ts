@@ -5,9 +5,10 @@
  * merge every matching stream in the total order of DESIGN Guarantee 5. docs/STORAGE.md.
  */
 import { promises as fsp } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { ClassicLevel, type Iterator as LevelIterator } from 'classic-level';
-import { BLOCK_FORMAT_VERSION, type BlockEntry, type BlockHeader, decodeFrameBytes, readBlockHeader } from '../../core/src/block-format';
+import { BLOCK_FORMAT_VERSION, type BlockEntry, type BlockHeader, decodeFrameBytes, encodeFrame, readBlockHeader } from '../../core/src/block-format';
 import { BlockFormatError } from '../../core/src/errors';
 import type { Labels } from '../../core/src/labels';
 import { type CompiledMatcher, matchesAll } from '../../core/src/matchers';
@@ -27,6 +28,8 @@ export interface SegmentStoreOptions {
   maxSegmentAgeMs: number;
   /** LRU bound on open classic-level handles across all partitions (handles in use are never closed, so it may be passed while reads overlap). */
   maxOpenSegments: number;
+  /** Entries a merged frame aims at (default 2048); frames under half of it are merged per stream. */
+  mergeTargetEntries?: number;
 }
 /** One Kafka message of a partition: its offset and its value (a block). */
 export interface IncomingBlock {
@@ -99,6 +102,7 @@ export interface ReadStats {
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 type DbIterator = LevelIterator<Db, Uint8Array, Uint8Array>;
 type PutOp = { type: 'put'; key: Uint8Array; value: Uint8Array };
+type DelOp = { type: 'del'; key: Uint8Array };
 
 // Every segment is small and many are open: keep LevelDB's per-database memory small. Frames are
 // already zstd, so LevelDB's own compression is off.
@@ -125,6 +129,25 @@ const ITEM_FRAME = 2;
 const ITEM_CURSOR = 3;
 const OFFSET_MAX = 1n << 64n;
 
+// Frames are as small as the blocks ingest cut, and small frames compress poorly (zstd needs
+// context). Frames under these sizes are merged, per stream, into frames of about the target size,
+// recompressed at a level that pays off on that size (see docs/STORAGE.md, "Merging frames").
+const MERGE_TARGET_ENTRIES = 2048;
+const MERGE_TARGET_RAW_BYTES = 256 * 1024;
+const MERGE_LEVEL = 6;
+// Small frames tracked per segment, and merges queued; past these, new small frames stay unmerged
+// (bounds the node's memory).
+const MAX_PENDING_FRAMES = 50_000;
+const MAX_QUEUED_MERGES = 20_000;
+// Share of wall time merging may take (the rest it sleeps).
+const MERGE_DUTY = 0.25;
+// Bytes of deleted small frames after which a segment is compacted even while merges are queued.
+const RECLAIM_BYTES = 16 * 1024 * 1024;
+// Bounds of a compaction of a whole segment: every key starts at or after 00; a tenant prefix is
+// at most 256 bytes and starts with its length (≤ 255), so no key reaches 257 bytes of FF.
+const KEY_MIN = 0x00;
+const ALL_KEYS_END = new Uint8Array(257).fill(0xff);
+
 class Segment {
   db: Db | null = null;
   opening: Promise<Db> | null = null;
@@ -145,6 +168,13 @@ class Segment {
   registry = new Map<string, RegistryEntry[]>();
   /** Bumped by every write that changes the registry, so a scan that raced a write is not cached. */
   registryVersion = 0;
+  /** Small frames this process wrote here and has not merged yet, per tenant and stream. */
+  pending = new Map<string, Map<bigint, PendingFrames>>();
+  pendingFrames = 0;
+  /** Per tenant and stream, at least the span of every merged frame committed or being committed by this process. */
+  spanFloor = new Map<string, Map<bigint, bigint>>();
+  /** Bytes of frames merges deleted that LevelDB still keeps on disk (until a compaction of the segment). */
+  reclaimable = 0;
 
   constructor(
     readonly partition: number,
@@ -171,6 +201,22 @@ class PartitionData {
   get active(): Segment | undefined {
     return this.segments[this.segments.length - 1];
   }
+}
+
+/** Small frames of one stream waiting to be merged into one. */
+interface PendingFrames {
+  prefix: Buffer;
+  keys: Buffer[];
+  entries: number;
+  rawBytes: number;
+}
+
+/** Frames of one stream of one segment to merge into one. */
+interface MergeJob {
+  seg: Segment;
+  tenant: string;
+  streamId: bigint;
+  frames: PendingFrames;
 }
 
 /** A segment a read will visit, as it was when the read started. */
@@ -321,6 +367,7 @@ function checkOptions(o: SegmentStoreOptions): void {
   if (!(o.maxSegmentBytes > 0)) throw new RangeError('segment store: maxSegmentBytes must be positive');
   if (!(o.maxSegmentAgeMs > 0)) throw new RangeError('segment store: maxSegmentAgeMs must be positive');
   if (!Number.isInteger(o.maxOpenSegments) || o.maxOpenSegments < 1) throw new RangeError('segment store: maxOpenSegments must be a positive integer');
+  if (o.mergeTargetEntries !== undefined && !(Number.isInteger(o.mergeTargetEntries) && o.mergeTargetEntries >= 8)) throw new RangeError('segment store: mergeTargetEntries must be an integer ≥ 8');
 }
 
 function checkPartition(partition: number): void {
@@ -333,10 +380,28 @@ export class SegmentStore {
   /** Segments whose handle is open, opening or closing. */
   private readonly openSet = new Set<Segment>();
   private readonly background = new Set<Promise<unknown>>();
+  private readonly mergeQueue: MergeJob[] = [];
+  private merging = false;
+  /** Resolves when no merge of small frames is queued or running. */
+  async mergesSettled(): Promise<void> {
+    while (this.merging) await Promise.all([...this.background]);
+  }
+
+  /** Merges of small frames done (and the frames they replaced) and failed, since the store opened. */
+  readonly mergeCounts = { merges: 0, frames: 0, failed: 0 };
+
+  /** Streams whose small frames wait to be merged. */
+  mergesQueued(): number {
+    return this.mergeQueue.length + (this.merging ? 1 : 0);
+  }
   private clock = 0;
   private closed = false;
 
-  private constructor(private readonly options: SegmentStoreOptions) {}
+  private readonly mergeTarget: number;
+
+  private constructor(private readonly options: SegmentStoreOptions) {
+    this.mergeTarget = options.mergeTargetEntries ?? MERGE_TARGET_ENTRIES;
+  }
 
   /** Opens (or creates) the store in `options.dir`, recovering every partition from its segments. */
   static async open(options: SegmentStoreOptions): Promise<SegmentStore> {
@@ -480,7 +545,7 @@ export class SegmentStore {
         }
         heap.pop();
         if (top.kind === ITEM_FRAME) {
-          if (this.decodeFrameItem(top, ctx)) heap.push(top);
+          this.decodeFrameItem(top, ctx, heap);
         } else if (top.kind === ITEM_STREAM) {
           await this.advanceStream(top, ctx, heap, iterators, held);
         } else {
@@ -606,6 +671,7 @@ export class SegmentStore {
       const fresh = new Map<string, Map<bigint, bigint>>();
       const ops: PutOp[] = [];
       const meta: SegmentMeta = { ...seg.meta };
+      const small: { tenant: string; prefix: Buffer; streamId: bigint; key: Buffer; entries: number; rawBytes: number }[] = [];
       let bytes = 0;
       for (let i = 0; i < headers.length; i++) {
         const h = headers[i]!;
@@ -629,6 +695,7 @@ export class SegmentStore {
           const value = K.encodeFrameValue(h.version, s, block.value.subarray(s.frameOffset, s.frameOffset + s.frameLength));
           ops.push({ type: 'put', key, value });
           bytes += key.length + value.length;
+          if (s.entryCount < this.mergeTarget / 2 && s.rawLength < MERGE_TARGET_RAW_BYTES / 2) small.push({ tenant: h.tenant, prefix, streamId: s.streamId, key, entries: s.entryCount, rawBytes: s.rawLength });
           const span = s.maxTs - s.minTs;
           const had = tenantFresh?.get(s.streamId) ?? tenantKnown?.get(s.streamId);
           if (had === undefined || span > had) {
@@ -670,11 +737,158 @@ export class SegmentStore {
         for (const [id, span] of spans) t.set(id, span);
       }
       result.bytes = bytes;
+      for (const f of small) this.addPending(seg, f.tenant, f.prefix, f.streamId, f.key, f.entries, f.rawBytes);
     } finally {
       this.release(seg);
     }
     if (ps.manifestDirty) await this.saveManifest(ps);
     return result;
+  }
+
+  // ---- merging small frames ----
+
+  /** Notes a small frame just committed; queues its stream's small frames for merging once they reach the target size. */
+  private addPending(seg: Segment, tenant: string, prefix: Buffer, streamId: bigint, key: Buffer, entries: number, rawBytes: number): void {
+    if (seg.pendingFrames >= MAX_PENDING_FRAMES) return;
+    let byStream = seg.pending.get(tenant);
+    if (byStream === undefined) seg.pending.set(tenant, (byStream = new Map()));
+    let p = byStream.get(streamId);
+    if (p === undefined) byStream.set(streamId, (p = { prefix, keys: [], entries: 0, rawBytes: 0 }));
+    p.keys.push(key);
+    p.entries += entries;
+    p.rawBytes += rawBytes;
+    seg.pendingFrames++;
+    if (p.entries < this.mergeTarget && p.rawBytes < MERGE_TARGET_RAW_BYTES) return;
+    byStream.delete(streamId);
+    seg.pendingFrames -= p.keys.length;
+    this.queueMerge({ seg, tenant, streamId, frames: p });
+  }
+
+  /** Queues every stream's remaining small frames of a segment that will get no more writes. */
+  private flushPending(seg: Segment): void {
+    for (const [tenant, byStream] of seg.pending) {
+      for (const [streamId, frames] of byStream) if (frames.keys.length > 1) this.queueMerge({ seg, tenant, streamId, frames });
+    }
+    seg.pending = new Map();
+    seg.pendingFrames = 0;
+  }
+
+  private queueMerge(job: MergeJob): void {
+    if (this.mergeQueue.length >= MAX_QUEUED_MERGES) return;
+    this.mergeQueue.push(job);
+    if (this.merging) return;
+    this.merging = true;
+    this.track(this.runMerges());
+  }
+
+  /** Merges queued jobs one at a time, each under its partition's write lock. */
+  private async runMerges(): Promise<void> {
+    try {
+      const touched = new Set<Segment>();
+      while ((this.mergeQueue.length > 0 || touched.size > 0) && !this.closed) {
+        const started = performance.now();
+        const job = this.mergeQueue.shift();
+        if (job === undefined) {
+          // Caught up: give the space of every merged frame back.
+          const seg = touched.values().next().value!;
+          touched.delete(seg);
+          await this.reclaim(seg);
+        } else {
+          const ps = this.parts.get(job.seg.partition);
+          if (ps === undefined || job.seg.doomed) continue;
+          try {
+            await this.serialize(ps, () => this.mergeLocked(ps, job));
+          } catch {
+            // The frames stay as they were: merging only ever saves space and time.
+            this.mergeCounts.failed++;
+          }
+          touched.add(job.seg);
+          if (job.seg.reclaimable >= RECLAIM_BYTES) {
+            touched.delete(job.seg);
+            await this.reclaim(job.seg);
+          }
+        }
+        // Merging yields most of the time to writes and reads: under load it falls behind, and
+        // catches up when the load drops.
+        const busy = performance.now() - started;
+        if ((this.mergeQueue.length > 0 || touched.size > 0) && !this.closed) await sleep(busy * (1 / MERGE_DUTY - 1));
+      }
+    } finally {
+      this.merging = false;
+    }
+  }
+
+  /** Compacts a segment's whole LevelDB so the frames merges deleted leave the disk (LevelDB alone would keep them until its own compactions reach them). */
+  private async reclaim(seg: Segment): Promise<void> {
+    if (seg.doomed || seg.reclaimable === 0) return;
+    const db = await this.acquire(seg);
+    try {
+      seg.reclaimable = 0;
+      await db.compactRange(Uint8Array.of(KEY_MIN), ALL_KEYS_END);
+    } catch {
+      this.mergeCounts.failed++;
+    } finally {
+      this.release(seg);
+    }
+  }
+
+  /**
+   * Replaces one stream's small frames by one merged frame, keyed like the first of them in key order
+   * (whose minTs is the least), with a run table that keeps each original frame's place in the entry
+   * order; one atomic batch, so a read sees either the small frames or the merged one.
+   */
+  private async mergeLocked(ps: PartitionData, job: MergeJob): Promise<void> {
+    const { seg, tenant, streamId } = job;
+    if (seg.doomed) return;
+    const prefix = job.frames.prefix;
+    const keys = [...job.frames.keys].sort(Buffer.compare);
+    const registryKey = K.streamKey(prefix, streamId);
+    const db = await this.acquire(seg);
+    try {
+      const [values, registry] = await Promise.all([db.getMany(keys), db.get(registryKey)]);
+      const entries: BlockEntry[] = [];
+      const runs: K.FrameRun[] = [];
+      const merged: Buffer[] = [];
+      for (let i = 0; i < keys.length; i++) {
+        const value = values[i];
+        if (value === undefined) continue;
+        const h = K.readFrameValueHeader(value);
+        if (h.layout !== K.VALUE_LAYOUT || h.version !== BLOCK_FORMAT_VERSION) continue;
+        const k = K.decodeFrameKey(keys[i]!, prefix.length);
+        const part = decodeFrameBytes(K.frameValueBytes(value), h.rawLength, h.frameCrc)!;
+        for (const e of part) entries.push(e);
+        runs.push({ offset: k.offset, frame: k.frame, count: part.length });
+        merged.push(keys[i]!);
+      }
+      if (merged.length < 2 || registry === undefined) return;
+      const frame = encodeFrame(entries, MERGE_LEVEL);
+      const span = frame.maxTs - frame.minTs;
+      let floors = seg.spanFloor.get(tenant);
+      if (floors === undefined) seg.spanFloor.set(tenant, (floors = new Map()));
+      if (span > (floors.get(streamId) ?? -1n)) floors.set(streamId, span);
+
+      const ops: (PutOp | DelOp)[] = merged.map((key) => ({ type: 'del', key }));
+      ops.push({ type: 'put', key: merged[0]!, value: K.encodeMergedFrameValue(frame, runs) });
+      const { labels, maxSpan } = K.decodeStreamValue(registry);
+      if (span > maxSpan) ops.push({ type: 'put', key: registryKey, value: K.encodeStreamValue(labels, span) });
+      const meta: SegmentMeta = { ...seg.meta, maxSpan: maxBig(seg.meta.maxSpan, span) };
+      if (meta.maxSpan !== seg.meta.maxSpan) ops.push({ type: 'put', key: K.META_KEY, value: encodeSegmentMeta(meta) });
+      await db.batch(ops);
+      for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) seg.reclaimable += values[i]!.length;
+      if (meta.maxSpan !== seg.meta.maxSpan && ps.active !== seg) ps.manifestDirty = true;
+      seg.meta = meta;
+      if (span > maxSpan) {
+        const known = seg.streams?.get(tenant);
+        if (known?.has(streamId)) known.set(streamId, maxBig(known.get(streamId)!, span));
+        seg.registry.delete(tenant);
+        seg.registryVersion++;
+      }
+      this.mergeCounts.merges++;
+      this.mergeCounts.frames += merged.length;
+    } finally {
+      this.release(seg);
+    }
+    if (ps.manifestDirty) await this.saveManifest(ps);
   }
 
   /** The writer's registry view of the active segment, completed from the database for the streams of these headers. */
@@ -732,6 +946,7 @@ export class SegmentStore {
       prev.streams = null;
       prev.streamsComplete = false;
       ps.manifestDirty = true;
+      this.flushPending(prev);
     }
     const seg = new Segment(ps.partition, first, dir, emptyMeta(first, ps.applied, Date.now()));
     seg.streams = new Map();
@@ -935,6 +1150,10 @@ export class SegmentStore {
   }
 
   private openStream(s: StreamRead, streamId: bigint, ctx: ReadContext, iterators: Set<StreamRead>): void {
+    // A merge may have widened the stream's span after this read loaded the registry; the floor is
+    // raised before a merged frame commits, so an iterator created now sees no frame wider than it.
+    const floor = s.read.seg.spanFloor.get(ctx.tenant)?.get(streamId);
+    if (floor !== undefined && floor > s.span) s.span = floor;
     // Frames are keyed by minTs; one holding an entry ≥ start has minTs ≥ start − span.
     const range = K.frameRange(ctx.prefix, streamId, ctx.start - s.span, ctx.end);
     s.it = s.read.db!.iterator({ gte: range.gte, lt: range.lt, reverse: !ctx.forward });
@@ -1000,8 +1219,11 @@ export class SegmentStore {
       }
       const k = K.decodeFrameKey(key, prefix.length);
       const h = K.readFrameValueHeader(value);
-      if (k.offset >= r.maxOffset || h.maxTs < start || h.minTs >= end) continue;
-      if (after !== undefined) {
+      if (h.maxTs < start || h.minTs >= end) continue;
+      // A merged frame holds many offsets; its original frames are checked one by one once decoded.
+      const merged = h.layout === K.MERGED_VALUE_LAYOUT;
+      if (!merged && k.offset >= r.maxOffset) continue;
+      if (after !== undefined && !merged) {
         if (forward && compareFramePlace(h.maxTs, item.streamId, item.partition, k.offset, k.frame, after) < 0) continue;
         if (!forward && compareFramePlace(h.minTs, item.streamId, item.partition, k.offset, k.frame, after) > 0) continue;
       }
@@ -1024,6 +1246,11 @@ export class SegmentStore {
       } else {
         f.ts = minBig(h.maxTs, end - 1n);
         f.index = Infinity;
+        if (merged) {
+          // Its newest entries may come from any of its original frames.
+          f.offset = OFFSET_MAX;
+          f.frame = Infinity;
+        }
         // Unread frames have minTs ≤ this one's, so every entry of theirs is ≤ minTs + span.
         item.ts = minBig(k.minTs + s.span, end - 1n);
         item.offset = OFFSET_MAX;
@@ -1042,8 +1269,8 @@ export class SegmentStore {
     }
   }
 
-  /** Decompresses a frame item into a cursor over its entries in order; false when none of them is wanted. */
-  private decodeFrameItem(item: Item, ctx: ReadContext): boolean {
+  /** Decompresses a frame item and pushes a cursor over the entries it holds that are wanted (one per original frame of a merged one). */
+  private decodeFrameItem(item: Item, ctx: ReadContext, heap: BinaryHeap<Item>): void {
     const value = item.value!;
     item.value = null;
     const h = K.readFrameValueHeader(value);
@@ -1056,7 +1283,31 @@ export class SegmentStore {
     st.bytesDecompressed += h.rawLength;
     // A frame skipped by its bytes had every entry looked at, just not one by one.
     st.entriesScanned += entries?.length ?? h.entryCount;
-    if (entries === null) return false;
+    if (entries === null) return;
+    if (h.layout !== K.MERGED_VALUE_LAYOUT) {
+      if (this.toCursor(item, entries, h, ctx)) heap.push(item);
+      return;
+    }
+    // Each original frame keeps its own place in the entry order: (offset, frame, index within it).
+    const maxOffset = item.stream!.read.maxOffset;
+    let at = 0;
+    for (const run of K.frameValueRuns(value)) {
+      const part = entries.slice(at, at + run.count);
+      at += run.count;
+      if (run.offset >= maxOffset) continue;
+      const c = new Item();
+      c.stream = item.stream;
+      c.streamId = item.streamId;
+      c.partition = item.partition;
+      c.offset = run.offset;
+      c.frame = run.frame;
+      if (this.toCursor(c, part, h, ctx)) heap.push(c);
+    }
+    if (at !== entries.length) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `merged frame: runs hold ${at} entries, the frame ${entries.length}`);
+  }
+
+  /** Makes `item` a cursor over `entries` in order, keeping those in range and past `after`; false when none is. */
+  private toCursor(item: Item, entries: BlockEntry[], h: K.FrameValueHeader, ctx: ReadContext): boolean {
     const { start, end, after, forward } = ctx;
     let keep: ((ts: bigint, index: number) => boolean) | null = null;
     const cutsTime = h.minTs < start || h.maxTs >= end;

@@ -195,6 +195,8 @@ describe('storage node > segment store > reads', () => {
     // Small segments: every read below crosses segments and partitions.
     store = await SegmentStore.open(options(dir, { maxSegmentBytes: 6000, maxOpenSegments: 64 }));
     await writeAll(store, randomBlocks(model, rng(7), [0, 1, 2], 60));
+    // Rolls queue merges of their small frames; the stats compared below need them done.
+    await store.mergesSettled();
   });
   afterAll(async () => {
     await store.close();
@@ -321,6 +323,78 @@ describe('storage node > segment store > reads', () => {
     expect(await collect(store, req({ tenant: 'acm' }))).toEqual([]);
     expect(await collect(store, req({ tenant: 'acmex' }))).toEqual([]);
     expect(await collect(store, req({ tenant: 'nobody', matchers: [m('app', '=', 'api')] }))).toEqual([]);
+  });
+});
+
+describe('storage node > segment store > merging small frames', () => {
+  const model = new Model();
+  let store: SegmentStore;
+  let dir: string;
+  const randomRead = (rand: () => number): ReadRequest => {
+    const a = T0 + BigInt(Math.floor(rand() * 1700) - 100);
+    return req({
+      tenant: rand() < 0.8 ? 'acme' : 'globex',
+      matchers: MATCHER_SETS[Math.floor(rand() * MATCHER_SETS.length)]!,
+      start: a,
+      end: a + BigInt(1 + Math.floor(rand() * 600)),
+      direction: rand() < 0.5 ? 'forward' : 'backward',
+      limit: rand() < 0.5 ? 1 + Math.floor(rand() * 40) : 1_000_000,
+      maxOffsets: rand() < 0.3 ? new Map([[0, BigInt(Math.floor(rand() * 160))], [1, BigInt(Math.floor(rand() * 160))]]) : undefined,
+    });
+  };
+  const framesWritten = (): number => new Set(model.entries.map((e) => `${e.partition}/${e.offset}/${e.frame}`)).size;
+
+  beforeAll(async () => {
+    dir = freshDir();
+    // A small merge target so a few hundred blocks merge many times; small segments so rolls flush too.
+    store = await SegmentStore.open(options(dir, { maxSegmentBytes: 40_000, maxOpenSegments: 64, mergeTargetEntries: 64 }));
+    await writeAll(store, randomBlocks(model, rng(21), [0, 1], 160));
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('answers every read exactly as before while frames are being merged', async () => {
+    const rand = rng(22);
+    const reads = Array.from({ length: 40 }, () => randomRead(rand));
+    const answers = await Promise.all([...reads.map((r) => collect(store, r)), store.mergesSettled().then(() => [])]);
+    reads.forEach((r, i) => expect(answers[i]).toEqual(model.expect(r)));
+    expect(store.mergeCounts.merges).toBeGreaterThan(10);
+    expect(store.mergeCounts.failed).toBe(0);
+  });
+
+  it('reads fewer, bigger frames once merged, and answers random reads, pages and snapshots like the model', async () => {
+    await store.mergesSettled();
+    const stats = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
+    const everything = req({ tenant: 'acme' });
+    expect(await collect(store, everything, stats)).toEqual(model.expect(everything));
+    expect(stats.framesRead).toBeLessThan(framesWritten() / 3);
+    const rand = rng(23);
+    for (let i = 0; i < 80; i++) {
+      const r = randomRead(rand);
+      expect(await collect(store, r)).toEqual(model.expect(r));
+    }
+    for (const direction of ['forward', 'backward'] as const) {
+      const base = req({ tenant: 'acme', direction, limit: 7, start: T0 + 100n, end: T0 + 900n });
+      const paged: StoredEntry[] = [];
+      for (let after: EntryPosition | undefined; ; ) {
+        const page = await collect(store, { ...base, after });
+        paged.push(...page);
+        if (page.length < base.limit) break;
+        after = position(page[page.length - 1]!);
+      }
+      expect(paged).toEqual(model.expect({ ...base, limit: 1_000_000 }));
+    }
+  });
+
+  it('keeps merged frames readable across a restart', async () => {
+    await store.close();
+    store = await SegmentStore.open(options(dir, { maxSegmentBytes: 40_000, maxOpenSegments: 64, mergeTargetEntries: 64 }));
+    const rand = rng(24);
+    for (let i = 0; i < 30; i++) {
+      const r = randomRead(rand);
+      expect(await collect(store, r)).toEqual(model.expect(r));
+    }
   });
 });
 

@@ -13,6 +13,7 @@ import {
   decodeBlock,
   decodeFrame,
   decodeFrameBytes,
+  encodeFrame,
   encodeBlock,
   readBlockHeader,
 } from '../../core/src/block-format';
@@ -273,6 +274,17 @@ describe('core > block format', () => {
       expect(decodeFrame(damaged, info)).toEqual(all.streams[1]!.entries);
       const stored = new Uint8Array(block.subarray(info.frameOffset, info.frameOffset + info.frameLength));
       expect(decodeFrameBytes(stored, info.rawLength, info.frameCrc)).toEqual(all.streams[1]!.entries);
+    });
+
+    it('encodes entries as one stand-alone frame that decodes back exactly, at any level', () => {
+      const entries = decodeBlock(sampleBlock(1, 50)).streams[0]!.entries;
+      for (const level of [1, 6]) {
+        const f = encodeFrame(entries, level);
+        expect({ entryCount: f.entryCount, minTs: f.minTs, maxTs: f.maxTs }).toEqual({ entryCount: 50, minTs: entries.reduce((m, e) => (e.ts < m ? e.ts : m), entries[0]!.ts), maxTs: entries.reduce((m, e) => (e.ts > m ? e.ts : m), entries[0]!.ts) });
+        expect(decodeFrameBytes(f.bytes, f.rawLength, f.frameCrc)).toEqual(entries);
+      }
+      expect(() => encodeFrame([], 3)).toThrow(RangeError);
+      expect(() => encodeFrame(entries, 99)).toThrow(RangeError);
     });
 
     it('skips a stored frame lacking a required byte string, and decodes it when every one is there', () => {

@@ -99,9 +99,27 @@ describe('storage node > keys > frames', () => {
     const info: BlockStreamInfo = { streamId: 1n, labels: {}, entryCount: 12, minTs: -3n, maxTs: I64_MAX, frameOffset: 0, frameLength: 4, rawLength: 99, frameCrc: 0xdeadbeef };
     const frame = Uint8Array.of(1, 2, 3, 4);
     const value = K.encodeFrameValue(1, info, frame);
-    expect(K.readFrameValueHeader(value)).toEqual({ version: 1, rawLength: 99, frameCrc: 0xdeadbeef, entryCount: 12, minTs: -3n, maxTs: I64_MAX });
+    expect(K.readFrameValueHeader(value)).toEqual({ layout: 1, version: 1, rawLength: 99, frameCrc: 0xdeadbeef, entryCount: 12, minTs: -3n, maxTs: I64_MAX });
     expect([...K.frameValueBytes(value)]).toEqual([1, 2, 3, 4]);
+    expect(K.frameValueRuns(value)).toEqual([]);
     expect(() => K.readFrameValueHeader(value.subarray(0, 10))).toThrow();
+  });
+
+  it('round-trips a merged frame value: header, run table, frame bytes', () => {
+    const runs = [
+      { offset: 7n, frame: 2, count: 3 },
+      { offset: (1n << 64n) - 1n, frame: 65535, count: 1 },
+    ];
+    const frame = { bytes: Buffer.of(9, 8, 7), rawLength: 40, frameCrc: 0x01020304, entryCount: 4, minTs: I64_MIN, maxTs: 5n };
+    const value = K.encodeMergedFrameValue(frame, runs);
+    expect(value.length).toBe(30 + 4 + 2 * 14 + 3);
+    expect(K.readFrameValueHeader(value)).toEqual({ layout: K.MERGED_VALUE_LAYOUT, version: 1, rawLength: 40, frameCrc: 0x01020304, entryCount: 4, minTs: I64_MIN, maxTs: 5n });
+    expect(K.frameValueRuns(value)).toEqual(runs);
+    expect([...K.frameValueBytes(value)]).toEqual([9, 8, 7]);
+    expect(() => K.frameValueRuns(value.subarray(0, 40))).toThrow();
+    const unknown = Buffer.from(value);
+    unknown[0] = 3;
+    expect(() => K.readFrameValueHeader(unknown)).toThrow();
   });
 });
 
