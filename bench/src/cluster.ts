@@ -12,6 +12,8 @@ import { waitFor } from '../../test/support/processes';
 
 const ROOT = path.resolve(__dirname, '../..');
 const REGISTER = path.join(ROOT, 'test/support/ts-register.js');
+/** How often each service's RssAnon is sampled for its peak. */
+const ANON_SAMPLE_MS = 250;
 
 /** Kinds of Silt service. */
 export type ServiceKind = 'ingest' | 'storage-node' | 'query';
@@ -98,6 +100,9 @@ export class SiltCluster {
   readonly logsTopic: string;
   readonly nodesTopic: string;
   readonly services: ServiceUnderTest[] = [];
+  /** Largest RssAnon sampled of each service, by pid; the kernel keeps no peak of it as it does for VmRSS (VmHWM). */
+  private readonly anonPeaks = new Map<number, number>();
+  private sampler: NodeJS.Timeout | null = null;
 
   constructor(
     readonly kafka: KafkaUnderTest,
@@ -105,6 +110,7 @@ export class SiltCluster {
     readonly dataDir: string,
     readonly partitions: number,
     readonly from: 'dist' | 'src',
+    readonly profileDir: string | null = null,
   ) {
     this.logsTopic = `silt.bench.${name}.logs-${this.suffix}`;
     this.nodesTopic = `silt.bench.${name}.nodes-${this.suffix}`;
@@ -144,7 +150,8 @@ export class SiltCluster {
       'storage-node': { SILT_STORAGE_PORT: String(port), SILT_STORAGE_HOST: '127.0.0.1' },
       query: { SILT_QUERY_PORT: String(port), SILT_QUERY_HOST: '127.0.0.1' },
     };
-    const child = spawn(process.execPath, this.entry(kind), {
+    const profile = this.profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, `--cpu-prof-name=${this.name}-${name}.cpuprofile`];
+    const child = spawn(process.execPath, [...profile, ...this.entry(kind)], {
       cwd: ROOT,
       env: { ...process.env, ...this.env(), ...portEnv[kind], ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -153,6 +160,9 @@ export class SiltCluster {
     child.once('exit', () => live.delete(child));
     const service = new ServiceUnderTest(name, `http://127.0.0.1:${port}`, child);
     this.services.push(service);
+    // A /proc read takes microseconds, so sampling on the harness's event loop does not disturb the probes' timings;
+    // unref'd so a failed run never waits on it.
+    this.sampler ??= setInterval(() => this.sampleAnon(), ANON_SAMPLE_MS).unref();
     try {
       await waitFor(`${name} at ${service.url} to be ready`, async () => {
         if (!service.alive()) throw new Error(`${name} exited:\n${service.output}`);
@@ -175,8 +185,24 @@ export class SiltCluster {
     return path.join(this.dataDir, 'storage', `bench-r${group}`);
   }
 
-  /** Stops every service. */
+  /** The largest RssAnon of service `pid` since it started, sampled every 250 ms and once now; undefined for a process this cluster did not start. */
+  anonPeak(pid: number): number | undefined {
+    if (!this.services.some((s) => s.pid === pid)) return undefined;
+    this.sampleAnon();
+    return this.anonPeaks.get(pid);
+  }
+
+  private sampleAnon(): void {
+    for (const service of this.services) {
+      const m = service.alive() ? processMemory(service.pid) : null;
+      if (m) this.anonPeaks.set(service.pid, Math.max(this.anonPeaks.get(service.pid) ?? 0, m.anon));
+    }
+  }
+
+  /** Stops the memory sampler and every service. */
   async stop(): Promise<void> {
+    if (this.sampler) clearInterval(this.sampler);
+    this.sampler = null;
     await Promise.all(this.services.map((s) => s.stop()));
   }
 }
@@ -213,12 +239,12 @@ export function kafkaTopicBytes(logDir: string, topic: string): number {
   return total;
 }
 
-/** Memory of a process from /proc: resident now and its peak (VmHWM), in bytes; null once it is gone. */
-export function processMemory(pid: number): { rss: number; peak: number } | null {
+/** Memory of a process from /proc: resident now, its peak (VmHWM), and the anonymous and file-backed parts of resident now, in bytes; null once it is gone. */
+export function processMemory(pid: number): { rss: number; peak: number; anon: number; file: number } | null {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+    return { rss: kb('VmRSS'), peak: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') };
   } catch {
     return null;
   }

@@ -33,6 +33,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Keep the temporary data directory (broker and LevelDB) after the run. */
   keep: boolean;
+  /** Where each service writes a V8 CPU profile (`node --cpu-prof`) when it exits; null for none. */
+  profileDir: string | null;
 }
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -55,6 +57,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --json FILE             raw results (default bench/results.json, or bench/results.<scenario>.json)
   --quick                 tiny volumes and short phases, for smoke tests
   --keep                  keep the temporary data directory
+  --profile DIR           run every service under node --cpu-prof, writing <cluster>-<service>.cpuprofile to DIR
 Set SILT_KAFKA_BROKERS to use an existing broker (unique topics are created; Kafka disk is then not measured).`;
 
 function positive(name: string, raw: string | undefined, integer = true): number {
@@ -75,7 +78,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     else flags.set(arg.slice(2), argv[++i] ?? '');
   }
   if (flags.has('help')) throw new Error(USAGE);
-  const known = ['scenario', 'scale', 'unit', 'duration', 'half-duration', 'connections', 'batch', 'point-queries', 'scan-queries', 'services', 'out', 'json', 'quick', 'keep'];
+  const known = ['scenario', 'scale', 'unit', 'duration', 'half-duration', 'connections', 'batch', 'point-queries', 'scan-queries', 'services', 'out', 'json', 'quick', 'keep', 'profile'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   const quick = flags.has('quick');
   const get = (k: string, normal: string, fast: string): string => flags.get(k) ?? (quick ? fast : normal);
@@ -103,5 +106,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     json: path.resolve(ROOT, get('json', scenario === 'all' ? 'bench/results.json' : `bench/results.${scenario}.json`, path.join(QUICK_DIR, 'results.json'))),
     quick,
     keep: flags.has('keep'),
+    profileDir: flags.has('profile') ? path.resolve(flags.get('profile')!) : null,
   };
 }

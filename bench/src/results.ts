@@ -10,6 +10,10 @@ export interface Memory {
   peak: number;
   /** VmRSS when sampled at the end of the phase. */
   now: number;
+  /** The largest RssAnon (heap, stacks, buffers: what the process itself holds) sampled every 250 ms since it started; absent for processes the harness's cluster did not start (Kafka). */
+  anonPeak?: number;
+  /** RssFile (mapped files, such as LevelDB's tables: page cache the kernel can reclaim) at the end of the phase. */
+  fileNow: number;
 }
 
 /** CPU of each process during a phase, in cores (1.0 = one core busy all along). */
@@ -53,6 +57,8 @@ export interface DiskFigures {
   kafkaBytes: number | null;
   /** LevelDB files of each replica group's node. */
   levelDbBytes: number[];
+  /** Seconds from the data being applied until both nodes had merged their small frames. */
+  mergeSeconds: number;
 }
 
 /** Everything measured at one data volume. */

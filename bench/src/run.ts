@@ -61,11 +61,12 @@ class CpuMeter {
   }
 }
 
-function memories(pids: Record<string, number | null>): Record<string, Memory> {
+function memories(pids: Record<string, number | null>, cluster: SiltCluster): Record<string, Memory> {
   const out: Record<string, Memory> = {};
   for (const [name, pid] of Object.entries(pids)) {
     const m = pid === null ? null : processMemory(pid);
-    if (m) out[name] = { peak: m.peak, now: m.rss };
+    const anonPeak = pid === null ? undefined : cluster.anonPeak(pid);
+    if (m) out[name] = { peak: m.peak, now: m.rss, ...(anonPeak === undefined ? {} : { anonPeak }), fileNow: m.file };
   }
   return out;
 }
@@ -101,9 +102,24 @@ async function appliedEverywhere(nodes: ServiceUnderTest[], token: string, timeo
   return wallMs();
 }
 
+/** Waits until no storage node has small frames queued for merging (their /metrics); returns the wall clock then. */
+async function mergesSettled(nodes: ServiceUnderTest[], timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const queued = async (node: ServiceUnderTest): Promise<number> => {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    return Number(/^silt_storage_merges_queued (\d+)/m.exec(text)?.[1] ?? NaN);
+  };
+  for (;;) {
+    const counts = await Promise.all(nodes.map(queued));
+    if (counts.every((n) => n === 0)) return wallMs();
+    if (Date.now() > deadline) throw new Error(`storage nodes still have ${counts.join(', ')} merges queued after ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
 /** The ingest-only phase: one ingest process on its own topic, no consumer. */
 async function ingestPhase(options: BenchOptions, kafka: KafkaUnderTest, generator: LoadGenerator, dir: string): Promise<IngestFigures> {
-  const cluster = new SiltCluster(kafka, 'ingest', path.join(dir, 'ingest'), PARTITIONS, options.services);
+  const cluster = new SiltCluster(kafka, 'ingest', path.join(dir, 'ingest'), PARTITIONS, options.services, options.profileDir);
   try {
     const ingest = await cluster.start('ingest', 'ingest');
     const pids = { ingest: ingest.pid, kafka: kafka.pid, 'load generator': generator.pid };
@@ -124,7 +140,7 @@ async function ingestPhase(options: BenchOptions, kafka: KafkaUnderTest, generat
     const half = await generator.run(job({ durationMs: options.halfDurationS * 1000, ratePerS: targetPerS }, full.nextSeq));
     const halfFigures = figures(half, halfCpu.stop());
     log(`ingest: half rate ack p50 ${halfFigures.ack.p50.toFixed(1)} ms, p99 ${halfFigures.ack.p99.toFixed(1)} ms`);
-    return { full: fullFigures, half: { ...halfFigures, targetPerS }, memory: memories({ ingest: ingest.pid }) };
+    return { full: fullFigures, half: { ...halfFigures, targetPerS }, memory: memories({ ingest: ingest.pid }, cluster) };
   } finally {
     await cluster.stop();
   }
@@ -132,7 +148,7 @@ async function ingestPhase(options: BenchOptions, kafka: KafkaUnderTest, generat
 
 /** The cluster phases: grow the data through every volume, measuring e2e, lag, tail, disk, queries and memory at each. */
 async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, generator: LoadGenerator, dir: string, streams: string[]): Promise<ScaleFigures[]> {
-  const cluster = new SiltCluster(kafka, 'main', path.join(dir, 'main'), PARTITIONS, options.services);
+  const cluster = new SiltCluster(kafka, 'main', path.join(dir, 'main'), PARTITIONS, options.services, options.profileDir);
   const probesWanted = ['all', 'e2e', 'tail'].includes(options.scenario);
   const queriesWanted = ['all', 'query'].includes(options.scenario);
   const out: ScaleFigures[] = [];
@@ -167,8 +183,12 @@ async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, genera
       const loadFigures = { ...figures(load, loadCpu), storedSeconds, storedPerS: load.entries / storedSeconds };
       log(`${scale}x: ${Math.round(loadFigures.entriesPerS)} entries/s acknowledged, ${Math.round(loadFigures.storedPerS)} entries/s stored in both groups (${storedSeconds.toFixed(1)} s)`);
 
+      // Disk and queries are measured once background merging has caught up with the load.
+      const mergedAt = await mergesSettled(nodes, 30 * 60 * 1000);
+      log(`${scale}x: small frames merged ${((mergedAt - storedAt) / 1000).toFixed(1)} s after the load was stored`);
       const entries = loaded + probe.pushed;
       const disk = {
+        mergeSeconds: (mergedAt - storedAt) / 1000,
         entries,
         lineBytes,
         kafkaBytes: kafka.logDir ? kafkaTopicBytes(kafka.logDir, cluster.logsTopic) : null,
@@ -216,7 +236,7 @@ async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, genera
       }
 
       // Disk and queries above were measured at exactly this volume; the half-rate phase then adds to it.
-      out.push({ scale, entries, load: loadFigures, ...(probes ? { probes } : {}), disk, ...(queries ? { queries } : {}), memory: memories(servicePids) });
+      out.push({ scale, entries, load: loadFigures, ...(probes ? { probes } : {}), disk, ...(queries ? { queries } : {}), memory: memories(servicePids, cluster) });
     }
     return out;
   } catch (err) {
