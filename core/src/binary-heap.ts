@@ -23,6 +23,11 @@ export class BinaryHeap<T> {
     return this.before(items[2]!, items[1]!) ? items[2] : items[1];
   }
 
+  /** A copy of the items, in no particular order. */
+  toArray(): T[] {
+    return [...this.items];
+  }
+
   /** Adds an item. */
   push(item: T): void {
     const items = this.items;

@@ -122,6 +122,8 @@ const DB_OPTIONS = {
 const STREAM_BATCH = 32;
 // Streams of a segment whose first fetch starts as soon as the segment is opened.
 const PREFETCH_STREAMS = 64;
+// Segments of a read opened at once, before the merge reaches them.
+const PREFETCH_SEGMENTS = 16;
 
 const ITEM_SEGMENT = 0;
 const ITEM_STREAM = 1;
@@ -166,6 +168,8 @@ class Segment {
   streamsComplete = false;
   /** Readers' cache of the decoded stream registry, per tenant; dropped with the handle. */
   registry = new Map<string, RegistryEntry[]>();
+  /** Tenants whose registry a background scan was started for since the handle opened. */
+  registryFills = new Set<string>();
   /** Bumped by every write that changes the registry, so a scan that raced a write is not cached. */
   registryVersion = 0;
   /** Small frames this process wrote here and has not merged yet, per tenant and stream. */
@@ -228,6 +232,8 @@ interface SegmentRead {
   db: Db | null;
   /** Streams of this segment still feeding the merge; the handle is released at 0. */
   live: number;
+  /** The handle pinned and the matching streams listed, started ahead of the merge for the first segments. */
+  opening: Promise<RegistryEntry[]> | null;
 }
 
 /** One matching stream of one segment: an iterator over its frames in key order. */
@@ -498,7 +504,7 @@ export class SegmentStore {
         if (seg.doomed || m.minTs === null || m.maxTs === null || seg.first >= maxOffset || m.maxTs < start || m.minTs >= end) continue;
         const item = new Item();
         item.kind = ITEM_SEGMENT;
-        item.segment = { seg, maxOffset, minTs: m.minTs, maxTs: m.maxTs, db: null, live: 0 };
+        item.segment = { seg, maxOffset, minTs: m.minTs, maxTs: m.maxTs, db: null, live: 0, opening: null };
         if (forward) this.setLowBound(item, maxBig(m.minTs, start), -1n, -Infinity);
         else this.setHighBound(item, minBig(m.maxTs, end - 1n), OFFSET_MAX, Infinity);
         heap.push(item);
@@ -507,6 +513,10 @@ export class SegmentStore {
 
     const held = new Set<SegmentRead>();
     const iterators = new Set<StreamRead>();
+    // The segments the merge reaches first are opened and matched at once: each costs LevelDB round
+    // trips on the thread pool, which overlap instead of adding up one segment after the other.
+    const first = heap.toArray().sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)).slice(0, PREFETCH_SEGMENTS);
+    for (const item of first) this.openSegmentRead(item.segment!, ctx, held);
     let emitted = 0;
     try {
       while (heap.size > 0) {
@@ -553,12 +563,29 @@ export class SegmentStore {
         }
       }
     } finally {
+      // A segment still opening is released below only once it holds its handle.
+      for (const item of first) await item.segment!.opening?.catch(() => undefined);
       for (const s of iterators) {
         if (s.pending !== null) await s.pending.catch(() => undefined);
         await s.it!.close().catch(() => undefined);
       }
       for (const r of held) this.release(r.seg);
     }
+  }
+
+  /** Pins a segment's handle for a read (released with the read's `held`) and lists its matching streams; once per segment of a read. */
+  private openSegmentRead(r: SegmentRead, ctx: ReadContext, held: Set<SegmentRead>): Promise<RegistryEntry[]> {
+    r.opening ??= (async () => {
+      // Removed by retention or drop since the read started: its entries are gone.
+      if (r.seg.doomed) return [];
+      const db = await this.acquire(r.seg);
+      held.add(r);
+      r.db = db;
+      return this.matchStreams(r.seg, db, ctx);
+    })();
+    // Awaited by expandSegment, or by the read's cleanup: never an unhandled rejection.
+    r.opening.catch(() => undefined);
+    return r.opening;
   }
 
   /**
@@ -732,6 +759,7 @@ export class SegmentStore {
       if (fresh.size > 0) seg.registryVersion++;
       for (const [tenant, spans] of fresh) {
         seg.registry.delete(tenant);
+        seg.registryFills.delete(tenant);
         let t = known.get(tenant);
         if (t === undefined) known.set(tenant, (t = new Map()));
         for (const [id, span] of spans) t.set(id, span);
@@ -881,6 +909,7 @@ export class SegmentStore {
         const known = seg.streams?.get(tenant);
         if (known?.has(streamId)) known.set(streamId, maxBig(known.get(streamId)!, span));
         seg.registry.delete(tenant);
+        seg.registryFills.delete(tenant);
         seg.registryVersion++;
       }
       this.mergeCounts.merges++;
@@ -1100,6 +1129,7 @@ export class SegmentStore {
     const db = seg.db;
     if (db === null) return Promise.resolve();
     seg.registry = new Map();
+    seg.registryFills = new Set();
     const p = db.close().finally(() => {
       seg.db = null;
       seg.closing = null;
@@ -1140,13 +1170,38 @@ export class SegmentStore {
     let all = seg.registry.get(tenant);
     if (all === undefined) {
       const eq = matchers.find((m) => m.op === '=' && m.value !== '');
-      if (eq !== undefined) return (await indexedStreams(db, prefix, eq)).filter((e) => matchesAll(matchers, e.labels));
-      const version = seg.registryVersion;
-      all = await scanRegistry(db, prefix);
-      // Cached unless a write changed the registry meanwhile (the scan may predate it).
-      if (all.length <= REGISTRY_CACHE_MAX && version === seg.registryVersion && seg.db === db) seg.registry.set(tenant, all);
+      if (eq !== undefined) {
+        // The index answers this read; the registry is cached meanwhile, so the next read of the
+        // segment needs no round trip at all.
+        if (!seg.registryFills.has(tenant)) this.track(this.fillRegistry(seg, tenant, prefix));
+        return (await indexedStreams(db, prefix, eq)).filter((e) => matchesAll(matchers, e.labels));
+      }
+      all = await this.scanAndCache(seg, db, tenant, prefix);
     }
     return all.filter((e) => matchesAll(matchers, e.labels));
+  }
+
+  /** Scans a tenant's registry of a segment, and caches it unless too big or a write changed the registry meanwhile (the scan may predate it). */
+  private async scanAndCache(seg: Segment, db: Db, tenant: string, prefix: Buffer): Promise<RegistryEntry[]> {
+    const version = seg.registryVersion;
+    const all = await scanRegistry(db, prefix);
+    if (all.length <= REGISTRY_CACHE_MAX && version === seg.registryVersion && seg.db === db) seg.registry.set(tenant, all);
+    return all;
+  }
+
+  /** Caches a tenant's registry of a segment in the background; tried once per tenant while the handle stays open. */
+  private async fillRegistry(seg: Segment, tenant: string, prefix: Buffer): Promise<void> {
+    seg.registryFills.add(tenant);
+    if (seg.doomed) return;
+    const db = await this.acquire(seg).catch(() => null);
+    if (db === null) return;
+    try {
+      await this.scanAndCache(seg, db, tenant, prefix);
+    } catch {
+      // Only a cache: reads use the index meanwhile.
+    } finally {
+      this.release(seg);
+    }
   }
 
   private openStream(s: StreamRead, streamId: bigint, ctx: ReadContext, iterators: Set<StreamRead>): void {
@@ -1165,12 +1220,7 @@ export class SegmentStore {
 
   private async expandSegment(item: Item, ctx: ReadContext, heap: BinaryHeap<Item>, held: Set<SegmentRead>, iterators: Set<StreamRead>): Promise<void> {
     const r = item.segment!;
-    // Removed by retention or drop since the read started: its entries are gone.
-    if (r.seg.doomed) return;
-    const db = await this.acquire(r.seg);
-    held.add(r);
-    r.db = db;
-    const matched = await this.matchStreams(r.seg, db, ctx);
+    const matched = await this.openSegmentRead(r, ctx, held);
     for (const m of matched) {
       const s: StreamRead = { read: r, labels: m.labels, span: m.span, it: null, pending: null, buf: [], pos: 0, done: false };
       const si = new Item();
@@ -1186,10 +1236,7 @@ export class SegmentStore {
       r.live++;
       heap.push(si);
     }
-    if (r.live === 0) {
-      held.delete(r);
-      this.release(r.seg);
-    }
+    if (r.live === 0 && held.delete(r)) this.release(r.seg);
   }
 
   /** Reads a stream's next frame that can contribute and pushes it, then re-pushes the stream with a bound on its unread frames. */
