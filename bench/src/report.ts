@@ -167,7 +167,8 @@ function growthSections(r: BenchResults): string {
       label: 'e2e: entries/s stored in both replica groups',
       unit: 'entries/s',
       values: S.map((s) => s.load.storedPerS),
-      target: { op: '>=', value: 150_000 },
+      // "Sustained for at least 60 s": only the largest volume's load lasts that long (see the row above).
+      target: { op: '>=', value: 150_000, judge: 'last' },
       limit: { value: L.jsonParseLinesPerS, name: 'JSON.parse on 1 core' },
     },
     ...cpuRows('e2e: CPU during the load,', S.map((s) => s.load.cpu)),

@@ -27,6 +27,8 @@ export interface ReplicaConsumerOptions {
 
 /** Bytes of blocks applied in one LevelDB batch: bounds the memory and the latency of one write. */
 const MAX_APPLY_BYTES = 16 * 1024 * 1024;
+/** Least time between two commits of a partition's offset to the group. */
+const COMMIT_INTERVAL_MS = 1000;
 
 /** Consumes `topic` into `store`; see the module comment. */
 export class ReplicaConsumer {
@@ -40,6 +42,8 @@ export class ReplicaConsumer {
   private readonly seekedBack = new Map<number, bigint>();
   /** Per partition, the offset the next applied message must have; set by our own seek, advanced by each write. */
   private readonly expected = new Map<number, bigint>();
+  /** Per partition, when its offset was last committed to the group (Date.now()). */
+  private readonly committedAt = new Map<number, number>();
   private running = false;
 
   constructor(
@@ -192,8 +196,11 @@ export class ReplicaConsumer {
       throw err;
     }
     const applied = this.store.applied(partition);
-    if (applied > 0n) {
-      // Kafka's committed offset is for lag monitoring only; the store's applied offset is the truth.
+    const now = Date.now();
+    // Kafka's committed offset is for lag monitoring only (the store's applied offset is the truth):
+    // once a second per partition is plenty, and spares the broker a request per batch.
+    if (applied > 0n && now - (this.committedAt.get(partition) ?? 0) >= COMMIT_INTERVAL_MS) {
+      this.committedAt.set(partition, now);
       await this.consumer
         .commitOffsets([{ topic: this.options.topic, partition, offset: applied.toString() }])
         .catch((err: unknown) => this.logger.debug('commit failed (rebalance in progress?)', { err: String(err) }));

@@ -141,8 +141,10 @@ const MERGE_LEVEL = 6;
 // (bounds the node's memory).
 const MAX_PENDING_FRAMES = 50_000;
 const MAX_QUEUED_MERGES = 20_000;
-// Share of wall time merging may take (the rest it sleeps).
-const MERGE_DUTY = 0.25;
+// Share of wall time merging may take while writes arrive (the rest it sleeps); with no write for
+// WRITE_IDLE_MS it runs flat out.
+const MERGE_DUTY = 0.1;
+const WRITE_IDLE_MS = 1000;
 // Bytes of deleted small frames after which a segment is compacted even while merges are queued.
 const RECLAIM_BYTES = 16 * 1024 * 1024;
 // Bounds of a compaction of a whole segment: every key starts at or after 00; a tenant prefix is
@@ -388,6 +390,8 @@ export class SegmentStore {
   private readonly background = new Set<Promise<unknown>>();
   private readonly mergeQueue: MergeJob[] = [];
   private merging = false;
+  /** performance.now() of the last write that stored anything. */
+  private lastWriteAt = -Infinity;
   /** Resolves when no merge of small frames is queued or running. */
   async mergesSettled(): Promise<void> {
     while (this.merging) await Promise.all([...this.background]);
@@ -765,6 +769,7 @@ export class SegmentStore {
         for (const [id, span] of spans) t.set(id, span);
       }
       result.bytes = bytes;
+      this.lastWriteAt = performance.now();
       for (const f of small) this.addPending(seg, f.tenant, f.prefix, f.streamId, f.key, f.entries, f.rawBytes);
     } finally {
       this.release(seg);
@@ -836,10 +841,11 @@ export class SegmentStore {
             await this.reclaim(job.seg);
           }
         }
-        // Merging yields most of the time to writes and reads: under load it falls behind, and
-        // catches up when the load drops.
-        const busy = performance.now() - started;
-        if ((this.mergeQueue.length > 0 || touched.size > 0) && !this.closed) await sleep(busy * (1 / MERGE_DUTY - 1));
+        // Under write load merging yields most of the time to writes and reads: it falls behind, and
+        // catches up once the load drops.
+        const now = performance.now();
+        const loaded = now - this.lastWriteAt < WRITE_IDLE_MS;
+        if (loaded && (this.mergeQueue.length > 0 || touched.size > 0) && !this.closed) await sleep((now - started) * (1 / MERGE_DUTY - 1));
       }
     } finally {
       this.merging = false;
