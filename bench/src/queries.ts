@@ -3,7 +3,7 @@
  * (b) a 1-minute window of one stream, (c) a line-filter scan over every stream and the whole data
  * set (a needle no line holds, so every entry is scanned).
  */
-import { summarize, wallMs, type Summary } from './stats';
+import { percentile, summarize, wallMs, type Summary } from './stats';
 
 /** A needle no line of the corpus holds: the filter must look at every entry. */
 export const ABSENT_NEEDLE = 'silt-bench-needle-absent';
@@ -83,13 +83,12 @@ export async function runQueries(plan: QueryPlan): Promise<QueryResults> {
     if (answer.entries.length !== 0) throw new Error(`the scan for an absent needle returned ${answer.entries.length} entries`);
     scans.push({ ms, scanned: answer.stats.entriesScanned });
   }
-  const rates = scans.map((s) => (s.scanned * 1000) / s.ms).sort((a, b) => a - b);
   return {
     newest: summarize(newest),
     window: summarize(windows),
     windowEntries: windowEntries / plan.pointQueries,
     scan: summarize(scans.map((s) => s.ms)),
-    scanEntriesPerS: rates[Math.floor((rates.length - 1) / 2)]!,
+    scanEntriesPerS: percentile(scans.map((s) => (s.scanned * 1000) / s.ms), 50),
     scanEntries: scans[0]!.scanned,
   };
 }

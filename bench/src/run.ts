@@ -157,8 +157,8 @@ async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, genera
     const nodes = await Promise.all([cluster.startStorage(0), cluster.startStorage(1)]);
     const ingest = await cluster.start('ingest', 'ingest');
     const query = await cluster.start('query', 'query');
-    const pids = { ingest: ingest.pid, 'storage-0': nodes[0].pid, 'storage-1': nodes[1].pid, query: query.pid, kafka: kafka.pid, 'load generator': generator.pid };
     const servicePids = { ingest: ingest.pid, 'storage-0': nodes[0].pid, 'storage-1': nodes[1].pid, query: query.pid, kafka: kafka.pid };
+    const pids = { ...servicePids, 'load generator': generator.pid };
     const maxEntries = options.unit * options.scales[options.scales.length - 1]! + (probesWanted ? options.scales.length * options.halfDurationS * MAX_HALF_RATE : 0);
     const clock = clockFor(maxEntries, 5 * DAY_MS, DAY_MS);
     const probe = new MarkerProbe(ingest.url, query.url, nodes.map((n) => n.url), TENANT);

@@ -58,6 +58,17 @@ export class UnavailableError extends SiltError {
   }
 }
 
+/** The client asked for more than a limit allows right now (429); `Retry-After` says when to try again. */
+export class TooManyRequestsError extends SiltError {
+  /** Seconds a client should wait before retrying, sent as `Retry-After`. */
+  readonly retryAfterSeconds: number;
+
+  constructor(code: string, message: string, retryAfterSeconds: number, details?: unknown) {
+    super(code, 429, true, message, details);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** A block could not be decoded: truncated, corrupted, or of an unknown version. */
 export class BlockFormatError extends SiltError {
   constructor(

@@ -1,7 +1,7 @@
 /** HTTP plumbing every service shares: the JSON error contract and the health routes. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { BadRequestError, SiltError, UnavailableError } from './errors';
+import { BadRequestError, SiltError, TooManyRequestsError, UnavailableError } from './errors';
 import { TENANT_RE } from './labels';
 import type { Logger } from './logger';
 
@@ -17,7 +17,7 @@ const FASTIFY_CODES: Record<string, { code: string; status: number }> = {
 
 /** Sends `err` as the contract's JSON error body, with `Retry-After` where the error carries one. */
 export function sendError(reply: FastifyReply, err: SiltError): FastifyReply {
-  if (err instanceof UnavailableError) reply.header('Retry-After', String(err.retryAfterSeconds));
+  if (err instanceof UnavailableError || err instanceof TooManyRequestsError) reply.header('Retry-After', String(err.retryAfterSeconds));
   return reply.code(err.status).send(err.toBody());
 }
 

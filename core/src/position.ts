@@ -36,3 +36,19 @@ export function parsePosition(text: string): EntryPosition {
   if (!m) throw new BadRequestError('SILT_BAD_POSITION', `invalid position "${text.slice(0, 100)}"`);
   return { ts: BigInt(m[1]!), streamId: BigInt(m[2]!), partition: Number(m[3]), offset: BigInt(m[4]!), frame: Number(m[5]), index: Number(m[6]) };
 }
+
+/** Text form of per-partition offsets (a read's snapshot), `p:offset,p:offset` in decimal. */
+export function formatOffsets(offsets: ReadonlyMap<number, bigint>): string {
+  return [...offsets].map(([p, o]) => `${p}:${o}`).join(',');
+}
+
+/** Parses `formatOffsets` output; `bad` names what was wrong, in the caller's error. */
+export function parseOffsets(text: string, bad: (part: string) => Error): Map<number, bigint> {
+  const out = new Map<number, bigint>();
+  for (const part of text.split(',').filter((s) => s !== '')) {
+    const m = /^(\d{1,6}):(\d{1,19})$/.exec(part);
+    if (!m) throw bad(part);
+    out.set(Number(m[1]), BigInt(m[2]!));
+  }
+  return out;
+}

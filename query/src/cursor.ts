@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { BadRequestError } from '../../core/src/errors';
-import { formatPosition, parsePosition, type EntryPosition } from '../../core/src/position';
+import { formatOffsets, formatPosition, parseOffsets, parsePosition, type EntryPosition } from '../../core/src/position';
 
 /** What a cursor carries. */
 export interface QueryCursor {
@@ -28,7 +28,7 @@ function fingerprint(s: CursorScope): string {
 
 /** Encodes a cursor for `scope`. */
 export function encodeCursor(cursor: QueryCursor, scope: CursorScope): string {
-  const doc = { v: 1, f: fingerprint(scope), a: formatPosition(cursor.after), s: [...cursor.snapshot].map(([p, o]) => `${p}:${o}`).join(',') };
+  const doc = { v: 1, f: fingerprint(scope), a: formatPosition(cursor.after), s: formatOffsets(cursor.snapshot) };
   return Buffer.from(JSON.stringify(doc)).toString('base64url');
 }
 
@@ -43,11 +43,6 @@ export function decodeCursor(text: string, scope: CursorScope): QueryCursor {
   }
   if (doc === null || typeof doc !== 'object' || doc.v !== 1 || typeof doc.a !== 'string' || typeof doc.s !== 'string') throw bad('not a cursor');
   if (doc.f !== fingerprint(scope)) throw bad('it belongs to another query, range, direction or tenant');
-  const snapshot = new Map<number, bigint>();
-  for (const part of doc.s.split(',').filter((x) => x !== '')) {
-    const m = /^(\d{1,6}):(\d{1,19})$/.exec(part);
-    if (!m) throw bad('bad snapshot');
-    snapshot.set(Number(m[1]), BigInt(m[2]!));
-  }
+  const snapshot = parseOffsets(doc.s, () => bad('bad snapshot'));
   return { after: parsePosition(doc.a), snapshot };
 }

@@ -7,9 +7,10 @@
 import type { NodeAnnouncement } from '../../core/src/announcement';
 import type { NodeReadEntry } from '../../core/src/node-read';
 import { BinaryHeap } from '../../core/src/binary-heap';
+import { labelsKey } from '../../core/src/labels';
 import { SiltError } from '../../core/src/errors';
 import type { Logger } from '../../core/src/logger';
-import { comparePositions, formatPosition, type EntryPosition } from '../../core/src/position';
+import { comparePositions, formatOffsets, formatPosition, type EntryPosition } from '../../core/src/position';
 import { decodeWriteToken, encodeWriteToken, mergeWriteOffsets } from '../../core/src/write-token';
 import type { NodeDirectory } from './directory';
 
@@ -157,7 +158,7 @@ export class Fanout {
             });
             const body = (await res.json()) as { series?: Record<string, string>[]; error?: { code: string; message: string } };
             if (res.status !== 200) throw new SiltError(body.error?.code ?? 'SILT_NODE_ERROR', res.status, res.status >= 500 || res.status === 409, body.error?.message ?? String(res.status));
-            for (const labels of body.series ?? []) found.set(JSON.stringify(Object.entries(labels).sort()), labels);
+            for (const labels of body.series ?? []) found.set(labelsKey(labels), labels);
           } catch (err) {
             if (signal.aborted) throw err;
             if (err instanceof SiltError && (err.status === 400 || err.status === 422)) throw err;
@@ -256,7 +257,7 @@ export class Fanout {
       const o = pinnedOffset(req, snapshot, p);
       if (o !== undefined) pinned.set(p, o);
     }
-    if (pinned.size > 0) params.set('snapshot', [...pinned].map(([p, o]) => `${p}:${o}`).join(','));
+    if (pinned.size > 0) params.set('snapshot', formatOffsets(pinned));
     const waitFor = new Map([...pinned].filter(([, o]) => o > 0n).map(([p, o]) => [p, o - 1n]));
     if (req.token) mergeWriteOffsets(waitFor, decodeWriteToken(req.token));
     if (waitFor.size > 0) params.set('token', encodeWriteToken(waitFor));

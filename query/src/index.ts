@@ -13,7 +13,7 @@ import { Fanout } from './fanout';
 import { createQueryMetrics } from './metrics';
 import { installQueryRoutes } from './routes';
 import { TailEngine } from './tail';
-import { installTailRoutes } from './tail-routes';
+import { installTailRoutes, TAIL_WEBSOCKET_OPTIONS } from './tail-routes';
 
 /** What the query service needs of the configuration. */
 export interface QueryConfig {
@@ -58,7 +58,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   installHealthRoutes(app, registry, () => started && directory.covers(config.kafka.partitions));
   // What this query process believes each storage node holds: the first thing to look at when a read fails over.
   app.get('/internal/v1/directory', async () => ({ nodes: directory.live() }));
-  void app.register(websocket);
+  void app.register(websocket, TAIL_WEBSOCKET_OPTIONS);
   void app.register(async (scoped) => {
     installQueryRoutes(scoped, { settings: s, fanout, metrics, tenantOf });
     installTailRoutes(scoped, tails, { tenantOf });

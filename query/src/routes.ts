@@ -119,36 +119,33 @@ export function installQueryRoutes(app: FastifyInstance, deps: RouteDeps): void 
 
     if ((request.headers.accept ?? '').includes('application/x-ndjson')) {
       // Streamed: the first entries leave before the last node has answered.
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), s.timeoutMs);
-      request.raw.once('close', () => controller.abort());
-      const it = fanout.read(req, controller.signal, stats, snapshot);
-      let first: IteratorResult<MergedEntry>;
+      let streaming = false;
       try {
-        first = await it.next();
-      } catch (err) {
-        clearTimeout(timer);
-        const silt = controller.signal.aborted ? new SiltError('SILT_QUERY_TIMEOUT', 504, true, `the query took longer than ${s.timeoutMs} ms`) : toSiltError(err);
-        observe('/api/v1/query', started, silt.status);
-        return sendError(reply, silt);
-      }
-      reply.raw.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
-      let returned = 0;
-      let last: MergedEntry | null = null;
-      try {
-        for (let r = first; !r.done; r = returned < req.limit ? await it.next() : { done: true, value: undefined }) {
-          last = r.value;
-          returned++;
-          if (!reply.raw.write(JSON.stringify(entryJson(r.value)) + '\n')) await new Promise((res) => reply.raw.once('drain', res));
-        }
-        reply.raw.end(JSON.stringify(finish(returned, last)) + '\n');
+        await withDeadline(request, s.timeoutMs, async (signal) => {
+          const it = fanout.read(req, signal, stats, snapshot);
+          try {
+            let r = await it.next();
+            reply.raw.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+            streaming = true;
+            let returned = 0;
+            let last: MergedEntry | null = null;
+            for (; !r.done; r = returned < req.limit ? await it.next() : { done: true, value: undefined }) {
+              last = r.value;
+              returned++;
+              if (!reply.raw.write(JSON.stringify(entryJson(r.value)) + '\n')) await new Promise((res) => reply.raw.once('drain', res));
+            }
+            reply.raw.end(JSON.stringify(finish(returned, last)) + '\n');
+          } finally {
+            await it.return(undefined).catch(() => undefined);
+          }
+        });
         observe('/api/v1/query', started, 200);
       } catch (err) {
-        reply.raw.end(JSON.stringify(toSiltError(err).toBody()) + '\n');
-        observe('/api/v1/query', started, 500);
-      } finally {
-        clearTimeout(timer);
-        await it.return(undefined).catch(() => undefined);
+        const silt = toSiltError(err);
+        observe('/api/v1/query', started, silt.status);
+        // Once entries have left, the error can only be the stream's last line.
+        if (!streaming) return sendError(reply, silt);
+        reply.raw.end(JSON.stringify(silt.toBody()) + '\n');
       }
       return reply;
     }

@@ -10,7 +10,10 @@ import type { WebSocket } from 'ws';
 import { BadRequestError, SiltError } from '../../core/src/errors';
 import { sendError, toSiltError } from '../../core/src/http';
 import { formatNs, parseTimestamp } from '../../core/src/time';
-import { TAIL_SHUTTING_DOWN, TAIL_SLOW_CONSUMER, TOO_MANY_TAILS, type TailEngine, type TailEntry, type TailIterator } from './tail';
+import { shuttingDown, TAIL_SHUTTING_DOWN, TAIL_SLOW_CONSUMER, type TailEngine, type TailEntry, type TailIterator } from './tail';
+
+/** Options of the WebSocket plugin for tails (clients only send small control messages); whoever registers the plugin first must pass them, since a later registration is skipped. */
+export const TAIL_WEBSOCKET_OPTIONS = { options: { maxPayload: 64 * 1024 } };
 
 /** How the tail routes find the tenant, and their timings. */
 export interface TailRouteOptions {
@@ -60,10 +63,6 @@ function single(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new BadRequestError('SILT_BAD_REQUEST', `query parameter "${name}" must be given once`);
   return value;
-}
-
-function shutdownError(): SiltError {
-  return new SiltError(TAIL_SHUTTING_DOWN, 503, true, 'the query service is shutting down; resume from the last event id');
 }
 
 /** `code: message`, cut to what a WebSocket close frame can carry. */
@@ -118,14 +117,12 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
     const lastEventId = typeof header === 'string' && header.trim() !== '' ? header.trim() : undefined;
     const cursor = lastEventId ?? single(params.cursor, 'cursor');
     const tenant = opts.tenantOf(request);
-    if (closing) throw shutdownError();
+    if (closing) throw shuttingDown();
     return engine.open({ tenant, query, ...(start === undefined ? {} : { start }), ...(cursor === undefined || cursor === '' ? {} : { cursor }) }, signal);
   }
 
   function replyError(reply: FastifyReply, err: unknown): FastifyReply {
-    const silt = toSiltError(err);
-    if (silt.code === TOO_MANY_TAILS) reply.header('Retry-After', '5');
-    return sendError(reply, silt);
+    return sendError(reply, toSiltError(err));
   }
 
   function track(): Connection {
@@ -140,7 +137,7 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
 
   /** The error a stream ends with when its tail ended without one (shutdown, or nothing: client gone). */
   function endError(connection: Connection): SiltError | null {
-    return connection.controller.signal.reason === 'shutdown' ? shutdownError() : null;
+    return connection.controller.signal.reason === 'shutdown' ? shuttingDown() : null;
   }
 
   async function sse(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -154,7 +151,7 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
     } catch (err) {
       connections.delete(connection);
       reply.raw.off('close', onGone);
-      return replyError(reply, signal.reason === 'shutdown' ? shutdownError() : err);
+      return replyError(reply, signal.reason === 'shutdown' ? shuttingDown() : err);
     }
     const stream = new PassThrough();
     stream.on('error', () => undefined); // a destroyed response destroys the stream: nothing to report
@@ -237,7 +234,7 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
       connections.delete(connection);
       socket.off('close', onGone);
       // Returned, not awaited: a reply is thenable, and on an upgrade socket it may never settle.
-      return replyError(reply, connection.controller.signal.reason === 'shutdown' ? shutdownError() : err);
+      return replyError(reply, connection.controller.signal.reason === 'shutdown' ? shuttingDown() : err);
     }
   }
 
@@ -290,7 +287,7 @@ export function installTailRoutes(app: FastifyInstance, engine: TailEngine, opts
   }
 
   app.register(async (instance) => {
-    if (!instance.hasPlugin('@fastify/websocket')) await instance.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    if (!instance.hasPlugin('@fastify/websocket')) await instance.register(websocket, TAIL_WEBSOCKET_OPTIONS);
     const sockets = new Set<Socket>();
     instance.server.on('connection', (socket: Socket) => {
       sockets.add(socket);

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { decodeFrame, readBlockHeader, type BlockEntry, type BlockHeader } from '../../core/src/block-format';
-import { BadRequestError, SiltError, UnavailableError } from '../../core/src/errors';
+import { BadRequestError, SiltError, TooManyRequestsError, UnavailableError } from '../../core/src/errors';
 import { type Labels, TENANT_RE } from '../../core/src/labels';
 import type { Logger } from '../../core/src/logger';
 import { compileLineFilter, parseLogQuery } from '../../core/src/logql';
@@ -100,7 +100,8 @@ function abortedError(): SiltError {
   return new SiltError(TAIL_ABORTED, 499, false, 'the tail was aborted');
 }
 
-function shuttingDown(): SiltError {
+/** The error a tail ends with when the query service shuts down (the client resumes elsewhere). */
+export function shuttingDown(): SiltError {
   return new SiltError(TAIL_SHUTTING_DOWN, 503, true, 'the query service is shutting down; resume from the last event id');
 }
 
@@ -514,7 +515,7 @@ export class TailEngine {
     };
     const cursor = request.cursor !== undefined ? decodeTailCursor(request.cursor) : undefined;
     if (this.tails.size >= this.options.maxTails) {
-      throw new SiltError(TOO_MANY_TAILS, 429, true, `too many open tails (${this.options.maxTails}); retry later`, { maxTails: this.options.maxTails });
+      throw new TooManyRequestsError(TOO_MANY_TAILS, `too many open tails (${this.options.maxTails}); retry later`, retryAfter, { maxTails: this.options.maxTails });
     }
     const tail = new Tail(this.options, compiled, (t) => this.tails.delete(t));
     this.tails.add(tail);

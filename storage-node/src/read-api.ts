@@ -11,7 +11,7 @@ import { labelsKey } from '../../core/src/labels';
 import type { NodeReadEntry } from '../../core/src/node-read';
 import { compileLineFilter, parseLogQuery, parseSelector, requiredSubstrings } from '../../core/src/logql';
 import { compileMatcher } from '../../core/src/matchers';
-import { parsePosition } from '../../core/src/position';
+import { parseOffsets, parsePosition } from '../../core/src/position';
 import { parseTimestamp } from '../../core/src/time';
 import { decodeWriteToken, type WriteOffsets } from '../../core/src/write-token';
 import type { ReadRequest, ReadStats, SegmentStore, StoredEntry } from './segment-store';
@@ -50,18 +50,6 @@ interface ReadQuery {
 }
 
 const MAX_LIMIT = 1_000_000;
-
-
-/** Parses `p:offset,p:offset` (a snapshot of applied offsets). */
-function parseOffsets(text: string, what: string): Map<number, bigint> {
-  const out = new Map<number, bigint>();
-  for (const part of text.split(',').filter((s) => s !== '')) {
-    const m = /^(\d{1,6}):(\d{1,19})$/.exec(part);
-    if (!m) throw new BadRequestError('SILT_BAD_REQUEST', `${what}: "${part}" is not partition:offset`);
-    out.set(Number(m[1]), BigInt(m[2]!));
-  }
-  return out;
-}
 
 function entryLine(e: StoredEntry): string {
   const wire: NodeReadEntry = {
@@ -119,7 +107,7 @@ function toReadRequest(q: ReadQuery, tenant: string, deps: ReadApiDeps): ReadReq
     limit,
     partitions,
     ...(q.after ? { after: parsePosition(q.after) } : {}),
-    ...(q.snapshot ? { maxOffsets: parseOffsets(q.snapshot, 'snapshot') } : {}),
+    ...(q.snapshot ? { maxOffsets: parseOffsets(q.snapshot, (part) => new BadRequestError('SILT_BAD_REQUEST', `snapshot: "${part}" is not partition:offset`)) } : {}),
     ...(parsed.filters.length > 0 ? { lineFilter: compileLineFilter(parsed.filters)!, mustContain: requiredSubstrings(parsed.filters).map((s) => Buffer.from(s, 'utf8')) } : {}),
   };
 }

@@ -263,6 +263,8 @@ class Item implements EntryPosition {
   segment: SegmentRead | null = null;
   stream: StreamRead | null = null;
   value: Uint8Array | null = null;
+  /** The header of `value`, read once when the frame was listed. */
+  header: K.FrameValueHeader | null = null;
   entries: BlockEntry[] | null = null;
   order: Int32Array | null = null;
   pos = 0;
@@ -830,7 +832,7 @@ export class SegmentStore {
           const ps = this.parts.get(job.seg.partition);
           if (ps === undefined || job.seg.doomed) continue;
           try {
-            await this.serialize(ps, () => this.mergeLocked(ps, job));
+            await this.serialize(ps, () => this.mergeLocked(job));
           } catch {
             // The frames stay as they were: merging only ever saves space and time.
             this.mergeCounts.failed++;
@@ -871,7 +873,7 @@ export class SegmentStore {
    * (whose minTs is the least), with a run table that keeps each original frame's place in the entry
    * order; one atomic batch, so a read sees either the small frames or the merged one.
    */
-  private async mergeLocked(ps: PartitionData, job: MergeJob): Promise<void> {
+  private async mergeLocked(job: MergeJob): Promise<void> {
     const { seg, tenant, streamId } = job;
     if (seg.doomed) return;
     const prefix = job.frames.prefix;
@@ -905,12 +907,8 @@ export class SegmentStore {
       ops.push({ type: 'put', key: merged[0]!, value: K.encodeMergedFrameValue(frame, runs) });
       const { labels, maxSpan } = K.decodeStreamValue(registry);
       if (span > maxSpan) ops.push({ type: 'put', key: registryKey, value: K.encodeStreamValue(labels, span) });
-      const meta: SegmentMeta = { ...seg.meta, maxSpan: maxBig(seg.meta.maxSpan, span) };
-      if (meta.maxSpan !== seg.meta.maxSpan) ops.push({ type: 'put', key: K.META_KEY, value: encodeSegmentMeta(meta) });
       await db.batch(ops);
       for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) seg.reclaimable += values[i]!.length;
-      if (meta.maxSpan !== seg.meta.maxSpan && ps.active !== seg) ps.manifestDirty = true;
-      seg.meta = meta;
       if (span > maxSpan) {
         const known = seg.streams?.get(tenant);
         if (known?.has(streamId)) known.set(streamId, maxBig(known.get(streamId)!, span));
@@ -923,7 +921,6 @@ export class SegmentStore {
     } finally {
       this.release(seg);
     }
-    if (ps.manifestDirty) await this.saveManifest(ps);
   }
 
   /** The writer's registry view of the active segment, completed from the database for the streams of these headers. */
@@ -1284,6 +1281,7 @@ export class SegmentStore {
       f.kind = ITEM_FRAME;
       f.stream = s;
       f.value = value;
+      f.header = h;
       f.streamId = item.streamId;
       f.partition = item.partition;
       f.offset = k.offset;
@@ -1325,8 +1323,9 @@ export class SegmentStore {
   /** Decompresses a frame item and pushes a cursor over the entries it holds that are wanted (one per original frame of a merged one). */
   private decodeFrameItem(item: Item, ctx: ReadContext, heap: BinaryHeap<Item>): void {
     const value = item.value!;
+    const h = item.header!;
     item.value = null;
-    const h = K.readFrameValueHeader(value);
+    item.header = null;
     if (h.version !== BLOCK_FORMAT_VERSION) {
       throw new BlockFormatError('SILT_BLOCK_VERSION', `stored frame of block format version ${h.version} (this reader knows ${BLOCK_FORMAT_VERSION})`, { version: h.version });
     }

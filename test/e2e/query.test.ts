@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
 import { labelsKey, streamId, type Labels } from '../../core/src/labels';
 import { decodeWriteToken, encodeWriteToken, mergeWriteOffsets, type WriteOffsets } from '../../core/src/write-token';
 import { loadCorpus } from '../support/corpus';
@@ -651,6 +652,13 @@ describe('query', () => {
       expect(raw.elapsedMs).toBeLessThan(QUERY_TIMEOUT_MS + 1500);
     }, 30000);
 
+    it('answers the same 504 SILT_TOKEN_TIMEOUT in NDJSON, as a JSON error before any line', async () => {
+      const token = encodeWriteToken(new Map([[0, 10n ** 12n]]));
+      const raw = await client.queryRaw({ query: '{app=~".+"}', ...ALL, limit: 10, token }, A, { Accept: 'application/x-ndjson' });
+      expect([raw.status, (raw.json as { error?: { code?: string } })?.error?.code]).toEqual([504, 'SILT_TOKEN_TIMEOUT']);
+      expect(raw.elapsedMs).toBeLessThan(QUERY_TIMEOUT_MS + 1500);
+    }, 30000);
+
     it('answers NDJSON, one entry a line then {"next","stats"}, when asked to', async () => {
       const spec: Spec = { matchers: [['app', '=', 'Apache_2k']] };
       const want = reference(ledger, A, spec, ALL.start, ALL.end, 'forward', 100);
@@ -665,6 +673,14 @@ describe('query', () => {
       const empty = await client.queryNdjson({ query: '{app="nonexistent"}', ...ALL, limit: 50 }, A);
       expect(empty.raw.text.trim().split('\n').length).toBe(1);
       expect([empty.entries, empty.trailer.next, typeof empty.trailer.stats]).toEqual([[], null, 'object']);
+    });
+
+    it('closes a tail WebSocket whose client sends a message over 64 KiB (1009), as the service registers it', async () => {
+      const ws = new WebSocket(`${query.url.replace('http', 'ws')}/api/v1/tail?${new URLSearchParams({ query: '{app="HDFS_2k"}' })}`, { headers: { 'X-Scope-OrgID': A } });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      ws.send('x'.repeat(100 * 1024));
+      expect(await closed).toBe(1009);
     });
 
     it('serves /healthz, /readyz and silt_query_* metrics', async () => {
