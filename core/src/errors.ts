@@ -1,4 +1,11 @@
-/** Typed errors shared by every Silt service: each has a stable code, an HTTP status and a retriable flag. */
+/**
+ * The error catalogue of every Silt service: typed classes, each with a stable code, an HTTP status,
+ * a retriable flag and, for every 429 and 503, the `Retry-After` a client should honour. Match on
+ * `code`, never on the message.
+ */
+
+/** `Retry-After` of a 429 or 503 whose thrower named none. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 /** Base class of every error Silt raises on purpose; match on `code`, never on the message. */
 export class SiltError extends Error {
@@ -10,14 +17,17 @@ export class SiltError extends Error {
   readonly retriable: boolean;
   /** Structured context for the client (which field, which entry). */
   readonly details: unknown;
+  /** Seconds a client should wait before retrying, sent as `Retry-After`; every 429 and 503 has one. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: string, status: number, retriable: boolean, message: string, details?: unknown) {
+  constructor(code: string, status: number, retriable: boolean, message: string, details?: unknown, retryAfterSeconds?: number) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.status = status;
     this.retriable = retriable;
     this.details = details;
+    this.retryAfterSeconds = retryAfterSeconds ?? (status === 429 || status === 503 ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
   }
 
   /** The JSON body of the HTTP contract: `{"error":{"code","message","details"}}`. */
@@ -47,25 +57,21 @@ export class UnsupportedMediaTypeError extends SiltError {
   }
 }
 
-/** Kafka did not acknowledge in time or is unreachable (503, retriable). */
+/** Kafka did not acknowledge in time or is unreachable, or the service cannot take work now (503, retriable, with `Retry-After`). */
 export class UnavailableError extends SiltError {
-  /** Seconds a client should wait before retrying, sent as `Retry-After`. */
-  readonly retryAfterSeconds: number;
+  declare readonly retryAfterSeconds: number;
 
-  constructor(message: string, retryAfterSeconds: number, details?: unknown) {
-    super('SILT_KAFKA_UNAVAILABLE', 503, true, message, details);
-    this.retryAfterSeconds = retryAfterSeconds;
+  constructor(message: string, retryAfterSeconds: number, details?: unknown, code = 'SILT_KAFKA_UNAVAILABLE') {
+    super(code, 503, true, message, details, retryAfterSeconds);
   }
 }
 
 /** The client asked for more than a limit allows right now (429); `Retry-After` says when to try again. */
 export class TooManyRequestsError extends SiltError {
-  /** Seconds a client should wait before retrying, sent as `Retry-After`. */
-  readonly retryAfterSeconds: number;
+  declare readonly retryAfterSeconds: number;
 
   constructor(code: string, message: string, retryAfterSeconds: number, details?: unknown) {
-    super(code, 429, true, message, details);
-    this.retryAfterSeconds = retryAfterSeconds;
+    super(code, 429, true, message, details, retryAfterSeconds);
   }
 }
 

@@ -1,7 +1,9 @@
-/** HTTP plumbing every service shares: the JSON error contract and the health routes. */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+/** HTTP plumbing every service shares: the JSON error contract, query strings, headers and the health routes. */
+import type { Socket } from 'node:net';
+import { parse as parseQuery } from 'node:querystring';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
-import { BadRequestError, SiltError, TooManyRequestsError, UnavailableError } from './errors';
+import { BadRequestError, SiltError } from './errors';
 import { TENANT_RE } from './labels';
 import type { Logger } from './logger';
 
@@ -15,10 +17,47 @@ const FASTIFY_CODES: Record<string, { code: string; status: number }> = {
   FST_ERR_VALIDATION: { code: 'SILT_BAD_REQUEST', status: 400 },
 };
 
-/** Sends `err` as the contract's JSON error body, with `Retry-After` where the error carries one. */
+/** Sends `err` as the contract's JSON error body, with `Retry-After` where the error carries one (every 429 and 503 does). */
 export function sendError(reply: FastifyReply, err: SiltError): FastifyReply {
-  if (err instanceof UnavailableError || err instanceof TooManyRequestsError) reply.header('Retry-After', String(err.retryAfterSeconds));
+  if (err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
   return reply.code(err.status).send(err.toBody());
+}
+
+/** The contract's JSON error body as raw HTTP, for errors Node's parser meets before fastify has a request. */
+function clientErrorResponse(err: SiltError): string {
+  const body = JSON.stringify(err.toBody());
+  return `HTTP/1.1 ${err.status} Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * Fastify options every service starts from: query strings where a parameter given twice keeps its
+ * first value (as Loki and Go's `Form.Get` do) unless the route declares it repeatable (`multi`),
+ * and Silt's JSON error shape for framing errors Node's HTTP parser finds before any route runs.
+ */
+export function baseServerOptions(multi: readonly string[] = []): FastifyServerOptions {
+  const repeatable = new Set(multi);
+  return {
+    logger: false,
+    routerOptions: {
+      querystringParser: (text: string) => {
+        const parsed = parseQuery(text);
+        const out: Record<string, string | string[]> = {};
+        for (const key of Object.keys(parsed)) {
+          const value = parsed[key]!;
+          out[key] = repeatable.has(key) ? (Array.isArray(value) ? value : [value]) : Array.isArray(value) ? value[0]! : value;
+        }
+        return out;
+      },
+    },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) return;
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const silt = tooLarge
+        ? new SiltError('SILT_HEADERS_TOO_LARGE', 431, false, 'request headers are too large')
+        : new SiltError('SILT_BAD_HTTP', 400, false, `malformed HTTP request: ${err.code ?? err.message}`);
+      socket.end(clientErrorResponse(silt));
+    },
+  };
 }
 
 /** Maps any thrown value to a SiltError: ours pass through, fastify's are translated, the rest are 500s. */
@@ -33,12 +72,15 @@ export function toSiltError(err: unknown): SiltError {
   return new SiltError('SILT_INTERNAL', 500, false, 'internal error');
 }
 
-/** Installs the JSON error handler and a JSON 404 on `app`. */
+/** Installs the JSON error handler, a JSON 404, and a log line (with the request id) for every 5xx on `app`. */
 export function installErrorHandling(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err, request, reply) => {
     const silt = toSiltError(err);
-    if (silt.status >= 500 && !silt.retriable) logger.error('request failed', { url: request.url, err: String((err as Error)?.stack ?? err) });
+    if (silt.status >= 500 && !(err instanceof SiltError)) logger.error('request failed', { reqId: request.id, url: request.url, err: String((err as Error)?.stack ?? err) });
     return sendError(reply, silt);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode >= 500) logger.warn('answered 5xx', { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode });
   });
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new SiltError('SILT_NOT_FOUND', 404, false, `no route ${request.method} ${request.url.split('?')[0]}`)),
@@ -58,11 +100,19 @@ export function installHealthRoutes(app: FastifyInstance, registry: Registry, re
   });
 }
 
-/** The tenant of a request: `X-Scope-OrgID`, else `default`; an invalid name is a 400. */
+/** The first value of a request header that may be repeated (`a, a` or two header lines), trimmed; undefined when absent or empty. */
+export function firstHeaderValue(header: string | string[] | undefined): string | undefined {
+  const first = Array.isArray(header) ? header[0] : header;
+  if (first === undefined) return undefined;
+  const comma = first.indexOf(',');
+  const value = (comma < 0 ? first : first.slice(0, comma)).trim();
+  return value === '' ? undefined : value;
+}
+
+/** The tenant of a request: `X-Scope-OrgID` (its first value when repeated, as Loki takes it), else `default`; an invalid name is a 400. */
 export function tenantOf(request: FastifyRequest): string {
-  const header = request.headers['x-scope-orgid'];
-  if (header === undefined || header === '') return 'default';
-  const tenant = Array.isArray(header) ? header.join(',') : header;
+  const tenant = firstHeaderValue(request.headers['x-scope-orgid']);
+  if (tenant === undefined) return 'default';
   if (!TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name ([a-zA-Z0-9_.-]{1,64})`);
   return tenant;
 }

@@ -1,6 +1,6 @@
 /** The Kafka side of ingest: an idempotent producer with acks=all that sends ready-made blocks. */
 import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
-import { SiltError } from '../../core/src/errors';
+import { UnavailableError } from '../../core/src/errors';
 import type { BlockSender, OutgoingBlock } from './batcher';
 
 /** A block producer: the narrow interface the batcher sends through. */
@@ -10,7 +10,7 @@ export interface BlockProducer extends BlockSender {
 }
 
 /** Creates the producer for `topic`; values are already zstd blocks, so Kafka compression stays off. */
-export function createBlockProducer(kafka: Kafka, topic: string, timeoutMs: number): BlockProducer {
+export function createBlockProducer(kafka: Kafka, topic: string, timeoutMs: number, retryAfterSeconds: number): BlockProducer {
   const producer: Producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
@@ -33,7 +33,7 @@ export function createBlockProducer(kafka: Kafka, topic: string, timeoutMs: numb
       for (const m of meta) next.set(m.partition, BigInt(m.baseOffset ?? '-1'));
       return blocks.map((b) => {
         const offset = next.get(b.partition);
-        if (offset === undefined || offset < 0n) throw new SiltError('SILT_KAFKA_NO_OFFSET', 503, true, `Kafka acknowledged no offset for partition ${b.partition}`);
+        if (offset === undefined || offset < 0n) throw new UnavailableError(`Kafka acknowledged no offset for partition ${b.partition}`, retryAfterSeconds, { partition: b.partition }, 'SILT_KAFKA_NO_OFFSET');
         next.set(b.partition, offset + 1n);
         return offset;
       });

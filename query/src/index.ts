@@ -3,7 +3,7 @@ import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { Admin } from 'kafkajs';
 import type { KafkaConfig, QuerySettings } from '../../core/src/config';
-import { installErrorHandling, installHealthRoutes, tenantOf } from '../../core/src/http';
+import { installErrorHandling, installHealthRoutes, tenantOf, baseServerOptions } from '../../core/src/http';
 import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
@@ -50,7 +50,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
     onFailover: () => metrics.failovers.inc(),
     onNodeError: () => metrics.fanoutErrors.inc(),
   });
-  const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
+  const app = Fastify({ ...baseServerOptions(['match', 'match[]']), forceCloseConnections: 'idle' });
   let admin: Admin | null = null;
   let started = false;
 

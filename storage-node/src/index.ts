@@ -5,7 +5,7 @@ import type { Admin } from 'kafkajs';
 import type { NodeAnnouncement, PartitionHolding } from '../../core/src/announcement';
 import type { KafkaConfig, StorageSettings } from '../../core/src/config';
 import { SiltError } from '../../core/src/errors';
-import { installErrorHandling, installHealthRoutes } from '../../core/src/http';
+import { installErrorHandling, installHealthRoutes, baseServerOptions } from '../../core/src/http';
 import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
@@ -42,7 +42,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
   const nodeId = nodeIdOf(s);
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'storage-node', nodeId });
   const registry = createRegistry('storage');
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const app = Fastify({ ...baseServerOptions(), forceCloseConnections: true });
   let store: SegmentStore | null = null;
   let consumer: ReplicaConsumer | null = null;
   let announcer: Announcer | null = null;

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { CompressStream, compress } from 'zstd-napi';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../core/src/errors';
-import { decodeBody } from '../../ingest/src/decode-body';
+import { decodeBody } from '../../ingest/src/push/decode-body';
 
 const MiB = 1024 * 1024;
 const text = Buffer.from('{"labels":{"app":"api"},"line":"GET / 200 é ✓"}\n'.repeat(2000));

@@ -5,7 +5,7 @@
  */
 import { createGunzip } from 'node:zlib';
 import { DCtx, DParameter, dStreamOutSize } from 'zstd-napi/binding';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../core/src/errors';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../../core/src/errors';
 
 /** Output bytes zstd decompresses between two yields to the event loop (a few ms of work). */
 const ZSTD_YIELD_BYTES = 4 * 1024 * 1024;

@@ -1,7 +1,8 @@
 import type { BlockEntry } from '../../core/src/block-format';
 import { BadRequestError, SiltError, UnsupportedMediaTypeError } from '../../core/src/errors';
 import { parseTimestamp } from '../../core/src/time';
-import { parsePush, type ParsedPush, type PushEntry, type PushLimits } from '../../ingest/src/parse-push';
+import { parseNativePush as parsePush } from '../../ingest/src/protocols/native';
+import type { ParsedPush, PushEntry, PushLimits } from '../../ingest/src/push/builder';
 
 const S = 1_000_000_000n;
 const NOW = parseTimestamp('2026-11-26T04:00:00Z');
