@@ -49,6 +49,20 @@ export interface IngestSettings {
   /** How long a push waits for Kafka's acknowledgement before it answers 503. */
   ackTimeoutMs: number;
   retryAfterSeconds: number;
+  /** OTLP resource attributes that become stream labels (dots → underscores), as Loki's default list; the rest go to attrs. */
+  otlpStreamAttributes: string[];
+  /** Elasticsearch bulk: document fields holding the line, first present wins. */
+  elasticMessageFields: string[];
+  /** Elasticsearch bulk: document fields holding the timestamp, first present wins. */
+  elasticTimestampFields: string[];
+  /** Elasticsearch bulk: document fields (dotted paths) that become stream labels, dots → underscores; `?_stream_fields=` adds to them per request. */
+  elasticStreamFields: string[];
+  /** Syslog listeners (RFC 5424/3164) on TCP and UDP `syslogPort`; TLS (RFC 5425) on `syslogTlsPort` when a key and certificate are set. */
+  syslogEnabled: boolean;
+  syslogPort: number;
+  syslogTlsPort: number;
+  syslogTlsKeyFile: string;
+  syslogTlsCertFile: string;
 }
 
 /** A storage node: its replica group, segments, retention and internal read API. */
@@ -153,6 +167,34 @@ export const DEFAULT_CONFIG: SiltConfig = {
     spreadStreams: [],
     ackTimeoutMs: 10000,
     retryAfterSeconds: 5,
+    otlpStreamAttributes: [
+      'service.name',
+      'service.namespace',
+      'service.instance.id',
+      'deployment.environment',
+      'deployment.environment.name',
+      'cloud.region',
+      'cloud.availability_zone',
+      'k8s.cluster.name',
+      'k8s.namespace.name',
+      'k8s.pod.name',
+      'k8s.container.name',
+      'container.name',
+      'k8s.replicaset.name',
+      'k8s.deployment.name',
+      'k8s.statefulset.name',
+      'k8s.daemonset.name',
+      'k8s.cronjob.name',
+      'k8s.job.name',
+    ],
+    elasticMessageFields: ['message', 'log', 'msg'],
+    elasticTimestampFields: ['@timestamp', 'timestamp'],
+    elasticStreamFields: ['host.name', 'service.name', 'log.level'],
+    syslogEnabled: true,
+    syslogPort: 7514,
+    syslogTlsPort: 6514,
+    syslogTlsKeyFile: '',
+    syslogTlsCertFile: '',
   },
   storage: {
     host: '0.0.0.0',
@@ -244,6 +286,12 @@ function setLeaf(obj: Record<string, unknown>, path: string, value: unknown): vo
 function fromEnv(path: string, raw: string): unknown {
   const def = getLeaf(DEFAULT_CONFIG as unknown as Record<string, unknown>, path);
   if (Array.isArray(def)) return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (typeof def === 'boolean') {
+    const v = raw.trim().toLowerCase();
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new ConfigError(`${path}: "${raw}" is not a boolean (true or false)`, { key: path });
+  }
   if (typeof def === 'number') {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${path}: "${raw}" is not a number`, { key: path });
@@ -289,6 +337,8 @@ function validate(c: SiltConfig): void {
     ['kafka.partitions', 1, 10000],
     ['kafka.replicationFactor', 1, 16],
     ['ingest.port', 0, 65535],
+    ['ingest.syslogPort', 0, 65535],
+    ['ingest.syslogTlsPort', 0, 65535],
     ['kafka.localBrokerPort', 1, 65535],
     ['kafka.localControllerPort', 1, 65535],
     ['ingest.maxLabels', 1, 1000],
@@ -311,6 +361,7 @@ function validate(c: SiltConfig): void {
   check(c.ingest.maxLineBytes <= c.ingest.maxBlockBytes, 'ingest.maxLineBytes', 'must not exceed ingest.maxBlockBytes');
   check(c.ingest.ackTimeoutMs >= 100, 'ingest.ackTimeoutMs', 'must be at least 100');
   check(c.ingest.retryAfterSeconds >= 1, 'ingest.retryAfterSeconds', 'must be at least 1');
+  check((c.ingest.syslogTlsKeyFile === '') === (c.ingest.syslogTlsCertFile === ''), 'ingest.syslogTlsKeyFile', 'and ingest.syslogTlsCertFile must be set together');
   check(c.query.defaultLimit <= c.query.maxLimit, 'query.defaultLimit', 'must not exceed query.maxLimit');
   check(c.kafka.logsRetentionMs >= c.storage.retentionMs, 'kafka.logsRetentionMs', 'must be at least storage.retentionMs, so a node can be rebuilt from Kafka');
   check(c.storage.maxBytesPerPartition > c.ingest.maxBlockBytes * 2, 'storage.maxBytesPerPartition', 'must exceed the largest block (twice ingest.maxBlockBytes)');

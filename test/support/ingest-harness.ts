@@ -32,7 +32,7 @@ export async function startIngest(overrides: DeepPartial<SiltConfig> = {}, broke
       ...overrides,
       logLevel: 'silent',
       kafka: { brokers, logsTopic: uniqueName('silt.logs'), nodesTopic: uniqueName('silt.nodes'), partitions: 4, ...overrides.kafka },
-      ingest: { host: '127.0.0.1', port: 0, ...overrides.ingest },
+      ingest: { host: '127.0.0.1', port: 0, syslogEnabled: false, ...overrides.ingest },
     },
   });
   const service = build(config, { logger: createLogger('silent') });
