@@ -1,4 +1,5 @@
 /** HTTP plumbing every service shares: the JSON error contract, query strings, headers and the health routes. */
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
@@ -15,6 +16,8 @@ const FASTIFY_CODES: Record<string, { code: string; status: number }> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'SILT_EMPTY_BODY', status: 400 },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'SILT_MALFORMED_JSON', status: 400 },
   FST_ERR_VALIDATION: { code: 'SILT_BAD_REQUEST', status: 400 },
+  FST_ERR_BAD_URL: { code: 'SILT_BAD_URL', status: 400 },
+  FST_ERR_ASYNC_CONSTRAINT: { code: 'SILT_BAD_REQUEST', status: 400 },
 };
 
 /** Sends `err` as the contract's JSON error body, with `Retry-After` where the error carries one (every 429 and 503 does). */
@@ -26,13 +29,14 @@ export function sendError(reply: FastifyReply, err: SiltError): FastifyReply {
 /** The contract's JSON error body as raw HTTP, for errors Node's parser meets before fastify has a request. */
 function clientErrorResponse(err: SiltError): string {
   const body = JSON.stringify(err.toBody());
-  return `HTTP/1.1 ${err.status} Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /**
  * Fastify options every service starts from: query strings where a parameter given twice keeps its
  * first value (as Loki and Go's `Form.Get` do) unless the route declares it repeatable (`multi`),
- * and Silt's JSON error shape for framing errors Node's HTTP parser finds before any route runs.
+ * and Silt's JSON error shape for what is refused before any route runs: framing errors of Node's
+ * HTTP parser, and fastify's own (a URL that does not decode).
  */
 export function baseServerOptions(multi: readonly string[] = []): FastifyServerOptions {
   const repeatable = new Set(multi);
@@ -48,6 +52,9 @@ export function baseServerOptions(multi: readonly string[] = []): FastifyServerO
         }
         return out;
       },
+    },
+    frameworkErrors: (err, _request, reply) => {
+      sendError(reply, toSiltError(err));
     },
     clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return;
