@@ -188,7 +188,7 @@ function fromDecimalString(text: string, value: unknown = text): bigint | null {
   return checkRange(ns, value);
 }
 
-/** Parses a request timestamp: RFC 3339 with any fractional precision (and offsets like +02:00), or an integer (JS number or decimal string) in s, ms, µs or ns told apart by magnitude; returns ns since epoch. */
+/** Parses a request timestamp: RFC 3339 with any fractional precision (and offsets like +02:00), an integer (JS number or decimal string) in s, ms, µs or ns told apart by magnitude, or a bigint of exact nanoseconds; returns ns since epoch. */
 export function parseTimestamp(value: unknown): bigint {
   if (typeof value === 'string') {
     const ns = value.charCodeAt(4) === 45 /* - */ ? fromRfc3339(value) : fromDecimalString(value);
@@ -197,9 +197,10 @@ export function parseTimestamp(value: unknown): bigint {
   }
   if (typeof value === 'number') return fromNumber(value);
   if (typeof value === 'bigint') {
+    // A bigint comes from a binary wire format (protobuf Timestamp, fixed64 ns): exact nanoseconds, never told apart by magnitude.
     if (value < 0n) throw bad(value, 'is negative');
     if (value > MAX_TIMESTAMP_NS) throw bad(value, 'is past 2262-04-11T23:47:16.854775807Z, the largest nanosecond timestamp');
-    return fromDecimalString(value.toString(), value)!;
+    return value;
   }
   throw bad(value, 'must be an RFC 3339 string or an integer (number or decimal string)');
 }

@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { CompressStream, compress } from 'zstd-napi';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../core/src/errors';
 import { decodeBody } from '../../ingest/src/push/decode-body';
@@ -89,6 +89,46 @@ describe('ingest > decode body > gzip', () => {
   });
 });
 
+describe('ingest > decode body > deflate', () => {
+  it.each([
+    ['zlib-wrapped (RFC 1950)', deflateSync],
+    ['raw DEFLATE (RFC 1951, as Go\'s compress/flate reads it)', deflateRawSync],
+  ])('round-trips %s', async (_what, compress) => {
+    for (const encoding of ['deflate', 'DEFLATE']) expect((await decodeBody(compress(text), encoding, 64 * MiB)).equals(text)).toBe(true);
+    const small = Buffer.from('x');
+    expect((await decodeBody(compress(small), 'deflate', 64 * MiB)).equals(small)).toBe(true);
+  });
+
+  it('accepts exactly the cap', async () => {
+    await expect(decodeBody(deflateSync(text), 'deflate', text.length)).resolves.toHaveLength(text.length);
+    await expect(decodeBody(deflateRawSync(text), 'deflate', text.length - 1)).rejects.toBeInstanceOf(PayloadTooLargeError);
+  });
+
+  it('returns an empty body as is', async () => {
+    await expect(decodeBody(Buffer.alloc(0), 'deflate', 10)).resolves.toHaveLength(0);
+  });
+
+  it('refuses a deflate bomb with 413', async () => {
+    // 256 MiB of zeros deflates to about 256 KiB.
+    const bomb = deflateSync(Buffer.alloc(256 * MiB));
+    const err = await errorOf(decodeBody(bomb, 'deflate', 16 * MiB));
+    expect(err).toBeInstanceOf(PayloadTooLargeError);
+    expect(err).toMatchObject({ status: 413, details: { limit: 16 * MiB } });
+  });
+
+  it('refuses truncated or corrupt deflate with 400', async () => {
+    for (const z of [deflateSync(text), deflateRawSync(text)]) {
+      const err = await errorOf(decodeBody(z.subarray(0, z.length - 10), 'deflate', 64 * MiB));
+      expect(err).toBeInstanceOf(BadRequestError);
+      expect(err).toMatchObject({ status: 400, code: 'SILT_BAD_COMPRESSED_BODY' });
+      expect((err as Error).message).toMatch(/not valid deflate data/);
+    }
+    const z = deflateSync(text);
+    z[z.length - 1] ^= 0xff; // corrupt the Adler-32 trailer
+    await expect(decodeBody(z, 'deflate', 64 * MiB)).rejects.toMatchObject({ status: 400, code: 'SILT_BAD_COMPRESSED_BODY' });
+  });
+});
+
 describe('ingest > decode body > zstd', () => {
   it.each(['zstd', 'ZSTD', 'Zstd'])('round-trips with Content-Encoding %s', async (encoding) => {
     expect((await decodeBody(compress(text), encoding, 64 * MiB)).equals(text)).toBe(true);
@@ -148,7 +188,7 @@ describe('ingest > decode body > zstd', () => {
 });
 
 describe('ingest > decode body > unknown encodings', () => {
-  it.each(['br', 'deflate', 'compress', 'gzip, zstd', 'gzip,identity', 'snappy'])('refuses %j with 415', async (encoding) => {
+  it.each(['br', 'compress', 'deflate, gzip', 'gzip, zstd', 'gzip,identity', 'snappy'])('refuses %j with 415', async (encoding) => {
     const err = await errorOf(decodeBody(text, encoding, 64 * MiB));
     expect(err).toBeInstanceOf(UnsupportedMediaTypeError);
     expect(err).toMatchObject({ status: 415, code: 'SILT_UNSUPPORTED_ENCODING' });

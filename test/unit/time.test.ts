@@ -77,6 +77,8 @@ describe('core > time > parse timestamp > integers by magnitude', () => {
     ['microseconds (string)', '1764129600123456', 1_764_129_600_123_456_000n],
     ['nanoseconds (string, exact)', '1764129600123456789', 1_764_129_600_123_456_789n],
     ['nanoseconds (bigint)', 1_764_129_600_123_456_789n, 1_764_129_600_123_456_789n],
+    ['nanoseconds (small bigint, never scaled by magnitude)', 1n, 1n],
+    ['nanoseconds (bigint of a 1972 Timestamp)', 99_999_999_999_999_999n, 99_999_999_999_999_999n],
     ['zero', 0, 0n],
     ['zero (string)', '0', 0n],
     ['leading zeros', '0001764129600', 1_764_129_600n * S],

@@ -1,17 +1,17 @@
 /**
- * Request bodies as sent → as meant: undoes `Content-Encoding` (identity, gzip, zstd) under a cap on
- * the decompressed size that is checked while decompressing, so a compression bomb is refused after
- * about `cap` bytes of output instead of exhausting memory.
+ * Request bodies as sent → as meant: undoes `Content-Encoding` (identity, gzip, deflate, zstd) under
+ * a cap on the decompressed size that is checked while decompressing, so a compression bomb is
+ * refused after about `cap` bytes of output instead of exhausting memory.
  */
-import { createGunzip } from 'node:zlib';
+import { createGunzip, createInflate, createInflateRaw, type Gunzip, type Inflate, type InflateRaw } from 'node:zlib';
 import { DCtx, DParameter, dStreamOutSize } from 'zstd-napi/binding';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../../core/src/errors';
 
 /** Output bytes zstd decompresses between two yields to the event loop (a few ms of work). */
 const ZSTD_YIELD_BYTES = 4 * 1024 * 1024;
 const ZSTD_OUT_CHUNK = dStreamOutSize();
-/** Output chunk of the gunzip stream: bigger than zlib's 16 KiB default, fewer callbacks. */
-const GZIP_OUT_CHUNK = 64 * 1024;
+/** Output chunk of the gunzip and inflate streams: bigger than zlib's 16 KiB default, fewer callbacks. */
+const ZLIB_OUT_CHUNK = 64 * 1024;
 
 function tooLarge(limit: number): PayloadTooLargeError {
   return new PayloadTooLargeError(`request body is over the ${limit}-byte limit once decompressed`, { limit });
@@ -21,9 +21,9 @@ function corrupt(encoding: string, why: string): BadRequestError {
   return new BadRequestError('SILT_BAD_COMPRESSED_BODY', `request body is not valid ${encoding} data: ${why}`);
 }
 
-function gunzip(raw: Buffer, cap: number): Promise<Buffer> {
+/** Inflates `raw` through a zlib stream (gunzip or inflate), stopping as soon as the output passes `cap`. */
+function inflate(raw: Buffer, cap: number, z: Gunzip | Inflate | InflateRaw, encoding: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const z = createGunzip({ chunkSize: GZIP_OUT_CHUNK });
     const chunks: Buffer[] = [];
     let total = 0;
     let settled = false;
@@ -42,7 +42,7 @@ function gunzip(raw: Buffer, cap: number): Promise<Buffer> {
     z.on('error', (err: Error) => {
       if (settled) return;
       settled = true;
-      reject(corrupt('gzip', err.message));
+      reject(corrupt(encoding, err.message));
     });
     z.on('end', () => {
       if (settled) return;
@@ -51,6 +51,15 @@ function gunzip(raw: Buffer, cap: number): Promise<Buffer> {
     });
     z.end(raw);
   });
+}
+
+/**
+ * True when `raw` starts with a zlib (RFC 1950) header. HTTP's `deflate` is zlib-wrapped, but Go's
+ * compress/flate (which Loki reads `deflate` with) and some clients use raw DEFLATE (RFC 1951):
+ * both are taken, told apart by the zlib header's method nibble and check bits.
+ */
+function isZlibWrapped(raw: Buffer): boolean {
+  return raw.length >= 2 && (raw[0]! & 0x0f) === 8 && raw[0]! >> 4 <= 7 && ((raw[0]! << 8) | raw[1]!) % 31 === 0;
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -101,7 +110,7 @@ async function unzstd(raw: Buffer, cap: number): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
-/** Undoes Content-Encoding (identity, gzip, zstd; case-insensitive; absent = identity) with a cap on the decompressed size checked while decompressing. */
+/** Undoes Content-Encoding (identity, gzip, deflate, zstd; case-insensitive; absent = identity) with a cap on the decompressed size checked while decompressing. */
 export async function decodeBody(raw: Buffer, contentEncoding: string | undefined, maxDecompressedBytes: number): Promise<Buffer> {
   const encoding = (contentEncoding ?? '').trim().toLowerCase();
   switch (encoding) {
@@ -111,13 +120,18 @@ export async function decodeBody(raw: Buffer, contentEncoding: string | undefine
       return raw;
     case 'gzip':
     case 'x-gzip':
-      return raw.length === 0 ? raw : gunzip(raw, maxDecompressedBytes);
+      return raw.length === 0 ? raw : inflate(raw, maxDecompressedBytes, createGunzip({ chunkSize: ZLIB_OUT_CHUNK }), 'gzip');
+    case 'deflate': {
+      if (raw.length === 0) return raw;
+      const z = isZlibWrapped(raw) ? createInflate({ chunkSize: ZLIB_OUT_CHUNK }) : createInflateRaw({ chunkSize: ZLIB_OUT_CHUNK });
+      return inflate(raw, maxDecompressedBytes, z, 'deflate');
+    }
     case 'zstd':
       return raw.length === 0 ? raw : unzstd(raw, maxDecompressedBytes);
     default:
       throw new UnsupportedMediaTypeError(
         'SILT_UNSUPPORTED_ENCODING',
-        `Content-Encoding ${JSON.stringify(contentEncoding)} is not supported: use identity, gzip or zstd (one encoding, not a list)`,
+        `Content-Encoding ${JSON.stringify(contentEncoding)} is not supported: use identity, gzip, deflate or zstd (one encoding, not a list)`,
         { encoding: contentEncoding },
       );
   }
