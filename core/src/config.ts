@@ -55,7 +55,7 @@ export interface IngestSettings {
   elasticMessageFields: string[];
   /** Elasticsearch bulk: document fields holding the timestamp, first present wins. */
   elasticTimestampFields: string[];
-  /** Elasticsearch bulk: document fields (dotted paths) that become stream labels, dots → underscores; `?_stream_fields=` adds to them per request. */
+  /** Elasticsearch bulk: document fields (dotted paths) that become stream labels, dots → underscores; `?_stream_fields=` replaces them per request (as in VictoriaLogs). */
   elasticStreamFields: string[];
   /** Syslog listeners (RFC 5424/3164) on TCP and UDP `syslogPort`; TLS (RFC 5425) on `syslogTlsPort` when a key and certificate are set. */
   syslogEnabled: boolean;
@@ -63,6 +63,20 @@ export interface IngestSettings {
   syslogTlsPort: number;
   syslogTlsKeyFile: string;
   syslogTlsCertFile: string;
+  /** Tenant every syslog message is stored under: syslog carries none. */
+  syslogTenant: string;
+  /** A syslog message longer than this closes its TCP connection or drops its UDP datagram; one over the line limit but within this is truncated. */
+  syslogMaxMessageBytes: number;
+  /** How long a syslog connection's batch waits for more messages before it goes to the distributor. */
+  syslogLingerMs: number;
+  /** A syslog batch goes to the distributor once it holds this many messages… */
+  syslogMaxBatchEntries: number;
+  /** …or this many message bytes. */
+  syslogMaxBatchBytes: number;
+  /** A TCP connection that sends nothing for this long is closed; 0 keeps quiet senders connected (TCP keep-alive still finds dead peers). */
+  syslogIdleTimeoutMs: number;
+  /** Open TCP and TLS connections per listener (0: no limit); more are refused. */
+  syslogMaxConnections: number;
 }
 
 /** A storage node: its replica group, segments, retention and internal read API. */
@@ -195,6 +209,13 @@ export const DEFAULT_CONFIG: SiltConfig = {
     syslogTlsPort: 6514,
     syslogTlsKeyFile: '',
     syslogTlsCertFile: '',
+    syslogTenant: 'default',
+    syslogMaxMessageBytes: 4 * 1024 * 1024,
+    syslogLingerMs: 5,
+    syslogMaxBatchEntries: 5000,
+    syslogMaxBatchBytes: 1024 * 1024,
+    syslogIdleTimeoutMs: 0,
+    syslogMaxConnections: 1000,
   },
   storage: {
     host: '0.0.0.0',

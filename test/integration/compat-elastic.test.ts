@@ -57,6 +57,13 @@ describe('ingest > elastic bulk > real clients', () => {
     expect(raw.headers.get('x-elastic-product')).toBe('Elasticsearch');
   });
 
+  it('answers GET /_license with an active licence, as Logstash and Beats check at connect', async () => {
+    const res = await fetch(cluster.ingestUrl + '/_license');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-elastic-product')).toBe('Elasticsearch');
+    expect(((await res.json()) as { license: { status: string; type: string } }).license).toMatchObject({ status: 'active', type: 'basic' });
+  });
+
   it('the bulk helper stores 1,000 documents: every line once, with the index, mapped stream labels and flattened attrs', async () => {
     const now = Date.now();
     const docs = Array.from({ length: DOCS }, (_, i) => ({

@@ -1,5 +1,6 @@
 /**
- * The Elasticsearch face of ingest: `GET /` and `HEAD /` as an 8.x node answers them, and the bulk
+ * The Elasticsearch face of ingest: `GET /` and `HEAD /` as an 8.x node answers them, `GET /_license`
+ * (an active basic licence, which shippers check at connect), and the bulk
  * API (`POST|PUT /_bulk`, `POST|PUT /{index}/_bulk`), answered in Elasticsearch's own dialect —
  * `X-Elastic-Product: Elasticsearch` on every answer (official clients refuse a server without it),
  * one item per action, and errors shaped `{"error":{"root_cause","type","reason"},"status"}`.
@@ -36,6 +37,28 @@ function infoBody(): string {
   const clusterName = 'silt';
   const clusterUuid = createHash('sha256').update(`silt-cluster:${clusterName}`).digest('base64url').slice(0, 22);
   return JSON.stringify({ name: hostname(), cluster_name: clusterName, cluster_uuid: clusterUuid, version: ES_VERSION, tagline: 'You Know, for Search' });
+}
+
+/**
+ * The `GET /_license` body. Logstash's elasticsearch output (plugin 11+) and Beats read it when they
+ * connect and keep a node without an active license out of their pool; Silt is free software with
+ * no licence to check, so it describes itself as what it offers: an active basic licence, unlimited.
+ */
+function licenseBody(): string {
+  return JSON.stringify({
+    license: {
+      status: 'active',
+      uid: '00000000-0000-4000-8000-000000000000',
+      type: 'basic',
+      issue_date: '1970-01-01T00:00:00.000Z',
+      issue_date_in_millis: 0,
+      max_nodes: 1000,
+      max_resource_units: null,
+      issued_to: 'silt',
+      issuer: 'silt',
+      start_date_in_millis: -1,
+    },
+  });
 }
 
 /** A fresh prefix for the `_id`s this request generates: the time and randomness make it unique across requests and ingest processes. */
@@ -89,6 +112,9 @@ export function registerElasticRoutes(app: FastifyInstance, ctx: IngestContext):
     ...common,
     handler: (_request, reply) => reply.type('application/json; charset=utf-8').send(info),
   });
+
+  const license = licenseBody();
+  app.get('/_license', common, (_request, reply) => reply.type('application/json; charset=utf-8').send(license));
 
   const bulk = async (request: BulkRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const started = performance.now();
