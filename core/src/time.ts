@@ -71,6 +71,10 @@ function twoDigits(s: string, i: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
+/** The last whole second `fromRfc3339` converted, and its nanoseconds. */
+let lastSeconds = NaN;
+let lastSecondsNs = 0n;
+
 /** Parses `YYYY-MM-DD[Tt ]hh:mm:ss[.f+](Z|z|±hh:mm)` by hand (no regex, no substrings); null when the shape is wrong. */
 function fromRfc3339(value: string): bigint | null {
   const s = value;
@@ -144,7 +148,12 @@ function fromRfc3339(value: string): bigint | null {
   const days = era * 146097 + doe - 719468;
   const seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
   for (let k = fracDigits; k < 9; k++) frac *= 10;
-  return checkRange(BigInt(seconds) * NS_PER_S + BigInt(frac), value);
+  // Timestamps of one batch mostly share their second: its nanoseconds as a bigint are reused.
+  if (seconds !== lastSeconds) {
+    lastSeconds = seconds;
+    lastSecondsNs = BigInt(seconds) * NS_PER_S;
+  }
+  return checkRange(lastSecondsNs + BigInt(frac), value);
 }
 
 /** Value of the ASCII digits s[from, to) (at most 15 of them, so exact in a double). */

@@ -178,14 +178,20 @@ const enum Expect {
 
 const ACTIONS = new Set(['index', 'create', 'delete', 'update']);
 
-/** How many recent label sets a document's values are compared with before the keyed lookup. */
-const RECENT_SLOTS = 8;
+/** A node of the tree that finds a label set by its index and stream field values, one Map lookup per value: no key to build per document. */
+interface SlotNode {
+  next: Map<string | undefined, SlotNode>;
+  slot: StreamSlot | undefined;
+}
 
-/** A label set used lately: its index, stream field values and slot. */
-interface RecentSlot {
-  index: string;
-  values: (string | undefined)[];
-  slot: StreamSlot;
+/** The child of `node` for `value`, created on first use. */
+function childOf(node: SlotNode, value: string | undefined): SlotNode {
+  let child = node.next.get(value);
+  if (child === undefined) {
+    child = { next: new Map(), slot: undefined };
+    node.next.set(value, child);
+  }
+  return child;
 }
 
 /** True when `name` is among the first `used` entries of `consumed`. */
@@ -208,11 +214,8 @@ class BulkParser {
   private prevStart = -1;
   private prevEnd = -1;
   private prevAction: Action | null = null;
-  /** Label sets seen in this body, by index and stream field values. */
-  private readonly slots = new Map<string, StreamSlot>();
-  /** The last few label sets used, compared before the (allocating) lookup: shippers interleave a handful of streams. */
-  private readonly recent: RecentSlot[] = [];
-  private recentNext = 0;
+  /** Label sets seen in this body, by index and then each stream field value. */
+  private readonly slots: SlotNode = { next: new Map(), slot: undefined };
   private readonly values: (string | undefined)[];
   /** Fields a document's line, timestamp and labels came from: left out of its attrs (scratch, reused per document). */
   private readonly consumed: string[] = [];
@@ -480,31 +483,18 @@ class BulkParser {
     }
   }
 
-  /** The slot of a document's label set: a recent one when the values match, else looked up by them, built on first sight. */
+  /** The slot of a document's label set, built and validated on first sight of its index and values. */
   private slotOf(index: string, values: (string | undefined)[]): StreamSlot {
-    const recent = this.recent;
-    for (let r = 0; r < recent.length; r++) {
-      const candidate = recent[r]!;
-      if (candidate.index !== index) continue;
-      let k = 0;
-      while (k < values.length && values[k] === candidate.values[k]) k++;
-      if (k === values.length) return candidate.slot;
-    }
-    // Length-prefixed, so no value can make two different tuples collide.
-    let key = `${index.length}:${index}`;
-    for (const v of values) key += v === undefined ? '|' : `${v.length}:${v}`;
-    let slot = this.slots.get(key);
-    if (slot === undefined) {
+    let node = childOf(this.slots, index);
+    for (let k = 0; k < values.length; k++) node = childOf(node, values[k]);
+    if (node.slot === undefined) {
       const labels: Labels = {};
       const fields = this.mapping.streamFields;
       for (let k = 0; k < values.length; k++) if (values[k] !== undefined) labels[fields[k]!.label] = values[k]!;
       labels[INDEX_LABEL] = index;
-      slot = this.b.slot(labels);
-      this.slots.set(key, slot);
+      node.slot = this.b.slot(labels);
     }
-    recent[this.recentNext] = { index, values: values.slice(), slot };
-    this.recentNext = (this.recentNext + 1) % RECENT_SLOTS;
-    return slot;
+    return node.slot;
   }
 }
 
