@@ -1,0 +1,238 @@
+/**
+ * OTLP/HTTP logs bodies (an `ExportLogsServiceRequest` in binary protobuf or OTLP/JSON) → validated
+ * streams, mapped as Loki's OTLP ingestion maps them:
+ *
+ * - Stream labels: the resource attributes named in `otlpStreamAttributes`, under normalised
+ *   names (`service.name` → `service_name`); a resource without a non-empty `service.name` gets
+ *   `service_name="unknown_service"`. Empty values are left out (an empty label is an absent one).
+ * - Attributes: the other resource attributes, then the scope's (`scope_name`, `scope_version`,
+ *   `scope_dropped_attributes_count` and its attributes), then the record's attributes, then the
+ *   record's own fields (`severity_text`, `severity_number`, `trace_id`, `span_id` as lowercase
+ *   hex, `flags`, `dropped_attributes_count`, `event_name`, and `observed_timestamp` when the
+ *   record has both timestamps); a later one of the same name wins. Map values flatten into
+ *   `name_key` attributes; other values render as pdata's `AsString` does.
+ * - Line: a string body as it is; any other body as its `AsString` text (maps and arrays as JSON).
+ * - Timestamp: `timeUnixNano`, else `observedTimeUnixNano`, else the receive time (0 is absent).
+ *
+ * Rejection indices: stream = index in `resourceLogs`, entry = the record's index within that
+ * resource, counting the `logRecords` of its `scopeLogs` in order. Whole-request problems (content
+ * type, a body that does not decode, a malformed envelope, nesting past MAX_VALUE_DEPTH) throw a
+ * SiltError. Pure logic on ingest's hot path: labels are validated once per resource and scope
+ * attributes rendered once per scope.
+ */
+import type { Labels } from '../../../core/src/labels';
+import { BadRequestError, SiltError } from '../../../core/src/errors';
+import { PushBuilder, isJsonObject, kindOf, type ParsedPush, type PushLimits, type StreamSlot } from '../push/builder';
+import { decodeUtf8Body, parseJson } from '../push/json';
+import { parseMediaType, unsupportedType } from '../push/media-type';
+import { decodeExportLogsRequest } from './otlp-proto';
+import { addAttributes, idHex, isMessage, severityNumber, text, timestampNs, uint32, valueText, type OtlpMessage } from './otlp-value';
+
+/** The two OTLP/HTTP encodings; an answer uses the encoding of its request. */
+export type OtlpEncoding = 'protobuf' | 'json';
+
+const SUPPORTED = 'application/x-protobuf or application/json';
+
+/** The encoding a `Content-Type` names, or a 415 for any other type. */
+export function otlpEncoding(contentType: string | string[] | undefined): OtlpEncoding {
+  const { type } = parseMediaType(contentType, SUPPORTED);
+  if (type === 'application/x-protobuf') return 'protobuf';
+  if (type === 'application/json') return 'json';
+  throw unsupportedType(type, SUPPORTED);
+}
+
+/** The label a resource without a `service.name` gets, as in Loki. */
+const UNKNOWN_SERVICE = 'unknown_service';
+const NONE: readonly unknown[] = [];
+
+function decodeRequest(body: Buffer, encoding: OtlpEncoding): OtlpMessage {
+  if (encoding === 'protobuf') {
+    try {
+      return decodeExportLogsRequest(body) as OtlpMessage;
+    } catch (err) {
+      // protobufjs throws for truncated input, bad wire types and nesting past its recursion limit.
+      throw new BadRequestError('SILT_MALFORMED_PROTOBUF', `request body is not a valid ExportLogsServiceRequest: ${(err as Error).message}`);
+    }
+  }
+  const doc = parseJson(decodeUtf8Body(body));
+  if (!isJsonObject(doc)) {
+    throw new BadRequestError('SILT_BAD_PUSH_SHAPE', `request body must be a JSON object {"resourceLogs":[…]}, not ${kindOf(doc)}`, { field: '' });
+  }
+  return doc;
+}
+
+function badShape(path: string, message: string): BadRequestError {
+  return new BadRequestError('SILT_BAD_PUSH_SHAPE', `${path} ${message}`, { field: path });
+}
+
+/** A repeated message field of the envelope, given as read by name (absent is empty). */
+function listOf(v: unknown, path: () => string): readonly unknown[] {
+  if (v === undefined || v === null) return NONE;
+  if (!Array.isArray(v)) throw badShape(path(), `must be an array, not ${kindOf(v)}`);
+  return v;
+}
+
+/** An element of an envelope list, which must be an object. */
+function messageAt(v: unknown, path: () => string): OtlpMessage {
+  if (!isMessage(v)) throw badShape(path(), `must be an object, not ${kindOf(v)}`);
+  return v;
+}
+
+/** An optional message field of the envelope (resource, scope): an object, or null when absent. */
+function optionalMessage(m: OtlpMessage, name: string, path: () => string): OtlpMessage | null {
+  const v = m[name];
+  if (v === undefined || v === null) return null;
+  return messageAt(v, path);
+}
+
+/** Why every record of a resource or scope is refused. */
+class Refusal {
+  constructor(
+    readonly code: string,
+    readonly reason: string,
+  ) {}
+}
+
+/** The refusal a value's error means; anything else (a bug, or nesting too deep, a whole-request 400) is rethrown. */
+function refusalOf(err: unknown): Refusal {
+  if (!(err instanceof SiltError) || err.code === 'SILT_TOO_DEEP') throw err;
+  return new Refusal(err.code, err.message);
+}
+
+/** The stream of a resource and the attributes it gives each of its records. */
+interface MappedResource {
+  slot: StreamSlot;
+  attrs: Record<string, string>;
+}
+
+/** The stream and attributes of a resource, or why its records are refused. */
+function mapResource(resource: OtlpMessage | null, streamAttributes: ReadonlySet<string>, b: PushBuilder): MappedResource | Refusal {
+  const labels: Labels = {};
+  const attrs: Record<string, string> = {};
+  let hasServiceName = false;
+  try {
+    const list = resource === null ? undefined : resource.attributes;
+    if (Array.isArray(list)) {
+      const asLabels: unknown[] = [];
+      const asAttrs: unknown[] = [];
+      for (const kv of list) {
+        const key = isMessage(kv) ? text(kv.key, 'a resource attribute key', 'SILT_BAD_ATTRS') : '';
+        if (key === 'service.name' && valueText((kv as OtlpMessage).value, 'resource attribute "service.name"', 'SILT_BAD_LABELS') !== '') hasServiceName = true;
+        (streamAttributes.has(key) ? asLabels : asAttrs).push(kv);
+      }
+      addAttributes(asLabels, labels, 'resource attributes', 'SILT_BAD_LABELS', true);
+      addAttributes(asAttrs, attrs, 'resource attributes', 'SILT_BAD_ATTRS');
+    } else {
+      addAttributes(list, attrs, 'resource attributes', 'SILT_BAD_ATTRS');
+    }
+  } catch (err) {
+    return refusalOf(err);
+  }
+  if (!hasServiceName) labels.service_name = UNKNOWN_SERVICE;
+  const slot = b.slot(labels);
+  if (slot.problem !== null) return new Refusal('SILT_BAD_LABELS', slot.problem);
+  return { slot, attrs };
+}
+
+/** The attributes every record of a scope starts from: its resource's, then the scope's own. */
+function scopeAttributes(scope: OtlpMessage | null, resourceAttrs: Record<string, string>): Record<string, string> | Refusal {
+  const attrs: Record<string, string> = Object.assign({}, resourceAttrs);
+  if (scope === null) return attrs;
+  try {
+    addAttributes(scope.attributes, attrs, 'scope attributes', 'SILT_BAD_ATTRS');
+    const name = text(scope.name, 'scope name', 'SILT_BAD_ATTRS');
+    if (name !== '') attrs.scope_name = name;
+    const version = text(scope.version, 'scope version', 'SILT_BAD_ATTRS');
+    if (version !== '') attrs.scope_version = version;
+    const dropped = uint32(scope.droppedAttributesCount ?? scope.dropped_attributes_count, 'scope droppedAttributesCount', 'SILT_BAD_ATTRS');
+    if (dropped !== 0) attrs.scope_dropped_attributes_count = String(dropped);
+  } catch (err) {
+    return refusalOf(err);
+  }
+  return attrs;
+}
+
+/** Decimal text of the severity numbers the enum defines (0 is left out), made once. */
+const SEVERITY_TEXT = Array.from({ length: 25 }, (_, n) => String(n));
+
+/** Maps one log record and adds it to `slot`, or records why it is refused. */
+function addRecord(b: PushBuilder, slot: StreamSlot, base: Record<string, string>, record: unknown, stream: number, entry: number): void {
+  if (!isMessage(record)) {
+    b.reject(stream, entry, 'SILT_BAD_ENTRY', `log record must be an object, not ${kindOf(record)}`);
+    return;
+  }
+  const r = record;
+  let line: string;
+  let ts: bigint | undefined;
+  // Object.assign, not spread: V8 clones a spread-made object with many dynamic names far slower.
+  const attrs: Record<string, string> = Object.assign({}, base);
+  // Properties are read by name (lowerCamelCase, else the proto name JSON may use): protobufjs
+  // records share one shape, so each read stays monomorphic on the protobuf path.
+  try {
+    ts = timestampNs(r.timeUnixNano ?? r.time_unix_nano, 'timeUnixNano');
+    const observed = timestampNs(r.observedTimeUnixNano ?? r.observed_time_unix_nano, 'observedTimeUnixNano');
+    addAttributes(r.attributes, attrs, 'log record attributes', 'SILT_BAD_ATTRS');
+    if (ts === undefined) ts = observed;
+    else if (observed !== undefined) attrs.observed_timestamp = observed.toString();
+    const severity = severityNumber(r.severityNumber ?? r.severity_number);
+    if (severity !== 0) attrs.severity_number = SEVERITY_TEXT[severity] ?? String(severity);
+    const severityText = text(r.severityText ?? r.severity_text, 'severityText', 'SILT_BAD_ENTRY');
+    if (severityText !== '') attrs.severity_text = severityText;
+    const dropped = uint32(r.droppedAttributesCount ?? r.dropped_attributes_count, 'droppedAttributesCount', 'SILT_BAD_ENTRY');
+    if (dropped !== 0) attrs.dropped_attributes_count = String(dropped);
+    const flags = uint32(r.flags, 'flags', 'SILT_BAD_ENTRY');
+    if (flags !== 0) attrs.flags = String(flags);
+    const traceId = idHex(r.traceId ?? r.trace_id, 16, 'traceId');
+    if (traceId !== undefined) attrs.trace_id = traceId;
+    const spanId = idHex(r.spanId ?? r.span_id, 8, 'spanId');
+    if (spanId !== undefined) attrs.span_id = spanId;
+    const eventName = text(r.eventName ?? r.event_name, 'eventName', 'SILT_BAD_ENTRY');
+    if (eventName !== '') attrs.event_name = eventName;
+    line = valueText(r.body, 'body', 'SILT_BAD_ENTRY');
+  } catch (err) {
+    const refusal = refusalOf(err);
+    b.reject(stream, entry, refusal.code, refusal.reason);
+    return;
+  }
+  const e = b.entry(line, ts, attrs);
+  if (e === null) {
+    b.reject(stream, entry, b.code, b.reason);
+    return;
+  }
+  b.add(slot, e);
+}
+
+/**
+ * Parses and maps a decoded OTLP/HTTP logs body (see the module comment); `streamAttributes` are
+ * the resource attribute names that become stream labels.
+ */
+export function parseOtlpLogs(
+  body: Buffer,
+  encoding: OtlpEncoding,
+  receivedNs: bigint,
+  limits: PushLimits,
+  streamAttributes: ReadonlySet<string>,
+): ParsedPush {
+  const request = decodeRequest(body, encoding);
+  const b = new PushBuilder(limits, receivedNs);
+  const resources = listOf(request.resourceLogs ?? request.resource_logs, () => 'resourceLogs');
+  for (let r = 0; r < resources.length; r++) {
+    const rl = messageAt(resources[r], () => `resourceLogs[${r}]`);
+    const scopes = listOf(rl.scopeLogs ?? rl.scope_logs, () => `resourceLogs[${r}].scopeLogs`);
+    const resource = mapResource(optionalMessage(rl, 'resource', () => `resourceLogs[${r}].resource`), streamAttributes, b);
+    let entry = 0;
+    for (let s = 0; s < scopes.length; s++) {
+      const sl = messageAt(scopes[s], () => `resourceLogs[${r}].scopeLogs[${s}]`);
+      const records = listOf(sl.logRecords ?? sl.log_records, () => `resourceLogs[${r}].scopeLogs[${s}].logRecords`);
+      const scope = optionalMessage(sl, 'scope', () => `resourceLogs[${r}].scopeLogs[${s}].scope`);
+      const base = resource instanceof Refusal ? resource : scopeAttributes(scope, resource.attrs);
+      if (base instanceof Refusal) {
+        for (let i = 0; i < records.length; i++) b.reject(r, entry++, base.code, base.reason);
+        continue;
+      }
+      const slot = (resource as MappedResource).slot;
+      for (let i = 0; i < records.length; i++) addRecord(b, slot, base, records[i], r, entry++);
+    }
+  }
+  return b.result();
+}
