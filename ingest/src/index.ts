@@ -13,7 +13,11 @@ import { createIngestMetrics } from './metrics';
 import { createBlockProducer, type BlockProducer } from './producer';
 import { pushLimits } from './push/builder';
 import type { IngestContext } from './routes/context';
+import { registerElasticRoutes } from './routes/elastic';
+import { registerLokiRoutes } from './routes/loki';
 import { registerNativeRoutes } from './routes/native';
+import { registerOtlpRoutes } from './routes/otlp';
+import { SyslogListeners, type SyslogAddresses } from './syslog/listener';
 
 /** What the ingest service needs of the configuration. */
 export interface IngestConfig {
@@ -23,7 +27,10 @@ export interface IngestConfig {
 }
 
 /** A built ingest service; `stop` flushes what Kafka can still take. */
-export type IngestService = SiltService;
+export interface IngestService extends SiltService {
+  /** Where the syslog listeners are bound once started (all null when they are off). */
+  syslogAddresses(): SyslogAddresses;
+}
 
 /** Builds the ingest service from a validated configuration. */
 export function build(config: IngestConfig, options: { logger?: Logger } = {}): IngestService {
@@ -49,6 +56,7 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
     metrics,
   );
   const ctx: IngestContext = { distributor, limits: pushLimits(s), settings: s, metrics, logger };
+  const syslog = new SyslogListeners(ctx);
 
   installErrorHandling(app, logger);
   installHealthRoutes(app, registry, () => ready);
@@ -68,6 +76,9 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
   });
 
   registerNativeRoutes(app, ctx);
+  registerOtlpRoutes(app, ctx);
+  registerElasticRoutes(app, ctx);
+  registerLokiRoutes(app, ctx);
 
   return {
     app,
@@ -79,13 +90,16 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
       await ensureTopics(admin, config.kafka);
       producer = createBlockProducer(kafka, config.kafka.logsTopic, s.ackTimeoutMs, s.retryAfterSeconds);
       await producer.connect();
+      if (s.syslogEnabled) logger.info('syslog listening', { ...(await syslog.start()) });
       const address = await app.listen({ host: s.host, port: s.port });
       ready = true;
       logger.info('ingest listening', { address });
       return address;
     },
+    syslogAddresses: () => syslog.addresses(),
     async stop() {
       ready = false;
+      await syslog.stop();
       await app.close();
       await distributor.close();
       await producer?.close();

@@ -1,5 +1,5 @@
 /** The ingest service's Prometheus metrics, all on the instance's own registry. */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Every metric ingest records. */
 export interface IngestMetrics {
@@ -12,6 +12,14 @@ export interface IngestMetrics {
   blocks: Counter;
   produceLatency: Histogram<'outcome'>;
   pushLatency: Histogram<'route'>;
+  syslogMessages: Counter<'transport'>;
+  syslogMalformed: Counter<'reason'>;
+  syslogTruncated: Counter<'transport'>;
+  syslogDropped: Counter<'transport' | 'reason'>;
+  syslogRetries: Counter;
+  syslogConnections: Gauge<'transport'>;
+  syslogPausedConnections: Gauge<'transport'>;
+  syslogConnectionsClosed: Counter<'transport' | 'reason'>;
 }
 
 /** Registers ingest's metrics on `registry`. */
@@ -37,6 +45,34 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       help: 'Duration of a push request from receipt to answer',
       labelNames: ['route'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    syslogMessages: new Counter({ name: 'silt_ingest_syslog_messages_total', help: 'Syslog messages received, by transport', labelNames: ['transport'], registers }),
+    syslogMalformed: new Counter({
+      name: 'silt_ingest_syslog_malformed_total',
+      help: 'Syslog messages stored with a syslog_error attribute, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    syslogTruncated: new Counter({ name: 'silt_ingest_syslog_truncated_total', help: 'Syslog messages cut to the line limit, by transport', labelNames: ['transport'], registers }),
+    syslogDropped: new Counter({
+      name: 'silt_ingest_syslog_dropped_total',
+      help: 'Syslog messages not stored, by transport and reason',
+      labelNames: ['transport', 'reason'],
+      registers,
+    }),
+    syslogRetries: new Counter({ name: 'silt_ingest_syslog_retries_total', help: 'Syslog batches pushed again after Kafka could not take them', registers }),
+    syslogConnections: new Gauge({ name: 'silt_ingest_syslog_connections', help: 'Open syslog connections, by transport', labelNames: ['transport'], registers }),
+    syslogPausedConnections: new Gauge({
+      name: 'silt_ingest_syslog_paused_connections',
+      help: 'Syslog connections not being read until Kafka takes their batch, by transport',
+      labelNames: ['transport'],
+      registers,
+    }),
+    syslogConnectionsClosed: new Counter({
+      name: 'silt_ingest_syslog_connections_closed_total',
+      help: 'Syslog connections closed, by transport and reason',
+      labelNames: ['transport', 'reason'],
       registers,
     }),
   };

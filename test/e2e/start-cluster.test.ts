@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../support/processes';
@@ -35,7 +36,15 @@ describe('infra > npm start', () => {
   });
 
   it('runs its own broker, ingest, a storage node per replica group and query, serves a push back, and stops everything on Ctrl-C', async () => {
-    const [ingestPort, brokerPort, controllerPort, storagePort, queryPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [ingestPort, brokerPort, controllerPort, storagePort, queryPort, syslogPort, syslogTlsPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const env = {
       ...process.env,
       SILT_KAFKA_BROKERS: '',
@@ -43,6 +52,8 @@ describe('infra > npm start', () => {
       SILT_INGEST_PORT: String(ingestPort),
       SILT_STORAGE_PORT: String(storagePort),
       SILT_QUERY_PORT: String(queryPort),
+      SILT_INGEST_SYSLOG_PORT: String(syslogPort),
+      SILT_INGEST_SYSLOG_TLS_PORT: String(syslogTlsPort),
       SILT_KAFKA_LOCAL_BROKER_PORT: String(brokerPort),
       SILT_KAFKA_LOCAL_CONTROLLER_PORT: String(controllerPort),
       SILT_LOG_LEVEL: 'warn',
@@ -85,6 +96,19 @@ describe('infra > npm start', () => {
     const params = new URLSearchParams({ query: '{app="e2e"}', token: pushed.token });
     const answer = (await fetch(`${queryUrl}/api/v1/query?${params}`).then((r) => r.json())) as { entries: { line: string }[] };
     expect(answer.entries.map((e) => e.line)).toEqual(['hello from npm start']);
+
+    // Syslog has no write token: send one line over TCP and poll the query service until it is there.
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect(syslogPort, '127.0.0.1', () => socket.end('<14>1 - e2e-host e2e-syslog - - - hello over syslog\n', () => resolve()));
+      socket.once('error', reject);
+    });
+    let syslogLines: string[] = [];
+    while (syslogLines.length === 0 && Date.now() < deadline) {
+      const q = new URLSearchParams({ query: '{app="e2e-syslog"}' });
+      syslogLines = ((await fetch(`${queryUrl}/api/v1/query?${q}`).then((r) => r.json())) as { entries: { line: string }[] }).entries.map((e) => e.line);
+      if (syslogLines.length === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(syslogLines).toEqual(['hello over syslog']);
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     process.kill(-child.pid!, 'SIGINT');
