@@ -28,49 +28,69 @@ export interface Clock {
 const TS_DIGITS = 19;
 const TS_SLOT = '0'.repeat(TS_DIGITS);
 
-/** Builds the templates of one full cycle of the corpus (every line of every stream once, at least). */
-export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemplate[] {
-  const streams = corpus.length;
+/** The entries of one batch that belong to one stream, in global-sequence order. */
+export interface BatchStream {
+  stream: CorpusStream;
+  /** Index within the batch (0…batch-1) of each entry. */
+  entryIndex: number[];
+  lines: string[];
+}
+
+/** Batches in one full cycle of the corpus (every line of every stream once, at least). */
+export function cycleBatches(corpus: CorpusStream[], batch: number): number {
   const longest = Math.max(...corpus.map((s) => s.lines.length));
+  return Math.ceil((corpus.length * longest) / batch);
+}
+
+/** The entries of the cycle's batch `k`, grouped by stream (in order of first appearance) as a shipper's batch of several streams is. */
+export function batchStreams(corpus: CorpusStream[], batch: number, k: number): BatchStream[] {
+  const streams = corpus.length;
+  const first = k * batch;
+  const byStream = new Map<number, BatchStream>();
+  for (let i = first; i < first + batch; i++) {
+    const s = i % streams;
+    const stream = corpus[s]!;
+    let group = byStream.get(s);
+    if (!group) byStream.set(s, (group = { stream, entryIndex: [], lines: [] }));
+    group.entryIndex.push(i - first);
+    group.lines.push(stream.lines[Math.floor(i / streams) % stream.lines.length]!);
+  }
+  return [...byStream.values()];
+}
+
+/** Builds the templates of one full cycle of the corpus. */
+export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemplate[] {
   const templates: BatchTemplate[] = [];
-  const cycle = Math.ceil((streams * longest) / batch) * batch;
-  for (let first = 0; first < cycle; first += batch) {
-    // Entries grouped by stream, as a shipper's batch of several streams is.
-    const byStream = new Map<number, number[]>();
-    for (let i = first; i < first + batch; i++) {
-      const s = i % streams;
-      let list = byStream.get(s);
-      if (!list) byStream.set(s, (list = []));
-      list.push(i);
-    }
+  for (let k = 0; k < cycleBatches(corpus, batch); k++) {
     let json = '{"streams":[';
     const tsOffsets: number[] = [];
     const entryIndex: number[] = [];
     let lineBytes = 0;
-    let firstStream = true;
-    for (const [s, indexes] of byStream) {
-      const stream = corpus[s]!;
-      json += (firstStream ? '' : ',') + `{"labels":{"app":${JSON.stringify(stream.app)}},"entries":[`;
-      firstStream = false;
-      indexes.forEach((i, k) => {
-        const line = stream.lines[Math.floor(i / streams) % stream.lines.length]!;
+    batchStreams(corpus, batch, k).forEach((group, g) => {
+      json += (g === 0 ? '' : ',') + `{"labels":{"app":${JSON.stringify(group.stream.app)}},"entries":[`;
+      group.lines.forEach((line, n) => {
         lineBytes += Buffer.byteLength(line);
-        json += (k === 0 ? '' : ',') + '{"ts":"';
+        json += (n === 0 ? '' : ',') + '{"ts":"';
         tsOffsets.push(Buffer.byteLength(json));
-        entryIndex.push(i - first);
+        entryIndex.push(group.entryIndex[n]!);
         json += `${TS_SLOT}","line":${JSON.stringify(line)}}`;
       });
       json += ']}';
-    }
+    });
     json += ']}';
     templates.push({ body: Buffer.from(json, 'utf8'), tsOffsets, entryIndex, lineBytes, entries: batch });
   }
   return templates;
 }
 
+/** Which template of the cycle the batch starting at global entry `seq` (a multiple of the batch size) takes its entries from. */
+export function cycleIndex(templates: BatchTemplate[], seq: number): number {
+  return Math.floor(seq / templates[0]!.entries) % templates.length;
+}
+
 /** The body of the batch starting at global entry `seq` (a multiple of the batch size), stamped by `clock`. */
 export function stampBatch(templates: BatchTemplate[], seq: number, clock: Clock): { body: Buffer; template: BatchTemplate } {
-  const template = templates[Math.floor(seq / templates[0]!.entries) % templates.length]!;
+  const template = templates[cycleIndex(templates, seq)]!;
   const body = Buffer.from(template.body);
   for (let k = 0; k < template.tsOffsets.length; k++) {
     const us = (seq + template.entryIndex[k]!) * clock.stepUs;

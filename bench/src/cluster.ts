@@ -132,6 +132,8 @@ export class SiltCluster {
       SILT_QUERY_TIMEOUT_MS: '600000',
       SILT_QUERY_NODE_TIMEOUT_MS: '600000',
       SILT_LOG_LEVEL: 'warn',
+      // The benchmark pushes over HTTP only; syslog's fixed ports would collide with any other ingest on the machine.
+      SILT_INGEST_SYSLOG_ENABLED: 'false',
     };
   }
 

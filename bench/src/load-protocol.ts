@@ -1,5 +1,6 @@
 /** Messages between the harness and its load-generator process (see load-worker.ts). */
 import type { Clock } from './bodies';
+import type { PushProtocol } from './protocol-bodies';
 
 /** One load to generate: closed loop (as fast as acks come back) unless `ratePerS` is set. */
 export interface LoadJob {
@@ -16,14 +17,22 @@ export interface LoadJob {
   durationMs?: number;
   /** Open loop: batches are scheduled evenly at this many entries per second; latency counts from the scheduled time. */
   ratePerS?: number;
+  /**
+   * Push in this protocol, every body encoded once when the job starts (protocol-bodies.ts). Absent:
+   * native JSON stamped at each send, so that every entry pushed has a timestamp of its own (the
+   * cluster phases' queries count entries in time windows).
+   */
+  protocol?: PushProtocol;
 }
 
 /** What a load achieved. */
 export interface LoadResult {
   entries: number;
   lineBytes: number;
+  /** Bytes of the acknowledged request bodies, as sent (encoded, compressed). */
+  bodyBytes: number;
   requests: number;
-  /** Answers other than 200 by status (503 and 429 are retried; others are not). */
+  /** Answers other than 2xx by status (503 and 429 are retried; others are not). */
   errors: Record<string, number>;
   /** Per acknowledged request: ms from send (closed loop) or from its scheduled time (open loop) to the answer. */
   latenciesMs: number[];

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 /** What one run measures. */
-export type Scenario = 'all' | 'ingest' | 'e2e' | 'query' | 'tail' | 'limits';
+export type Scenario = 'all' | 'ingest' | 'protocols' | 'e2e' | 'query' | 'tail' | 'limits';
 
-const SCENARIOS: readonly Scenario[] = ['all', 'ingest', 'e2e', 'query', 'tail', 'limits'];
+const SCENARIOS: readonly Scenario[] = ['all', 'ingest', 'protocols', 'e2e', 'query', 'tail', 'limits'];
 
 /** Every knob of a run, after defaults and `--quick`. */
 export interface BenchOptions {
@@ -16,6 +16,8 @@ export interface BenchOptions {
   unit: number;
   /** Seconds of the ingest-only phase at full rate. */
   durationS: number;
+  /** Seconds of each protocol's load in the protocols phase (`--duration` when given). */
+  protocolDurationS: number;
   /** Seconds of each half-rate phase (ack latency, lag, tail). */
   halfDurationS: number;
   /** Concurrent keep-alive HTTP connections of the load generator. */
@@ -42,10 +44,11 @@ const QUICK_DIR = path.join(os.tmpdir(), 'silt-bench-quick');
 
 /** Usage text for `--help` and errors. */
 export const USAGE = `usage: npm run bench -- [options]
-  --scenario all|ingest|e2e|query|tail|limits   what to measure (default all)
+  --scenario all|ingest|protocols|e2e|query|tail|limits   what to measure (default all)
   --scale 1,4,16          data volumes, multiples of --unit, loaded cumulatively (default 1,4,16)
   --unit N                entries stored at 1x (default 1000000)
-  --duration S            seconds of the ingest phase at full rate (default 60)
+  --duration S            seconds of the ingest phase at full rate (default 60), and of each
+                          protocol's load in the protocols phase (default 20)
   --half-duration S       seconds of each half-rate phase: ack latency, lag, tail (default 30)
   --connections N         concurrent keep-alive connections of the load generator (default 8)
   --batch N               entries per push (default 1000)
@@ -95,6 +98,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     scales,
     unit: positive('--unit', get('unit', '1000000', '5000')),
     durationS: positive('--duration', get('duration', '60', '3'), false),
+    protocolDurationS: positive('--duration', get('duration', '20', '1'), false),
     halfDurationS: positive('--half-duration', get('half-duration', '30', '1'), false),
     connections: positive('--connections', get('connections', '8', '4')),
     batch: positive('--batch', get('batch', '1000', '1000')),

@@ -1,4 +1,5 @@
 /** Renders a run's results as bench/RESULTS.md: one table per scenario, each figure with its target and its ratio to the physical limit. */
+import { PROTOCOLS } from './protocol-bodies';
 import type { BenchResults, CpuUse, LoadFigures, Memory, ScaleFigures } from './results';
 
 /** A target from the benchmark issue. */
@@ -22,6 +23,9 @@ interface Row {
 
 const MIB = 1024 * 1024;
 const TARGET_RSS_MIB = 256;
+/** The issue's protocol targets, as multiples of native JSON's entries/s. */
+const TARGET_PROTOBUF_RATIO = 1.3;
+const TARGET_PROTOCOL_RATIO = 0.8;
 
 /** Labels every full run (`--scenario all`) must have in its tables; the smoke test checks them. */
 export const REQUIRED_ROWS = [
@@ -34,6 +38,15 @@ export const REQUIRED_ROWS = [
   'ingest: ack p99 at full load',
   'ingest: ack p50 at half rate',
   'ingest: ack p99 at half rate',
+  'protocols: entries/s accepted',
+  'protocols: raw MB/s accepted',
+  'protocols: body bytes/entry',
+  'protocols: ack p50 at full load',
+  'protocols: ack p99 at full load',
+  'protocols: CPU, ingest',
+  'protocols: entries/s per ingest core',
+  'protocols: entries/s ÷ native JSON',
+  'protocols: protobuf entries/s ÷ native JSON',
   'e2e: entries/s stored in both replica groups',
   'e2e: load duration',
   'e2e: lag p50 at half rate',
@@ -92,7 +105,7 @@ function ratio(row: Row): string {
 function table(headers: string[], rows: Row[]): string {
   const lines = [`| figure | ${headers.join(' | ')} | target | status | vs physical limit |`, `|---|${headers.map(() => '---:').join('|')}|---|---|---|`];
   for (const r of rows) {
-    const target = r.target ? `${r.target.op === '>=' ? '≥' : '≤'} ${fmt(r.target.value)}${r.unit ? ' ' + r.unit : ''}${r.target.judge === 'last' ? ' (largest volume)' : ''}` : '—';
+    const target = r.target ? `${r.target.op === '>=' ? '≥' : '≤'} ${fmt(r.target.value, Number.isInteger(r.target.value) ? 0 : r.digits)}${r.unit ? ' ' + r.unit : ''}${r.target.judge === 'last' ? ' (largest volume)' : ''}` : '—';
     lines.push(`| ${r.label}${r.unit ? ` (${r.unit})` : ''} | ${r.values.map((v) => fmt(v, r.digits ?? 0)).join(' | ')} | ${target} | ${r.target ? status(r.values, r.target) : '—'} | ${ratio(r)} |`);
   }
   return lines.join('\n');
@@ -143,6 +156,49 @@ function ingestSection(r: BenchResults): string {
       (errors.length ? ` Answers other than 200 (retried): ${errors.map(([s, n]) => `${s}×${n}`).join(', ')}.` : ''),
     '',
     table(['measured'], rows),
+  ].join('\n');
+}
+
+function protocolsSection(r: BenchResults): string {
+  const { runs, warmUpS } = r.protocols!;
+  const natives = runs.filter((run) => run.protocol === 'native');
+  const reference = natives.reduce((sum, run) => sum + run.entriesPerS, 0) / natives.length;
+  // Native JSON runs first and last (run.ts); the others once each.
+  const headers = runs.map((run) => {
+    const name = PROTOCOLS[run.protocol].name;
+    if (run.protocol !== 'native') return name;
+    return `${name} (${natives[0] === run ? 'first' : 'last'})`;
+  });
+  const ratios = runs.map((run) => run.entriesPerS / reference);
+  const rows: Row[] = [
+    { label: 'protocols: entries/s accepted', unit: 'entries/s', values: runs.map((run) => run.entriesPerS) },
+    { label: 'protocols: raw MB/s accepted', unit: 'MB/s', values: runs.map((run) => run.lineMBps), digits: 1 },
+    { label: 'protocols: body bytes/entry', unit: 'B', values: runs.map((run) => run.bodyBytesPerEntry), digits: 1 },
+    { label: 'protocols: ack p50 at full load', unit: 'ms', values: runs.map((run) => run.ack.p50), digits: 1 },
+    { label: 'protocols: ack p99 at full load', unit: 'ms', values: runs.map((run) => run.ack.p99), digits: 1 },
+    ...cpuRows('protocols: CPU,', runs.map((run) => run.cpu)),
+    // Steadier than entries/s when other work on the machine takes cores from ingest.
+    { label: 'protocols: entries/s per ingest core', unit: 'entries/s', values: runs.map((run) => run.entriesPerS / (run.cpu.ingest ?? NaN)) },
+    { label: 'protocols: entries/s ÷ native JSON', unit: 'x', values: ratios, digits: 2, target: { op: '>=', value: TARGET_PROTOCOL_RATIO } },
+    {
+      label: 'protocols: protobuf entries/s ÷ native JSON',
+      unit: 'x',
+      values: runs.map((run, i) => (PROTOCOLS[run.protocol].contentType === 'application/x-protobuf' ? ratios[i] : null)),
+      digits: 2,
+      target: { op: '>=', value: TARGET_PROTOBUF_RATIO },
+    },
+  ];
+  const errors = runs.flatMap((run, i) => Object.entries(run.errors).map(([status, n]) => `${headers[i]} ${status}×${n}`));
+  const drift = (natives[natives.length - 1]!.entriesPerS / natives[0]!.entriesPerS) * 100;
+  return [
+    '## Protocols (each shipper protocol → Kafka acknowledged; one ingest process, no storage node consuming)',
+    '',
+    `Each protocol in turn for ${fmt(r.options.protocolDurationS, 1)} s closed loop after ${fmt(warmUpS, 1)} s unmeasured, ${r.options.connections} keep-alive connections, ` +
+      `pushes of ${fmt(r.options.batch)} entries of the same corpus and streams, every body encoded before its run. ` +
+      `The ratios are to the mean of native JSON's first and last runs (the last reached ${fmt(drift)}% of the first: the shared machine's drift during the phase).` +
+      (errors.length ? ` Answers other than 2xx (retried): ${errors.join(', ')}.` : ''),
+    '',
+    table(headers, rows),
   ].join('\n');
 }
 
@@ -278,12 +334,14 @@ export function renderMarkdown(r: BenchResults): string {
     limitsSection(r),
   ];
   if (r.ingest) parts.push('', ingestSection(r));
+  if (r.protocols) parts.push('', protocolsSection(r));
   if (r.scales.length > 0) parts.push('', growthSections(r));
   parts.push(
     '',
     '## How each figure is measured',
     '',
     '- **ingest entries/s, MB/s**: entries (and their line bytes) answered 200 by ingest, i.e. acknowledged by Kafka with acks=all, over the phase; the topic has no consumer.',
+    '- **protocols**: as ingest entries/s, for each protocol\'s route, content type and body; the harness fails the run unless ingest\'s `silt_ingest_entries_accepted_total` grew by exactly the entries answered 2xx. Bodies: native `{"streams":[…]}` JSON (`/api/v1/push`); Loki `logproto.PushRequest` protobuf, snappy block format, one stream per `app` (`/loki/api/v1/push`); OTLP `ExportLogsServiceRequest` protobuf, one ResourceLogs per app (`service.name`), one ScopeLogs, LogRecords with `timeUnixNano` and severity INFO (`/v1/logs`); Elasticsearch `_bulk` NDJSON, a `create` action and a document (`@timestamp`, `message`, `service.name`) per entry in arrival order (`/_bulk`). A body is encoded for a run once, so each round of the corpus repeats its timestamps. *body bytes/entry* is what travelled on the wire (after snappy for Loki).',
     '- **e2e entries/s**: the entries of the load step ÷ the time from its first push until *both* storage nodes have applied the offsets of every push (their `/internal/v1/state`), i.e. stored and queryable in both replica groups.',
     '- **lag**: marker entries pushed 10 times a second beside a half-rate load; time from the push answer until a token read on each storage node returns the marker (the later of the two).',
     '- **tail**: an SSE tail on the marker stream through the query service; time from the push answer until the event arrives.',

@@ -1,6 +1,7 @@
 /** The raw results of a run, as written to results.json and rendered by report.ts. */
 import type { PhysicalLimits } from './limits';
 import type { BenchOptions } from './options';
+import type { PushProtocol } from './protocol-bodies';
 import type { QueryResults } from './queries';
 import type { Summary } from './stats';
 
@@ -35,6 +36,20 @@ export interface IngestFigures {
   full: LoadFigures;
   half: LoadFigures & { targetPerS: number };
   memory: Record<string, Memory>;
+}
+
+/** One protocol's closed-loop load in the protocols phase. */
+export interface ProtocolRun extends LoadFigures {
+  protocol: PushProtocol;
+  /** Request body bytes per entry, as sent. */
+  bodyBytesPerEntry: number;
+}
+
+/** The protocols phase: one ingest process, each protocol in turn on the same corpus, batch and connections, native JSON first and last. */
+export interface ProtocolFigures {
+  runs: ProtocolRun[];
+  /** Seconds of unmeasured load before each run. */
+  warmUpS: number;
 }
 
 /** Markers pushed beside a half-rate load. */
@@ -89,5 +104,6 @@ export interface BenchResults {
   loadAverage: number[];
   limits: PhysicalLimits;
   ingest?: IngestFigures;
+  protocols?: ProtocolFigures;
   scales: ScaleFigures[];
 }

@@ -17,9 +17,10 @@ import type { LoadJob, LoadResult } from './load-protocol';
 import { commandLine, currentCommit, machineInfo } from './machine';
 import { parseOptions, type BenchOptions } from './options';
 import { MarkerProbe } from './probes';
+import { PROTOCOLS, type PushProtocol } from './protocol-bodies';
 import { runQueries } from './queries';
 import { renderMarkdown } from './report';
-import type { BenchResults, CpuUse, IngestFigures, LoadFigures, Memory, ScaleFigures } from './results';
+import type { BenchResults, CpuUse, IngestFigures, LoadFigures, Memory, ProtocolFigures, ProtocolRun, ScaleFigures } from './results';
 import { sleep, summarize, wallMs } from './stats';
 
 const PARTITIONS = DEFAULT_CONFIG.kafka.partitions;
@@ -29,6 +30,8 @@ const DAY_MS = 24 * 3600 * 1000;
 const MARKER_EVERY_MS = 100;
 /** No half rate is expected above this; it bounds the virtual clock so no timestamp lands in the future. */
 const MAX_HALF_RATE = 400_000;
+/** The protocols phase's order: native JSON both first and last, so that drift of the shared machine shows. */
+const PROTOCOL_RUNS: readonly PushProtocol[] = ['native', 'loki', 'otlp', 'elastic', 'native'];
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -84,6 +87,17 @@ function figures(result: LoadResult, cpu: CpuUse): LoadFigures {
   };
 }
 
+/** Unmeasured load before a closed-loop phase of `durationS`, so that the JIT and the connections are warm. */
+function warmUpMs(durationS: number): number {
+  return Math.min(5000, durationS * 250);
+}
+
+/** Entries of the bench tenant ingest counts as acknowledged by Kafka (its /metrics). */
+async function acceptedEntries(ingest: ServiceUnderTest): Promise<number> {
+  const text = await (await fetch(`${ingest.url}/metrics`)).text();
+  return Number(new RegExp(`^silt_ingest_entries_accepted_total\\{tenant="${TENANT}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
 /** Resolves with the wall time at which every node has applied every offset of `token`. */
 async function appliedEverywhere(nodes: ServiceUnderTest[], token: string, timeoutMs: number): Promise<number> {
   const wanted = decodeWriteToken(token);
@@ -128,7 +142,7 @@ async function ingestPhase(options: BenchOptions, kafka: KafkaUnderTest, generat
     const clock: Clock = clockFor(Math.max(1, seconds * MAX_HALF_RATE), DAY_MS, 5 * DAY_MS);
     const job = (extra: Partial<LoadJob>, firstSeq: number): LoadJob => ({ url: ingest.url, tenant: TENANT, connections: options.connections, clock, firstSeq, ...extra });
     log('ingest: warming up');
-    const warm = await generator.run(job({ durationMs: Math.min(5000, options.durationS * 250) }, 0));
+    const warm = await generator.run(job({ durationMs: warmUpMs(options.durationS) }, 0));
     log(`ingest: full load for ${options.durationS} s`);
     const cpu = new CpuMeter(pids).start();
     const full = await generator.run(job({ durationMs: options.durationS * 1000 }, warm.nextSeq));
@@ -141,6 +155,42 @@ async function ingestPhase(options: BenchOptions, kafka: KafkaUnderTest, generat
     const halfFigures = figures(half, halfCpu.stop());
     log(`ingest: half rate ack p50 ${halfFigures.ack.p50.toFixed(1)} ms, p99 ${halfFigures.ack.p99.toFixed(1)} ms`);
     return { full: fullFigures, half: { ...halfFigures, targetPerS }, memory: memories({ ingest: ingest.pid }, cluster) };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** The protocols phase: one ingest process on its own topic, no consumer, each shipper protocol in turn closed loop. */
+async function protocolsPhase(options: BenchOptions, kafka: KafkaUnderTest, generator: LoadGenerator, dir: string): Promise<ProtocolFigures> {
+  const cluster = new SiltCluster(kafka, 'protocols', path.join(dir, 'protocols'), PARTITIONS, options.services, options.profileDir);
+  try {
+    const ingest = await cluster.start('ingest', 'ingest');
+    const pids = { ingest: ingest.pid, kafka: kafka.pid, 'load generator': generator.pid };
+    const warmUp = warmUpMs(options.protocolDurationS);
+    const seconds = PROTOCOL_RUNS.length * (options.protocolDurationS + warmUp / 1000);
+    const clock: Clock = clockFor(Math.max(1, seconds * MAX_HALF_RATE), DAY_MS, 5 * DAY_MS);
+    const runs: ProtocolRun[] = [];
+    let seq = 0;
+    for (const protocol of PROTOCOL_RUNS) {
+      const job = (durationMs: number, firstSeq: number): LoadJob => ({ url: ingest.url, tenant: TENANT, connections: options.connections, clock, firstSeq, durationMs, protocol });
+      const name = PROTOCOLS[protocol].name;
+      log(`protocols: ${name} for ${options.protocolDurationS} s`);
+      const acceptedBefore = await acceptedEntries(ingest);
+      const warm = await generator.run(job(warmUp, seq));
+      const cpu = new CpuMeter(pids).start();
+      const full = await generator.run(job(options.protocolDurationS * 1000, warm.nextSeq));
+      const run = { protocol, ...figures(full, cpu.stop()), bodyBytesPerEntry: full.bodyBytes / full.entries };
+      // A 2xx answer must mean every entry of the body was taken, or the figures would flatter the protocol.
+      const accepted = (await acceptedEntries(ingest)) - acceptedBefore;
+      if (accepted !== warm.entries + full.entries) throw new Error(`${name}: ingest accepted ${accepted} of the ${warm.entries + full.entries} entries answered 2xx`);
+      seq = full.nextSeq;
+      runs.push(run);
+      log(`protocols: ${name} ${Math.round(run.entriesPerS)} entries/s, ack p99 ${run.ack.p99.toFixed(1)} ms, ingest ${(run.cpu.ingest ?? NaN).toFixed(2)} cores`);
+    }
+    return { runs, warmUpS: warmUp / 1000 };
+  } catch (err) {
+    for (const s of cluster.services) if (s.output.trim()) log(`${s.name} output:\n${s.output.slice(-3000)}`);
+    throw err;
   } finally {
     await cluster.stop();
   }
@@ -278,7 +328,8 @@ async function main(): Promise<void> {
       kafka = await openKafka(dir, log);
       generator = await LoadGenerator.start(options.batch);
       if (options.scenario === 'all' || options.scenario === 'ingest') results.ingest = await ingestPhase(options, kafka, generator, dir);
-      if (options.scenario !== 'ingest') results.scales = await clusterPhase(options, kafka, generator, dir, corpus.map((s) => s.app));
+      if (options.scenario === 'all' || options.scenario === 'protocols') results.protocols = await protocolsPhase(options, kafka, generator, dir);
+      if (['all', 'e2e', 'query', 'tail'].includes(options.scenario)) results.scales = await clusterPhase(options, kafka, generator, dir, corpus.map((s) => s.app));
     } finally {
       await generator?.stop();
       await kafka?.stop();

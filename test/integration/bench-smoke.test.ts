@@ -44,6 +44,8 @@ describe('bench harness (smoke)', () => {
     const results = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchResults;
     expect(results.externalKafka).toBe(true);
     expect(results.ingest!.full.entries).toBeGreaterThan(0);
+    expect(results.protocols!.runs.map((r) => r.protocol)).toEqual(['native', 'loki', 'otlp', 'elastic', 'native']);
+    for (const run of results.protocols!.runs) expect(run.entries).toBeGreaterThan(0);
     expect(results.scales.map((s) => s.scale)).toEqual([1, 4, 16]);
     for (const s of results.scales) {
       expect(s.entries).toBeGreaterThanOrEqual(s.scale * results.options.unit);
