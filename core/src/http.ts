@@ -79,13 +79,26 @@ export function toSiltError(err: unknown): SiltError {
   return new SiltError('SILT_INTERNAL', 500, false, 'internal error');
 }
 
-/** Installs the JSON error handler, a JSON 404, and a log line (with the request id) for every 5xx on `app`. */
-export function installErrorHandling(app: FastifyInstance, logger: Logger): void {
-  app.setErrorHandler((err, request, reply) => {
+/**
+ * A fastify error handler that answers every error as `render` shapes it (Silt's JSON, or a
+ * protocol's own dialect), after mapping it to a SiltError, logging an unexpected one (a bug: not a
+ * SiltError) with the request id, and setting `Retry-After` where the error carries one.
+ */
+export function errorHandlerOf(
+  logger: Logger,
+  render: (err: SiltError, request: FastifyRequest, reply: FastifyReply) => FastifyReply,
+): (err: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
+  return (err, request, reply) => {
     const silt = toSiltError(err);
     if (silt.status >= 500 && !(err instanceof SiltError)) logger.error('request failed', { reqId: request.id, url: request.url, err: String((err as Error)?.stack ?? err) });
-    return sendError(reply, silt);
-  });
+    if (silt.retryAfterSeconds !== undefined) reply.header('Retry-After', String(silt.retryAfterSeconds));
+    return render(silt, request, reply);
+  };
+}
+
+/** Installs the JSON error handler, a JSON 404, and a log line (with the request id) for every 5xx on `app`. */
+export function installErrorHandling(app: FastifyInstance, logger: Logger): void {
+  app.setErrorHandler(errorHandlerOf(logger, (silt, _request, reply) => sendError(reply, silt)));
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode >= 500) logger.warn('answered 5xx', { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode });
   });

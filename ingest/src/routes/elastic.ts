@@ -7,9 +7,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError, SiltError } from '../../../core/src/errors';
-import { firstHeaderValue, tenantOf, toSiltError } from '../../../core/src/http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BadRequestError } from '../../../core/src/errors';
+import { errorHandlerOf, firstHeaderValue, tenantOf } from '../../../core/src/http';
 import type { Logger } from '../../../core/src/logger';
 import { nowNs } from '../../../core/src/time';
 import { bulkMapping, checkBulkContentType, esErrorType, parseBulkInSlices, renderBulkAnswer, withStreamFields } from '../protocols/elastic';
@@ -80,12 +80,7 @@ function productHeader(_request: FastifyRequest, reply: FastifyReply, done: () =
  * except a refused `Content-Type`, which Elasticsearch answers 406 with a plain-string error.
  */
 function esErrorHandler(logger: Logger) {
-  return (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const silt = toSiltError(err);
-    if (silt.status >= 500 && !(err instanceof SiltError)) {
-      logger.error('request failed', { reqId: request.id, url: request.url, err: String(err?.stack ?? err) });
-    }
-    if (silt.retryAfterSeconds !== undefined) reply.header('Retry-After', String(silt.retryAfterSeconds));
+  return errorHandlerOf(logger, (silt, request, reply) => {
     if (silt.code === 'SILT_UNSUPPORTED_CONTENT_TYPE') {
       const header = firstHeaderValue(request.headers['content-type']);
       const error = header === undefined ? 'Content-Type header is missing' : `Content-Type header [${header}] is not supported`;
@@ -93,7 +88,7 @@ function esErrorHandler(logger: Logger) {
     }
     const cause = { type: esErrorType(silt.code, silt.status), reason: `${silt.code}: ${silt.message}` };
     return reply.code(silt.status).send({ error: { root_cause: [cause], ...cause }, status: silt.status });
-  };
+  });
 }
 
 type BulkRequest = FastifyRequest<{ Params: { index?: string }; Querystring: { _stream_fields?: string } }>;

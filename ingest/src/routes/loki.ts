@@ -3,9 +3,8 @@
  * plain-text reasons on errors (Promtail, Alloy, Vector and Fluent Bit log the body as it is).
  * The write token travels in `X-Silt-Token`.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SiltError } from '../../../core/src/errors';
-import { firstHeaderValue, tenantOf, toSiltError } from '../../../core/src/http';
+import type { FastifyInstance } from 'fastify';
+import { errorHandlerOf, firstHeaderValue, tenantOf } from '../../../core/src/http';
 import type { Logger } from '../../../core/src/logger';
 import { nowNs } from '../../../core/src/time';
 import type { PushOutcome } from '../distributor';
@@ -28,14 +27,9 @@ function rejectionText(outcome: PushOutcome): string {
   return lines.join('\n') + '\n';
 }
 
-/** Loki's clients expect plain-text errors: the status and `Retry-After` of the Silt error, its code and message as text. */
+/** Loki's clients expect plain-text errors: the status of the Silt error, its code and message as text. */
 function lokiErrorHandler(logger: Logger) {
-  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const silt = toSiltError(err);
-    if (silt.status >= 500 && !(err instanceof SiltError)) logger.error('request failed', { reqId: request.id, url: request.url, err: String(err?.stack ?? err) });
-    if (silt.retryAfterSeconds !== undefined) reply.header('Retry-After', String(silt.retryAfterSeconds));
-    return reply.code(silt.status).type(TEXT).send(`${silt.code}: ${silt.message}\n`);
-  };
+  return errorHandlerOf(logger, (silt, _request, reply) => reply.code(silt.status).type(TEXT).send(`${silt.code}: ${silt.message}\n`));
 }
 
 /** Registers Loki's push route. */

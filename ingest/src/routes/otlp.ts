@@ -5,9 +5,8 @@
  * stored), else a `google.rpc.Status` with the error's status and `Retry-After` on 429 and 503. The
  * write token travels in `X-Silt-Token`.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SiltError } from '../../../core/src/errors';
-import { tenantOf, toSiltError } from '../../../core/src/http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorHandlerOf, tenantOf } from '../../../core/src/http';
 import { nowNs } from '../../../core/src/time';
 import { otlpEncoding, parseOtlpLogs } from '../protocols/otlp';
 import { contentTypeOf, errorEncoding, exportResponse, statusResponse } from '../protocols/otlp-reply';
@@ -20,15 +19,10 @@ const PATHS = ['/v1/logs', '/otlp/v1/logs'];
 export function registerOtlpRoutes(app: FastifyInstance, ctx: IngestContext): void {
   const streamAttributes: ReadonlySet<string> = new Set(ctx.settings.otlpStreamAttributes);
 
-  const errorHandler = (err: FastifyError | SiltError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const silt = toSiltError(err);
-    if (silt.status >= 500 && !(err instanceof SiltError)) {
-      ctx.logger.error('request failed', { reqId: request.id, url: request.url, err: String((err as Error)?.stack ?? err) });
-    }
+  const errorHandler = errorHandlerOf(ctx.logger, (silt, request, reply) => {
     const encoding = errorEncoding(request.headers['content-type']);
-    if (silt.retryAfterSeconds !== undefined) reply.header('Retry-After', String(silt.retryAfterSeconds));
     return reply.code(silt.status).type(contentTypeOf(encoding)).send(statusResponse(encoding, silt));
-  };
+  });
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const encoding = otlpEncoding(request.headers['content-type']);
