@@ -134,7 +134,8 @@ class Writer {
   /** Needs `reserve` first (5 + byteLength). */
   string(s: string, byteLength: number): void {
     this.varint(byteLength);
-    this.pos += this.buf.write(s, this.pos, byteLength);
+    // As many bytes as UTF-16 units means pure ASCII, whose UTF-8 is its latin1: a plain copy, far cheaper than UTF-8 encoding.
+    this.pos += this.buf.write(s, this.pos, byteLength, byteLength === s.length ? 'latin1' : 'utf8');
   }
 
   release(): void {
