@@ -1,15 +1,13 @@
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import { pinoLoki } from 'pino-loki';
 import { compressSync } from 'snappy';
 import winston from 'winston';
 import LokiTransport from 'winston-loki';
 import { PushRequest } from '../../ingest/src/protocols/loki-proto';
-import { startBroker, type BrokerHandle } from '../../infra/src/kafka-broker';
 import { CompatCluster } from '../support/compat-cluster';
 import { startIngest, type IngestUnderTest } from '../support/ingest-harness';
+import { OwnBroker, retryUntil } from '../support/own-broker';
 import type { QueryEntry } from '../support/query-client';
 
 const LINES = 1000;
@@ -181,20 +179,17 @@ describe('ingest > loki push > real clients', () => {
 });
 
 describe('ingest > loki push > Kafka down', () => {
-  let dataDir: string;
-  let broker: BrokerHandle;
+  let broker: OwnBroker;
   let ing: IngestUnderTest;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'silt-loki-down-'));
-    broker = await startBroker({ dataDir });
+    broker = await OwnBroker.start('loki-down');
     ing = await startIngest({ ingest: { ackTimeoutMs: 2000, retryAfterSeconds: 3 } }, broker.brokers);
   }, 120000);
 
   afterAll(async () => {
     await ing?.service.stop();
-    await broker?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await broker?.close();
   }, 60000);
 
   it('answers 503 with Retry-After in plain text while the broker is stopped, and 204 again once it is back', async () => {
@@ -208,15 +203,7 @@ describe('ingest > loki push > Kafka down', () => {
     expect(down.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(down.text).toMatch(/^SILT_KAFKA_UNAVAILABLE: /);
 
-    broker = await startBroker({ dataDir, port: broker.port, controllerPort: broker.controllerPort });
-    let status = 0;
-    const deadline = Date.now() + 60000;
-    while (Date.now() < deadline) {
-      status = (await push(ing.url, protoBody('{app="down"}', ['after']), headers)).status;
-      if (status === 204) break;
-      expect(status).toBe(503);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    expect(status).toBe(204);
+    await broker.restart();
+    await retryUntil(204, async () => (await push(ing.url, protoBody('{app="down"}', ['after']), headers)).status);
   }, 180000);
 });

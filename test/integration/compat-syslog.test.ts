@@ -13,10 +13,10 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { loadConfig } from '../../core/src/config';
 import { createLogger } from '../../core/src/logger';
-import { startBroker, type BrokerHandle } from '../../infra/src/kafka-broker';
 import { build } from '../../ingest/src';
 import { CompatCluster } from '../support/compat-cluster';
 import { readTopic, startIngest, type IngestUnderTest } from '../support/ingest-harness';
+import { OwnBroker } from '../support/own-broker';
 import { testBrokers, uniqueName } from '../support/kafka';
 import { waitFor } from '../support/processes';
 import type { QueryEntry } from '../support/query-client';
@@ -365,20 +365,17 @@ describe('ingest > syslog > connection limits', () => {
 });
 
 describe('ingest > syslog > Kafka down', () => {
-  let dataDir: string;
-  let broker: BrokerHandle;
+  let broker: OwnBroker;
   let ing: IngestUnderTest;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'silt-syslog-down-'));
-    broker = await startBroker({ dataDir });
+    broker = await OwnBroker.start('syslog-down');
     ing = await startIngest({ ingest: { syslogEnabled: true, syslogPort: 0, ackTimeoutMs: 1500, retryAfterSeconds: 1 } }, broker.brokers);
   }, 120000);
 
   afterAll(async () => {
     await ing?.service.stop();
-    await broker?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await broker?.close();
   }, 60000);
 
   it('stops reading a TCP connection while Kafka cannot take its batch, and loses no line once Kafka is back', async () => {
@@ -404,7 +401,7 @@ describe('ingest > syslog > Kafka down', () => {
     udp.close();
     await waitFor('the datagrams counted', async () => (await metric(registry, 'silt_ingest_syslog_dropped_total', { transport: 'udp', reason: 'kafka_unavailable' })) === 5, 30000);
 
-    broker = await startBroker({ dataDir, port: broker.port, controllerPort: broker.controllerPort });
+    await broker.restart();
     // At least once: a push that timed out while Kafka was down may still land once it is back, besides the retry.
     const want = [...lines('before', 100), ...lines('during', 2000)].sort();
     let got: string[] = [];

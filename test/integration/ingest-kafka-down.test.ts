@@ -1,8 +1,5 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startBroker, type BrokerHandle } from '../../infra/src/kafka-broker';
 import { post, readTopic, startIngest, type IngestUnderTest } from '../support/ingest-harness';
+import { OwnBroker, retryUntil } from '../support/own-broker';
 
 const ACK_TIMEOUT_MS = 2000;
 
@@ -11,20 +8,17 @@ function body(line: string): string {
 }
 
 describe('ingest > push > Kafka down', () => {
-  let dataDir: string;
-  let broker: BrokerHandle;
+  let broker: OwnBroker;
   let ing: IngestUnderTest;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'silt-down-kafka-'));
-    broker = await startBroker({ dataDir });
+    broker = await OwnBroker.start('down-kafka');
     ing = await startIngest({ ingest: { ackTimeoutMs: ACK_TIMEOUT_MS, retryAfterSeconds: 3 } }, broker.brokers);
   }, 120000);
 
   afterAll(async () => {
     await ing?.service.stop();
-    await broker?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await broker?.close();
   }, 60000);
 
   it('answers 503 with Retry-After within the ack timeout while the broker is stopped, and recovers without a restart', async () => {
@@ -44,17 +38,8 @@ describe('ingest > push > Kafka down', () => {
       expect(took).toBeLessThan(ACK_TIMEOUT_MS + 1500);
     }
 
-    broker = await startBroker({ dataDir, port: broker.port, controllerPort: broker.controllerPort });
-    let status = 0;
-    const deadline = Date.now() + 60000;
-    while (Date.now() < deadline) {
-      const res = await post(ing.url, '/api/v1/push', body('after'), { 'Content-Type': 'application/json' });
-      status = res.status;
-      if (status === 200) break;
-      expect(status).toBe(503);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    expect(status).toBe(200);
+    await broker.restart();
+    await retryUntil(200, async () => (await post(ing.url, '/api/v1/push', body('after'), { 'Content-Type': 'application/json' })).status);
 
     const lines = (await readTopic(broker.brokers, ing.config.kafka.logsTopic)).map((e) => e.line);
     expect(lines.filter((l) => l === 'before')).toHaveLength(1);
