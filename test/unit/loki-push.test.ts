@@ -11,7 +11,7 @@ import type { Distributor, PushOutcome } from '../../ingest/src/distributor';
 import type { IngestMetrics } from '../../ingest/src/metrics';
 import { parseLokiPush } from '../../ingest/src/protocols/loki';
 import { PushRequest } from '../../ingest/src/protocols/loki-proto';
-import type { ParsedPush, PushLimits } from '../../ingest/src/push/builder';
+import { pushLimits, type ParsedPush, type PushLimits } from '../../ingest/src/push/builder';
 import type { IngestContext } from '../../ingest/src/routes/context';
 import { registerLokiRoutes } from '../../ingest/src/routes/loki';
 
@@ -19,16 +19,8 @@ const S = 1_000_000_000n;
 const NOW = parseTimestamp('2026-11-26T04:00:00Z');
 const MiB = 1024 * 1024;
 const CAP = 64 * MiB;
-const limits: PushLimits = {
-  maxLineBytes: 262_144,
-  maxLabels: 15,
-  maxLabelValueBytes: 1024,
-  maxLabelNameBytes: 1024,
-  maxPastNs: 7n * 86_400n * S,
-  maxFutureNs: 600n * S,
-  maxAttrs: 64,
-  maxAttrBytes: 65_536,
-};
+/** The default limits, as ingest runs with them. */
+const limits: PushLimits = pushLimits(DEFAULT_CONFIG.ingest);
 
 /** A nanosecond timestamp string `seconds` before NOW (plus `nanos`). */
 function ns(secondsAgo: number, nanos = 0): string {

@@ -1,21 +1,14 @@
+import { DEFAULT_CONFIG } from '../../core/src/config';
 import type { BlockEntry } from '../../core/src/block-format';
 import { BadRequestError, SiltError, UnsupportedMediaTypeError } from '../../core/src/errors';
 import { parseTimestamp } from '../../core/src/time';
 import { parseNativePush as parsePush } from '../../ingest/src/protocols/native';
-import type { ParsedPush, PushEntry, PushLimits } from '../../ingest/src/push/builder';
+import { pushLimits, type ParsedPush, type PushEntry, type PushLimits } from '../../ingest/src/push/builder';
 
 const S = 1_000_000_000n;
 const NOW = parseTimestamp('2026-11-26T04:00:00Z');
-const limits: PushLimits = {
-  maxLineBytes: 262_144,
-  maxLabels: 15,
-  maxLabelValueBytes: 1024,
-  maxLabelNameBytes: 1024,
-  maxPastNs: 7n * 86_400n * S,
-  maxFutureNs: 600n * S,
-  maxAttrs: 64,
-  maxAttrBytes: 65_536,
-};
+/** The default limits, as ingest runs with them. */
+const limits: PushLimits = pushLimits(DEFAULT_CONFIG.ingest);
 
 // PushEntry and BlockEntry must stay interchangeable.
 const asBlock: BlockEntry = { ts: 1n, line: '' } as PushEntry;

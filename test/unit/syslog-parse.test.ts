@@ -1,22 +1,14 @@
+import { DEFAULT_CONFIG } from '../../core/src/config';
 import { isUtf8 } from 'node:buffer';
 import type { Labels } from '../../core/src/labels';
 import { parseTimestamp } from '../../core/src/time';
-import type { PushLimits, Rejection } from '../../ingest/src/push/builder';
+import { pushLimits, type PushLimits, type Rejection } from '../../ingest/src/push/builder';
 import { SyslogBatch } from '../../ingest/src/syslog/batch';
 import { FACILITY_NAMES, LEVEL_NAMES, SyslogParser } from '../../ingest/src/syslog/parse';
 
-const S = 1_000_000_000n;
 const NOW = parseTimestamp('2026-12-01T20:00:00Z');
-const LIMITS: PushLimits = {
-  maxLineBytes: 262_144,
-  maxLabels: 15,
-  maxLabelValueBytes: 1024,
-  maxLabelNameBytes: 1024,
-  maxPastNs: 7n * 86_400n * S,
-  maxFutureNs: 600n * S,
-  maxAttrs: 64,
-  maxAttrBytes: 65_536,
-};
+/** The default limits, as ingest runs with them. */
+const LIMITS: PushLimits = pushLimits(DEFAULT_CONFIG.ingest);
 
 interface Stored {
   labels: Labels;
