@@ -1,5 +1,5 @@
-import { DEFAULT_CONFIG } from '../../core/src/config';
 import { isUtf8 } from 'node:buffer';
+import { DEFAULT_CONFIG } from '../../core/src/config';
 import type { Labels } from '../../core/src/labels';
 import { parseTimestamp } from '../../core/src/time';
 import { pushLimits, type PushLimits, type Rejection } from '../../ingest/src/push/builder';
