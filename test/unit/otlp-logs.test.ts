@@ -338,6 +338,28 @@ describe('ingest > otlp logs > attribute names and precedence', () => {
     const doc = { resourceLogs: [{ resource, scopeLogs: [{ scope: { name: 'sc', attributes: [jAttr('zone', jString('scope'))] }, logRecords: [record] }] }] };
     expect(only(json(doc)).attrs).toEqual({ zone: 'scope', tier: 'record', scope_name: 'sc', severity_text: 'WARN' });
   });
+
+  // Records that carry only a severity share one attributes object: none may see another's fields.
+  it('gives each record of a scope its own severity and fields, however severities and extra fields interleave', () => {
+    const info = { time: T, severity: 9, severityText: 'INFO' };
+    const records: PRecord[] = [info, info, { ...info, eventName: 'ev' }, { ...info, severity: 13, severityText: 'WARN' }, info, { ...info, attrs: [['k', pString('v')]] }, { time: T }, info];
+    const scope = { name: 'sc', records };
+    const r = proto(pResourceLogs([['service.name', pString('a')], ['host.name', pString('h')]], [scope]));
+    expect(r.rejected).toEqual([]);
+    const base = { host_name: 'h', scope_name: 'sc' };
+    const asInfo = { ...base, severity_number: '9', severity_text: 'INFO' };
+    expect(r.streams[0]!.entries.map((e) => e.attrs)).toEqual([
+      asInfo,
+      asInfo,
+      { ...asInfo, event_name: 'ev' },
+      { ...base, severity_number: '13', severity_text: 'WARN' },
+      asInfo,
+      { ...base, k: 'v', severity_number: '9', severity_text: 'INFO' },
+      base,
+      asInfo,
+    ]);
+    expect(Object.keys(r.streams[0]!.entries[5]!.attrs!)).toEqual(['host_name', 'scope_name', 'k', 'severity_number', 'severity_text']);
+  });
 });
 
 describe('ingest > otlp logs > timestamps', () => {

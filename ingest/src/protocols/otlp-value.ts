@@ -1,18 +1,18 @@
 /**
  * OTLP values read from either encoding and rendered as Loki renders them (pdata's
  * `Value.AsString`): a protobuf message as protobufjs decodes it with strict text (strings, or
- * INVALID_TEXT; bytes as Buffers; 64-bit integers as Long) or its OTLP/JSON form (64-bit integers
- * as decimal strings or numbers, bytes as base64, trace and span ids as hex, lowerCamelCase names
- * with the proto's snake_case names accepted, as the Collector accepts them). Attribute names are
- * normalised as Loki's OTLP label namer does, and a map-valued attribute flattens into
- * `parent_child` names.
+ * INVALID_TEXT; bytes as Buffers; int64 as Long, fixed64 timestamps as bigint) or its OTLP/JSON
+ * form (64-bit integers as decimal strings or numbers, bytes as base64, trace and span ids as hex,
+ * lowerCamelCase names with the proto's snake_case names accepted, as the Collector accepts them).
+ * Attribute names are normalised as Loki's OTLP label namer does, and a map-valued attribute
+ * flattens into `parent_child` names.
  *
  * A value that cannot be read throws a BadRequestError whose code says what it refuses; callers
  * turn it into a rejection of the records it belongs to, except SILT_TOO_DEEP, a whole-request 400.
  */
 import { BadRequestError, SiltError } from '../../../core/src/errors';
 import { kindOf } from '../push/builder';
-import { INVALID_TEXT } from './otlp-proto';
+import { INVALID_TEXT, uint64Of } from './otlp-proto';
 
 /** A decoded OTLP message of either encoding: protobufjs objects or parsed JSON. */
 export type OtlpMessage = Record<string, unknown>;
@@ -321,20 +321,14 @@ export function addAttributes(list: unknown, into: Record<string, string>, what:
   }
 }
 
-/** One 64-bit word seen as two 32-bit halves: setting the halves and reading the word makes one bigint, where shifting and adding makes four. */
-const HALVES = new Uint32Array(2);
-const WHOLE = new BigUint64Array(HALVES.buffer);
-/** Index of the low half in HALVES: typed arrays use the platform's byte order. */
-const LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-
-/** A fixed64 timestamp of nanoseconds: a Long, or in JSON a decimal string or a number; undefined when 0 (the OTLP "unknown"). */
+/**
+ * A fixed64 timestamp of nanoseconds: a bigint (as the strict reader decodes it), a Long
+ * (protobufjs's default of an absent field), or in JSON a decimal string or a number; undefined
+ * when 0 (the OTLP "unknown").
+ */
 export function timestampNs(v: unknown, what: string): bigint | undefined {
-  if (isLong(v)) {
-    if (v.low === 0 && v.high === 0) return undefined;
-    HALVES[LOW] = v.low;
-    HALVES[LOW ^ 1] = v.high;
-    return WHOLE[0]!;
-  }
+  if (typeof v === 'bigint') return v === 0n ? undefined : v;
+  if (isLong(v)) return v.low === 0 && v.high === 0 ? undefined : uint64Of(v.low, v.high);
   if (typeof v === 'string') {
     if (!DIGITS.test(v) || v.length > 20) fail('SILT_BAD_TIMESTAMP', `${what} ${JSON.stringify(v.slice(0, 40))} is not a decimal integer of nanoseconds`);
     const n = BigInt(v);

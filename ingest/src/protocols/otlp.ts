@@ -155,8 +155,45 @@ function scopeAttributes(scope: OtlpMessage | null, resourceAttrs: Record<string
 /** Decimal text of the severity numbers the enum defines (0 is left out), made once. */
 const SEVERITY_TEXT = Array.from({ length: 25 }, (_, n) => String(n));
 
+/** Sets a record's severity attributes, as the record's own fields after its attributes. */
+function setSeverity(attrs: Record<string, string>, severity: number, severityText: string): void {
+  if (severity !== 0) attrs.severity_number = SEVERITY_TEXT[severity] ?? String(severity);
+  if (severityText !== '') attrs.severity_text = severityText;
+}
+
+/**
+ * The attributes of a scope's records that carry nothing of their own but a severity, which is
+ * most records: one object per severity is shared by all of them, where a copy per record would
+ * cost an object (and its severity text) held until Kafka acknowledges the push, and GC time to
+ * copy it. Nothing downstream of the builder writes to an entry's attributes.
+ */
+class SharedAttributes {
+  private severity = 0;
+  private severityText = '';
+  private attrs: Record<string, string> | undefined;
+
+  constructor(private readonly base: Record<string, string>) {}
+
+  /** The shared attributes of records with this severity (the last one's, if it matches: a scope's records mostly share one). */
+  of(severity: number, severityText: string): Record<string, string> {
+    if (this.attrs === undefined || severity !== this.severity || severityText !== this.severityText) {
+      this.severity = severity;
+      this.severityText = severityText;
+      this.attrs = copyOf(this.base);
+      setSeverity(this.attrs, severity, severityText);
+    }
+    return this.attrs;
+  }
+}
+
+/** A fresh copy of a scope's attributes for one record to add to. */
+function copyOf(base: Record<string, string>): Record<string, string> {
+  // Object.assign, not spread: V8 clones a spread-made object with many dynamic names far slower.
+  return Object.assign({}, base);
+}
+
 /** Maps one log record and adds it to `slot`, or records why it is refused. */
-function addRecord(b: PushBuilder, slot: StreamSlot, base: Record<string, string>, record: unknown, stream: number, entry: number): void {
+function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, base: Record<string, string>, record: unknown, stream: number, entry: number): void {
   if (!isMessage(record)) {
     b.reject(stream, entry, 'SILT_BAD_ENTRY', `log record must be an object, not ${kindOf(record)}`);
     return;
@@ -164,31 +201,42 @@ function addRecord(b: PushBuilder, slot: StreamSlot, base: Record<string, string
   const r = record;
   let line: string;
   let ts: bigint | undefined;
-  // Object.assign, not spread: V8 clones a spread-made object with many dynamic names far slower.
-  const attrs: Record<string, string> = Object.assign({}, base);
+  let attrs: Record<string, string> | undefined;
   // Properties are read by name (lowerCamelCase, else the proto name JSON may use): protobufjs
-  // records share one shape, so each read stays monomorphic on the protobuf path.
+  // records share one shape, so each read stays monomorphic on the protobuf path. Fields are
+  // checked in the order they become attributes, so a record's first bad field is the one named.
   try {
     ts = timestampNs(r.timeUnixNano ?? r.time_unix_nano, 'timeUnixNano');
-    const observed = timestampNs(r.observedTimeUnixNano ?? r.observed_time_unix_nano, 'observedTimeUnixNano');
-    addAttributes(r.attributes, attrs, 'log record attributes', 'SILT_BAD_ATTRS');
-    if (ts === undefined) ts = observed;
-    else if (observed !== undefined) attrs.observed_timestamp = observed.toString();
+    let observed = timestampNs(r.observedTimeUnixNano ?? r.observed_time_unix_nano, 'observedTimeUnixNano');
+    const list = r.attributes;
+    if (!(list === undefined || list === null || (Array.isArray(list) && list.length === 0))) {
+      attrs = copyOf(base);
+      addAttributes(list, attrs, 'log record attributes', 'SILT_BAD_ATTRS');
+    }
+    if (ts === undefined) {
+      ts = observed;
+      observed = undefined;
+    }
     const severity = severityNumber(r.severityNumber ?? r.severity_number);
-    if (severity !== 0) attrs.severity_number = SEVERITY_TEXT[severity] ?? String(severity);
     const severityText = text(r.severityText ?? r.severity_text, 'severityText', 'SILT_BAD_ENTRY');
-    if (severityText !== '') attrs.severity_text = severityText;
     const dropped = uint32(r.droppedAttributesCount ?? r.dropped_attributes_count, 'droppedAttributesCount', 'SILT_BAD_ENTRY');
-    if (dropped !== 0) attrs.dropped_attributes_count = String(dropped);
     const flags = uint32(r.flags, 'flags', 'SILT_BAD_ENTRY');
-    if (flags !== 0) attrs.flags = String(flags);
     const traceId = idHex(r.traceId ?? r.trace_id, 16, 'traceId');
-    if (traceId !== undefined) attrs.trace_id = traceId;
     const spanId = idHex(r.spanId ?? r.span_id, 8, 'spanId');
-    if (spanId !== undefined) attrs.span_id = spanId;
     const eventName = text(r.eventName ?? r.event_name, 'eventName', 'SILT_BAD_ENTRY');
-    if (eventName !== '') attrs.event_name = eventName;
     line = valueText(r.body, 'body', 'SILT_BAD_ENTRY');
+    if (attrs === undefined && observed === undefined && dropped === 0 && flags === 0 && traceId === undefined && spanId === undefined && eventName === '') {
+      attrs = shared.of(severity, severityText);
+    } else {
+      attrs ??= copyOf(base);
+      if (observed !== undefined) attrs.observed_timestamp = observed.toString();
+      setSeverity(attrs, severity, severityText);
+      if (dropped !== 0) attrs.dropped_attributes_count = String(dropped);
+      if (flags !== 0) attrs.flags = String(flags);
+      if (traceId !== undefined) attrs.trace_id = traceId;
+      if (spanId !== undefined) attrs.span_id = spanId;
+      if (eventName !== '') attrs.event_name = eventName;
+    }
   } catch (err) {
     const refusal = refusalOf(err);
     b.reject(stream, entry, refusal.code, refusal.reason);
@@ -231,7 +279,8 @@ export function parseOtlpLogs(
         continue;
       }
       const slot = (resource as MappedResource).slot;
-      for (let i = 0; i < records.length; i++) addRecord(b, slot, base, records[i], r, entry++);
+      const shared = new SharedAttributes(base);
+      for (let i = 0; i < records.length; i++) addRecord(b, slot, shared, base, records[i], r, entry++);
     }
   }
   return b.result();
