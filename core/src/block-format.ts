@@ -182,6 +182,9 @@ function writePayload(entries: BlockEntry[]): PayloadSummary {
   let minTs = entries[0]!.ts;
   let maxTs = minTs;
   let prev = 0n;
+  let prevAttrs: Record<string, string> | undefined;
+  let prevAttrsStart = 0;
+  let prevAttrsEnd = 0;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     const ts = entry.ts;
@@ -204,6 +207,18 @@ function writePayload(entries: BlockEntry[]): PayloadSummary {
       w.buf[w.pos++] = 0;
       continue;
     }
+    // Entries often share one attrs object (a shipper's batch of one severity): its bytes are copied, not encoded again.
+    if (attrs === prevAttrs) {
+      const length = prevAttrsEnd - prevAttrsStart;
+      w.reserve(length);
+      w.buf.copy(w.buf, w.pos, prevAttrsStart, prevAttrsEnd);
+      prevAttrsStart = w.pos;
+      w.pos += length;
+      prevAttrsEnd = w.pos;
+      continue;
+    }
+    prevAttrs = attrs;
+    prevAttrsStart = w.pos;
     const keys = Object.keys(attrs);
     w.varint(keys.length);
     for (const key of keys) {
@@ -214,6 +229,7 @@ function writePayload(entries: BlockEntry[]): PayloadSummary {
       w.string(key, keyLength);
       w.string(value, valueLength);
     }
+    prevAttrsEnd = w.pos;
   }
   if (minTs < I64_MIN || maxTs > I64_MAX) throw new RangeError(`block: timestamp outside the signed 64-bit range (${minTs}..${maxTs})`);
   return { minTs, maxTs };

@@ -170,6 +170,18 @@ describe('core > block format', () => {
       roundTrip({ tenant: 'acme', streams: [stream({ app: 'api' }, lines.map((line, i) => ({ ts: T0 + BigInt(i), line })))] });
     });
 
+    it('keeps attrs that entries share as one object, interleaved with others, exactly as if each had its own', () => {
+      const shared = { severity_text: 'INFO', 'sévérité': '9' };
+      const other = { trace_id: 'ab12' };
+      const empty = {};
+      const attrs = [shared, shared, other, shared, empty, empty, undefined, shared, { ...shared }, shared];
+      const entries = attrs.map((a, i) => (a === undefined ? { ts: T0 + BigInt(i), line: `l${i}` } : { ts: T0 + BigInt(i), line: `l${i}`, attrs: a }));
+      const copies = entries.map((e) => ('attrs' in e && e.attrs ? { ...e, attrs: { ...e.attrs } } : e));
+      const sharedBlock = encodeBlock({ tenant: 'acme', streams: [stream({ app: 'api' }, entries)] });
+      expect(sharedBlock.equals(encodeBlock({ tenant: 'acme', streams: [stream({ app: 'api' }, copies)] }))).toBe(true);
+      roundTrip({ tenant: 'acme', streams: [stream({ app: 'api' }, entries)] });
+    });
+
     it('keeps an empty line', () => {
       roundTrip({ tenant: 'acme', streams: [stream({ app: 'api' }, [{ ts: T0, line: '' }, { ts: T0, line: 'x' }, { ts: T0 + 1n, line: '' }])] });
     });

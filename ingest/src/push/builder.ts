@@ -122,6 +122,9 @@ export class PushBuilder {
   private readonly slots = new Map<string, StreamSlot>();
   private readonly minTs: bigint;
   private readonly maxTs: bigint;
+  /** The last attrs object `entry()` accepted, and how many attributes it has. */
+  private lastAttrs: unknown = undefined;
+  private lastAttrsCount = 0;
   /** Why the last `entry()` call returned null. */
   code = '';
   reason = '';
@@ -215,8 +218,15 @@ export class PushBuilder {
       }
     }
     if (attrs === undefined || attrs === null) return { ts: t, line };
-    const n = this.attrsCount(attrs);
-    if (n < 0) return null;
+    // Protocols share one attrs object across entries (OTLP: per scope and severity); entries never change it, so one check holds for all.
+    let n: number;
+    if (attrs === this.lastAttrs) n = this.lastAttrsCount;
+    else {
+      n = this.attrsCount(attrs);
+      if (n < 0) return null;
+      this.lastAttrs = attrs;
+      this.lastAttrsCount = n;
+    }
     return n === 0 ? { ts: t, line } : { ts: t, line, attrs: attrs as Record<string, string> };
   }
 
