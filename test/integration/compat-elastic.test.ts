@@ -143,6 +143,21 @@ describe('ingest > elastic bulk > real clients', () => {
     expect(entries.map((e) => e.line).sort()).toEqual(['raw one', 'raw two']);
   });
 
+  it("answers Logstash's filter_path=errors,items.*.error,items.*.status with only those fields, and Filebeat's per-action form alike", async () => {
+    const body = ndjson([{ create: { _index: 'filtered' } }, { message: 'filtered one' }, { delete: { _index: 'filtered', _id: 'x' } }, { create: { _index: 'filtered' } }, { message: 'filtered two' }]);
+    const headers = { 'Content-Type': 'application/x-ndjson', 'X-Scope-OrgID': 'filter-t' };
+    const logstash = await bulk(cluster.ingestUrl, '/_bulk?filter_path=errors,items.*.error,items.*.status', body, headers);
+    expect(logstash.status).toBe(200);
+    expect(logstash.json).toEqual({
+      errors: true,
+      items: [{ create: { status: 201 } }, { delete: { status: 400, error: { type: 'illegal_argument_exception', reason: expect.stringMatching(/^SILT_UNSUPPORTED_ACTION: /) } } }, { create: { status: 201 } }],
+    });
+    const filebeat = await bulk(cluster.ingestUrl, '/filtered/_bulk?filter_path=errors,items.index.status,items.index.error,items.create.status,items.create.error', body, headers);
+    expect(filebeat.json).toEqual({ errors: true, items: [{ create: { status: 201 } }, { create: { status: 201 } }] });
+    const entries = await cluster.waitForEntries('{index="filtered"}', 4, 'filter-t');
+    expect(entries.map((e) => e.line).sort()).toEqual(['filtered one', 'filtered one', 'filtered two', 'filtered two']);
+  });
+
   it('gzip bodies are taken, raw and from the client; a wrong content type is refused with 406 as Elasticsearch does', async () => {
     const body = gzipSync(ndjson([{ index: {} }, { message: 'gzipped' }]));
     const ok = await bulk(cluster.ingestUrl, '/gz/_bulk', body, {

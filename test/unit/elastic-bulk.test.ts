@@ -1,16 +1,7 @@
 import { SiltError } from '../../core/src/errors';
 import { parseTimestamp } from '../../core/src/time';
-import {
-  bulkMapping,
-  checkBulkContentType,
-  esErrorType,
-  parseBulk,
-  parseBulkInSlices,
-  renderBulkAnswer,
-  withStreamFields,
-  type BulkMapping,
-  type ParsedBulk,
-} from '../../ingest/src/protocols/elastic';
+import { bulkMapping, checkBulkContentType, parseBulk, parseBulkInSlices, withStreamFields, type BulkMapping, type ParsedBulk } from '../../ingest/src/protocols/elastic';
+import { answerFilter, esErrorType, renderBulkAnswer } from '../../ingest/src/protocols/elastic-answer';
 import { PushBuilder, type PushEntry, type PushLimits } from '../../ingest/src/push/builder';
 
 const S = 1_000_000_000n;
@@ -97,6 +88,16 @@ describe('ingest > elastic bulk > mapping', () => {
     const r = bulk([create('app'), { message: 'm', 'host.name': 'flat', host: { name: 'nested' } }]);
     expect(stored(r)[0]!.labels).toEqual({ index: 'app', host_name: 'flat' });
     expect(stored(r)[0]!.attrs).toBeUndefined();
+  });
+
+  it('leaves a consumed field out of attrs however its dotted name is split into keys, and keeps what only looks like it', () => {
+    const mapping = bulkMapping(['message'], ['@timestamp'], ['a.b.c', '.x']);
+    const r = bulk([create('app'), { message: 'm', a: { b: { c: 'v' } }, 'a.b': { c: 'w', d: 'kept' }, '': { x: 'y' }, '.x': 'dot' }], undefined, mapping);
+    expect(stored(r)[0]!.labels).toEqual({ index: 'app', a_b_c: 'v', _x: 'dot' });
+    // A top-level "" key's fields are named as top-level ones: `x`, not `.x`.
+    expect(stored(r)[0]!.attrs).toEqual({ 'a.b.d': 'kept', x: 'y' });
+    const none = bulk([create('app'), { message: 'm', 'a.b': { x: '1' } }], undefined, mapping);
+    expect(stored(none)[0]!.attrs).toEqual({ 'a.b.x': '1' });
   });
 
   it('flattens every other field with dots; arrays, numbers and booleans become JSON text; nulls and empty strings are left out', () => {
@@ -393,7 +394,7 @@ describe('ingest > elastic bulk > alignment', () => {
 describe('ingest > elastic bulk > answer', () => {
   it('renders one item per action: 201 created with a unique _id, or 400 with an Elasticsearch error', () => {
     const r = bulk([create('app'), { message: 'a' }, create('app', 'given-1'), { message: 'b' }, { delete: { _index: 'app', _id: 'd' } }, create('app'), '{x', create('app'), { message: 'c' }]);
-    const answer = JSON.parse(renderBulkAnswer(r.items, 12, 'PFX'));
+    const answer = JSON.parse(renderBulkAnswer(r.items, 12, 'PFX').toString());
     const shards = { total: 1, successful: 1, failed: 0 };
     expect(answer).toEqual({
       took: 12,
@@ -417,8 +418,19 @@ describe('ingest > elastic bulk > answer', () => {
 
   it('says errors:false when every item was stored, and escapes what it echoes', () => {
     const r = bulk([create('we"ird\\ix', 'id "q"'), { message: 'a' }]);
-    expect(JSON.parse(renderBulkAnswer(r.items, 0, 'P'))).toMatchObject({ errors: false, items: [{ create: { _index: 'we"ird\\ix', _id: 'id "q"', status: 201 } }] });
+    expect(JSON.parse(renderBulkAnswer(r.items, 0, 'P').toString())).toMatchObject({ errors: false, items: [{ create: { _index: 'we"ird\\ix', _id: 'id "q"', status: 201 } }] });
   });
+
+  it('writes what it echoes as UTF-8, and grows past its first guess of the size', () => {
+    const long = 'é✓'.repeat(500);
+    const r = bulk([create('índex', long), { message: 'a' }, create('índex'), { message: 'b' }]);
+    const answer = renderBulkAnswer(r.items, 0, 'P');
+    expect(JSON.parse(answer.toString('utf8')).items.map((i: { create: { _index: string; _id: string } }) => [i.create._index, i.create._id])).toEqual([
+      ['índex', long],
+      ['índex', 'P1'],
+    ]);
+  });
+
 
   it.each([
     ['SILT_BAD_TIMESTAMP', 400, 'document_parsing_exception'],
@@ -433,5 +445,56 @@ describe('ingest > elastic bulk > answer', () => {
     ['SILT_INTERNAL', 500, 'exception'],
   ])('maps %s (%d) to %s', (code, status, type) => {
     expect(esErrorType(code, status)).toBe(type);
+  });
+});
+
+describe('ingest > elastic bulk > filter_path', () => {
+  const mixed = () => bulk([create('app'), { message: 'a' }, { delete: { _index: 'app', _id: 'd' } }, { index: { _index: 'app', _id: 'i' } }, '{x', create('app'), { message: 'c' }]);
+  const filtered = (r: ParsedBulk, param: string) => JSON.parse(renderBulkAnswer(r.items, 7, 'P', answerFilter(param)).toString());
+  const parsingError = (r: ParsedBulk, i: number) => ({ type: 'document_parsing_exception', reason: `SILT_MALFORMED_JSON: ${r.items[i]!.reason}` });
+
+  it("keeps Logstash's errors,items.*.error,items.*.status: every item, with only its status and error", () => {
+    const r = mixed();
+    expect(filtered(r, 'errors,items.*.error,items.*.status')).toEqual({
+      errors: true,
+      items: [
+        { create: { status: 201 } },
+        { delete: { status: 400, error: { type: 'illegal_argument_exception', reason: `SILT_UNSUPPORTED_ACTION: ${r.items[1]!.reason}` } } },
+        { index: { status: 400, error: parsingError(r, 2) } },
+        { create: { status: 201 } },
+      ],
+    });
+    expect(renderBulkAnswer(bulk([create('app'), { message: 'a' }]).items, 7, 'P', answerFilter('errors,items.*.error,items.*.status')).toString()).toBe(
+      '{"errors":false,"items":[{"create":{"status":201}}]}',
+    );
+  });
+
+  it("keeps Filebeat's per-action paths, leaving out the items of the actions it does not name", () => {
+    const r = mixed();
+    const param = 'errors,items.index.status,items.index.error,items.create.status,items.create.error,items.update.status,items.update.error';
+    expect(filtered(r, param)).toEqual({ errors: true, items: [{ create: { status: 201 } }, { index: { status: 400, error: parsingError(r, 2) } }, { create: { status: 201 } }] });
+  });
+
+  it('leaves out items, and the items key, that keep nothing; keeps subfields; a path below a scalar keeps nothing', () => {
+    const ok = bulk([create('app', 'x'), { message: 'a' }]);
+    expect(renderBulkAnswer(ok.items, 7, 'P', answerFilter('errors,items.*.error')).toString()).toBe('{"errors":false}');
+    expect(filtered(ok, ' took , items.*._shards.failed,items.create._id,items.*.error.type')).toEqual({ took: 7, items: [{ create: { _id: 'x', _shards: { failed: 0 } } }] });
+    expect(filtered(mixed(), 'items.*.error.type')).toEqual({
+      items: [{ delete: { error: { type: 'illegal_argument_exception' } } }, { index: { error: { type: 'document_parsing_exception' } } }],
+    });
+    expect(filtered(ok, 'errors.x,items.*.status.code,nothing')).toEqual({});
+  });
+
+  it('keeps whole what a path ends on: an item, the items, every key', () => {
+    const r = mixed();
+    const full = JSON.parse(renderBulkAnswer(r.items, 7, 'P').toString());
+    expect(filtered(r, 'items.create')).toEqual({ items: [full.items[0], full.items[3]] });
+    expect(filtered(r, 'items')).toEqual({ items: full.items });
+    expect(filtered(r, '*')).toEqual(full);
+    expect(filtered(r, 'items.*,took')).toEqual({ took: 7, items: full.items });
+  });
+
+  it.each([undefined, '', ' , ', '-took', 'items.**.status', 'it*', 'items..status', 'items\\.x', ['errors', 'items']])('answers in full for %p', (param) => {
+    expect(answerFilter(param)).toBeNull();
   });
 });

@@ -20,6 +20,8 @@ export interface FieldPath {
   name: string;
   /** The path's segments; null when the name has no dot (a flat key is the only match). */
   parts: string[] | null;
+  /** The number of its name among the mapping's distinct field names: the slot that marks it consumed in a document. */
+  id: number;
 }
 
 /** A field that becomes a stream label, with the label's name. */
@@ -27,11 +29,28 @@ export interface StreamField extends FieldPath {
   label: string;
 }
 
+/**
+ * A node of the tree of the mapping's field names by the keys a document may nest them under
+ * (`a.b.c` is reached by `a.b.c`, by `a` then `b.c`, by `a.b` then `c`, by `a` then `b` then `c`):
+ * flattening finds whether a key's dotted name is a field's by one Map lookup, without building the name.
+ */
+interface NameNode {
+  /** The dotted name this node stands for. */
+  name: string;
+  /** The field name's number (`FieldPath.id`), or -1 when the name is only a prefix of field names. */
+  id: number;
+  next: Map<string, NameNode>;
+}
+
 /** How bulk documents map to entries; compile once with `bulkMapping`, per request with `withStreamFields`. */
 export interface BulkMapping {
   messageFields: readonly FieldPath[];
   timestampFields: readonly FieldPath[];
   streamFields: readonly StreamField[];
+  /** The root of the field names' tree (the name '' of the document itself). */
+  names: NameNode;
+  /** How many distinct field names the tree holds. */
+  nameCount: number;
 }
 
 /** Where the documents of a request go and how they are read. */
@@ -44,14 +63,14 @@ export interface BulkOptions {
 /** What one action of a bulk body came to, for its item in the answer. */
 export interface BulkItem {
   /** The action's own name (`index`, `create`, `delete`, `update`); `index` for a line that names no known action. */
-  action: string;
+  readonly action: string;
   /** The target index, or null when there is none. */
-  index: string | null;
+  readonly index: string | null;
   /** The action's `_id`, or null when it gave none. */
-  id: string | null;
+  readonly id: string | null;
   /** Null when the document was accepted; else the `SILT_…` code of its rejection (also listed in `push.rejected`). */
-  code: string | null;
-  reason: string;
+  readonly code: string | null;
+  readonly reason: string;
 }
 
 /** A parsed bulk body: the push for the distributor and one item per action, in body order. */
@@ -75,8 +94,42 @@ export function checkBulkContentType(header: string | string[] | undefined): voi
   if (!BULK_TYPES.has(type)) throw unsupportedType(type, SUPPORTED);
 }
 
-function fieldPath(name: string): FieldPath {
-  return { name, parts: name.includes('.') ? name.split('.') : null };
+/**
+ * Builds the names' tree and numbers the distinct names. A node stands for a name or a prefix of
+ * one that ends before a dot, shared by every way of reaching it; its children are keyed by every
+ * run of segments that continues it. Flattening names what a top-level `""` key holds as top-level
+ * keys, so no node continues that key.
+ */
+function nameTree(names: readonly string[]): { root: NameNode; ids: number[]; count: number } {
+  const root: NameNode = { name: '', id: -1, next: new Map() };
+  const byName = new Map<string, NameNode>();
+  const nodeOf = (name: string): NameNode => {
+    let node = byName.get(name);
+    if (node === undefined) {
+      node = { name, id: -1, next: new Map() };
+      byName.set(name, node);
+    }
+    return node;
+  };
+  const ids: number[] = [];
+  let count = 0;
+  for (const name of names) {
+    const parts = name.split('.');
+    for (let i = 0; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('.');
+      if (i > 0 && prefix === '') continue;
+      const from = i === 0 ? root : nodeOf(prefix);
+      for (let j = i + 1; j <= parts.length; j++) from.next.set(parts.slice(i, j).join('.'), nodeOf(parts.slice(0, j).join('.')));
+    }
+    const node = nodeOf(name);
+    if (node.id < 0) node.id = count++;
+    ids.push(node.id);
+  }
+  return { root, ids, count };
+}
+
+function fieldPath(name: string, id: number): FieldPath {
+  return { name, parts: name.includes('.') ? name.split('.') : null, id };
 }
 
 /** A label name for a field: every character outside `[a-zA-Z0-9_]` (dots first of all) becomes `_`, as Loki names OTLP attributes. */
@@ -84,13 +137,22 @@ function labelName(field: string): string {
   return field.replace(/[^a-zA-Z0-9_]/g, '_');
 }
 
-function streamField(name: string): StreamField {
-  return { ...fieldPath(name), label: labelName(name) };
+function streamField(name: string, id: number): StreamField {
+  return { ...fieldPath(name, id), label: labelName(name) };
 }
 
 /** Compiles the configured field lists (`ingest.elasticMessageFields`, `elasticTimestampFields`, `elasticStreamFields`). */
 export function bulkMapping(messageFields: readonly string[], timestampFields: readonly string[], streamFields: readonly string[]): BulkMapping {
-  return { messageFields: messageFields.map(fieldPath), timestampFields: timestampFields.map(fieldPath), streamFields: streamFields.map(streamField) };
+  const { root, ids, count } = nameTree([...messageFields, ...timestampFields, ...streamFields]);
+  const t = messageFields.length;
+  const k = t + timestampFields.length;
+  return {
+    messageFields: messageFields.map((name, i) => fieldPath(name, ids[i]!)),
+    timestampFields: timestampFields.map((name, i) => fieldPath(name, ids[t + i]!)),
+    streamFields: streamFields.map((name, i) => streamField(name, ids[k + i]!)),
+    names: root,
+    nameCount: count,
+  };
 }
 
 /**
@@ -103,7 +165,12 @@ export function withStreamFields(mapping: BulkMapping, param: string | undefined
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  return names.length === 0 ? mapping : { ...mapping, streamFields: names.map(streamField) };
+  if (names.length === 0) return mapping;
+  return bulkMapping(
+    mapping.messageFields.map((f) => f.name),
+    mapping.timestampFields.map((f) => f.name),
+    names,
+  );
 }
 
 /** A field's value in a document: the flat key first, then the nested path. */
@@ -161,8 +228,8 @@ function mayBeDeep(text: string): boolean {
 /** A parsed action line. */
 interface Action {
   name: string;
-  index: string | undefined;
-  id: string | null;
+  /** Its item while it is not refused: one object for every document of a repeated action line (`fail` replaces it). */
+  item: BulkItem;
 }
 
 /** What the next line of the body is. */
@@ -194,12 +261,6 @@ function childOf(node: SlotNode, value: string | undefined): SlotNode {
   return child;
 }
 
-/** True when `name` is among the first `used` entries of `consumed`. */
-function isConsumed(name: string, consumed: readonly string[], used: number): boolean {
-  for (let c = 0; c < used; c++) if (consumed[c] === name) return true;
-  return false;
-}
-
 /** Parses and maps one bulk body; drive it with `step`, read it with `result`. */
 class BulkParser {
   private readonly b: PushBuilder;
@@ -217,8 +278,10 @@ class BulkParser {
   /** Label sets seen in this body, by index and then each stream field value. */
   private readonly slots: SlotNode = { next: new Map(), slot: undefined };
   private readonly values: (string | undefined)[];
-  /** Fields a document's line, timestamp and labels came from: left out of its attrs (scratch, reused per document). */
-  private readonly consumed: string[] = [];
+  /** By field name number: the document whose line, timestamp or a label came from that field, which leaves it out of the document's attrs. */
+  private readonly consumedIn: Int32Array;
+  /** The number of the document being mapped (from 1: the marks start at 0). */
+  private docNo = 0;
   /** The document being mapped, whether its nesting was checked yet, and its attrs (created with the first). */
   private docText = '';
   private depthChecked = false;
@@ -235,6 +298,7 @@ class BulkParser {
     this.encoding = isAscii(body) ? 'latin1' : 'utf8';
     this.mapping = options.mapping;
     this.values = new Array<string | undefined>(this.mapping.streamFields.length);
+    this.consumedIn = new Int32Array(this.mapping.nameCount);
   }
 
   /** Parses the lines of about `maxBytes` more of the body (whole lines); true once the body is done. */
@@ -265,9 +329,7 @@ class BulkParser {
   }
 
   private fail(i: number, code: string, reason: string): void {
-    const item = this.items[i]!;
-    item.code = code;
-    item.reason = reason;
+    this.items[i] = { ...this.items[i]!, code, reason };
     this.b.reject(i, 0, code, reason);
   }
 
@@ -334,9 +396,9 @@ class BulkParser {
       this.prevStart = start;
       this.prevEnd = end;
     }
-    const index = action.index ?? this.options.pathIndex ?? null;
+    const index = action.item.index;
     const i = this.items.length;
-    this.items.push({ action: action.name, index, id: action.id, code: null, reason: '' });
+    this.items.push(action.item);
     if (action.name === 'delete' || action.name === 'update') {
       this.fail(i, 'SILT_UNSUPPORTED_ACTION', `the ${action.name} action is not supported: Silt stores logs append-only (use index or create)`);
       this.expect = action.name === 'delete' ? Expect.Action : Expect.Skipped;
@@ -369,9 +431,11 @@ class BulkParser {
     }
     const meta = doc[name];
     if (!isJsonObject(meta)) return `the ${name} action's metadata must be an object, not ${kindOf(meta)}`;
-    const index = scalarText(meta._index);
-    const id = scalarText(meta._id);
-    return { name, index: index === '' ? undefined : index, id: id === undefined || id === '' ? null : id };
+    const given = scalarText(meta._index);
+    const raw = scalarText(meta._id);
+    const id = raw === undefined || raw === '' ? null : raw;
+    const index = (given === '' ? undefined : given) ?? this.options.pathIndex ?? null;
+    return { name, item: { action: name, index, id, code: null, reason: '' } };
   }
 
   private document(i: number, start: number, end: number): void {
@@ -408,13 +472,13 @@ class BulkParser {
   /** Maps a parsed document to its entry and label set, and adds it (or fails item `i`). */
   private map(i: number, doc: Record<string, unknown>, text: string): void {
     const m = this.mapping;
-    const consumed = this.consumed;
-    let used = 0;
+    const consumedIn = this.consumedIn;
+    const docNo = ++this.docNo;
     let line: string | undefined;
     for (const f of m.messageFields) {
       line = scalarText(lookup(doc, f));
       if (line !== undefined) {
-        consumed[used++] = f.name;
+        consumedIn[f.id] = docNo;
         break;
       }
     }
@@ -423,7 +487,7 @@ class BulkParser {
       const v = lookup(doc, f);
       if (v !== undefined && v !== null) {
         ts = esDate(v);
-        consumed[used++] = f.name;
+        consumedIn[f.id] = docNo;
         break;
       }
     }
@@ -434,10 +498,10 @@ class BulkParser {
       if (typeof found === 'object' && found !== null) this.checkDepth();
       const v = labelValue(found);
       values[k] = v;
-      if (v !== undefined) consumed[used++] = f.name;
+      if (v !== undefined) consumedIn[f.id] = docNo;
     }
     this.attrs = null;
-    this.flatten(doc, '', 1, used);
+    this.flatten(doc, '', m.names, 1);
     const b = this.b;
     const entry = b.entry(line ?? text, ts, this.attrs ?? undefined);
     if (entry === null) return this.fail(i, b.code, b.reason);
@@ -450,16 +514,22 @@ class BulkParser {
    * Flattens `obj` (at nesting `depth`) into the document's `attrs` with dotted names, as
    * VictoriaLogs does: nested objects are walked, arrays, numbers and booleans become their JSON
    * text, nulls and empty strings are left out (an empty value means an absent one), and so are the
-   * first `used` consumed fields. Recursive, so the depth is checked before an array is stringified
-   * or a level past the bound is entered.
+   * fields consumed by this document. `node` is the names' tree node of `prefix` (null off the tree):
+   * a key's node gives its name, and whether it was consumed, without building the name. Recursive,
+   * so the depth is checked before an array is stringified or a level past the bound is entered.
    */
-  private flatten(obj: Record<string, unknown>, prefix: string, depth: number, used: number): void {
-    const consumed = this.consumed;
+  private flatten(obj: Record<string, unknown>, prefix: string, node: NameNode | null, depth: number): void {
     for (const k in obj) {
       const v = obj[k];
       if (v === null) continue;
-      const name = prefix === '' ? k : `${prefix}.${k}`;
-      if (used > 0 && isConsumed(name, consumed, used)) continue;
+      const known = node === null ? undefined : node.next.get(k);
+      let name: string;
+      if (known === undefined) {
+        name = prefix === '' ? k : `${prefix}.${k}`;
+      } else {
+        if (known.id >= 0 && this.consumedIn[known.id] === this.docNo) continue;
+        name = known.name;
+      }
       let text: string;
       if (typeof v === 'string') {
         if (v === '') continue;
@@ -470,7 +540,7 @@ class BulkParser {
           text = JSON.stringify(v);
         } else {
           if (depth >= MAX_JSON_DEPTH) this.checkDepth();
-          this.flatten(v as Record<string, unknown>, name, depth + 1, used);
+          this.flatten(v as Record<string, unknown>, name, name === '' ? this.mapping.names : (known ?? null), depth + 1);
           continue;
         }
       } else {
@@ -510,70 +580,4 @@ export async function parseBulkInSlices(body: Buffer, options: BulkOptions, rece
   const p = new BulkParser(body, options, receivedNs, limits);
   while (!p.step(sliceBytes)) await yieldToEventLoop();
   return p.result();
-}
-
-/** The Elasticsearch error `type` of a refused item or request, by Silt code (then HTTP status): the closest type ES itself uses. */
-export function esErrorType(code: string, status = 400): string {
-  switch (code) {
-    case 'SILT_MALFORMED_JSON':
-    case 'SILT_TOO_DEEP':
-    case 'SILT_BAD_ENTRY':
-    case 'SILT_INVALID_UTF8':
-    case 'SILT_BAD_TIMESTAMP':
-      return 'document_parsing_exception';
-    case 'SILT_MISSING_INDEX':
-    case 'SILT_EMPTY_BULK':
-      return 'action_request_validation_exception';
-    case 'SILT_EMPTY_BODY':
-    case 'SILT_BAD_COMPRESSED_BODY':
-      return 'parse_exception';
-  }
-  if (status === 401 || status === 403) return 'security_exception';
-  if (status === 404) return 'resource_not_found_exception';
-  if (status === 413) return 'content_too_long_exception';
-  if (status === 429) return 'es_rejected_execution_exception';
-  if (status === 503) return 'unavailable_shards_exception';
-  return status < 500 ? 'illegal_argument_exception' : 'exception';
-}
-
-/** The constant parts of a stored item, around its `_seq_no`. */
-const CREATED = ',"_version":1,"result":"created","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":';
-const CREATED_TAIL = ',"_primary_term":1,"status":201}}';
-
-/** An item's error reason: the Silt code, then the reason, so shippers' logs name both. */
-function itemReason(item: BulkItem): string {
-  return JSON.stringify(`${item.code}: ${item.reason}`);
-}
-
-/**
- * The bulk answer, `{"took","errors","items"}` with exactly one item per action in body order, as
- * Elasticsearch 8 shapes it: 201 `created` for a stored document (its `_id` as given, else
- * `idPrefix` and its position), 400 with `error` {type, reason} for a refused one.
- */
-export function renderBulkAnswer(items: readonly BulkItem[], tookMs: number, idPrefix: string): string {
-  const parts = new Array<string>(items.length);
-  let errors = false;
-  // The quoted index, and the head of a stored item, change only with the action and the index.
-  let lastIndex: string | null = null;
-  let lastAction = '';
-  let quoted = 'null';
-  let head = '';
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i]!;
-    if (item.index !== lastIndex || item.action !== lastAction) {
-      if (item.index !== lastIndex) quoted = item.index === null ? 'null' : JSON.stringify(item.index);
-      lastIndex = item.index;
-      lastAction = item.action;
-      head = `{"${item.action}":{"_index":${quoted},"_id":`;
-    }
-    const given = item.id === null ? null : JSON.stringify(item.id);
-    if (item.code === null) {
-      const seq = String(i);
-      parts[i] = `${head}${given ?? `"${idPrefix}${seq}"`}${CREATED}${seq}${CREATED_TAIL}`;
-    } else {
-      errors = true;
-      parts[i] = `${head}${given ?? 'null'},"status":400,"error":{"type":"${esErrorType(item.code)}","reason":${itemReason(item)}}}}`;
-    }
-  }
-  return `{"took":${tookMs},"errors":${errors},"items":[${parts.join(',')}]}`;
 }

@@ -3,7 +3,7 @@
  * (an active basic licence, which shippers check at connect), and the bulk
  * API (`POST|PUT /_bulk`, `POST|PUT /{index}/_bulk`), answered in Elasticsearch's own dialect —
  * `X-Elastic-Product: Elasticsearch` on every answer (official clients refuse a server without it),
- * one item per action, and errors shaped `{"error":{"root_cause","type","reason"},"status"}`.
+ * one item per action (or what `filter_path` keeps of them), and errors shaped `{"error":{"root_cause","type","reason"},"status"}`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -12,7 +12,8 @@ import { BadRequestError } from '../../../core/src/errors';
 import { errorHandlerOf, firstHeaderValue, tenantOf } from '../../../core/src/http';
 import type { Logger } from '../../../core/src/logger';
 import { nowNs } from '../../../core/src/time';
-import { bulkMapping, checkBulkContentType, esErrorType, parseBulkInSlices, renderBulkAnswer, withStreamFields } from '../protocols/elastic';
+import { bulkMapping, checkBulkContentType, parseBulkInSlices, withStreamFields } from '../protocols/elastic';
+import { answerFilter, esErrorType, renderBulkAnswer } from '../protocols/elastic-answer';
 import { decodedBody, rawBody, type IngestContext } from './context';
 
 /**
@@ -91,7 +92,7 @@ function esErrorHandler(logger: Logger) {
   });
 }
 
-type BulkRequest = FastifyRequest<{ Params: { index?: string }; Querystring: { _stream_fields?: string } }>;
+type BulkRequest = FastifyRequest<{ Params: { index?: string }; Querystring: { _stream_fields?: string; filter_path?: string } }>;
 
 /** Registers `GET|HEAD /` and the bulk routes. */
 export function registerElasticRoutes(app: FastifyInstance, ctx: IngestContext): void {
@@ -122,7 +123,8 @@ export function registerElasticRoutes(app: FastifyInstance, ctx: IngestContext):
     const options = { pathIndex: request.params.index, mapping: withStreamFields(mapping, request.query._stream_fields) };
     const parsed = await parseBulkInSlices(body, options, nowNs(), ctx.limits);
     await ctx.distributor.push(tenant, parsed.push, body.length);
-    const answer = renderBulkAnswer(parsed.items, Math.round(performance.now() - started), idPrefix());
+    // Only the answer is filtered: Elasticsearch applies no filter_path to its error answers either.
+    const answer = renderBulkAnswer(parsed.items, Math.round(performance.now() - started), idPrefix(), answerFilter(request.query.filter_path));
     return reply.code(200).type('application/json; charset=utf-8').send(answer);
   };
   for (const url of ['/_bulk', '/:index/_bulk']) app.route({ method: ['POST', 'PUT'], url, ...common, handler: bulk });
