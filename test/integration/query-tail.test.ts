@@ -418,7 +418,7 @@ describe('query > tail', () => {
   it('answers a bad query, timestamp or cursor with a 400 JSON error before streaming', async () => {
     const bad = await SseClient.open(main.url + q('{app="api"'));
     expect(bad.status).toBe(400);
-    expect(bad.json).toMatchObject({ error: { code: 'SILT_BAD_QUERY', message: expect.stringMatching(/position 10/), details: { position: 10 } } });
+    expect(bad.json).toMatchObject({ error: { code: 'SILT_BAD_QUERY', details: { position: 10 } } });
     const missing = await SseClient.open(main.url);
     expect(missing.status).toBe(400);
     expect(missing.json).toMatchObject({ error: { code: 'SILT_BAD_QUERY' } });

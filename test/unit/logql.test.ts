@@ -2,6 +2,10 @@ import { BadRequestError } from '../../core/src/errors';
 import { compileLineFilter, formatLogQuery, parseLogQuery, parseSelector, requiredSubstrings, type LineFilter, type LogQuery } from '../../core/src/logql';
 import { compileMatcher, matchesAll } from '../../core/src/matchers';
 
+/** Loki's message for a selector that would select every stream. */
+const EVERY_STREAM =
+  'queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~".*" does not meet this requirement, but app=~".+" will';
+
 /** The BadRequestError that `fn` throws. */
 function errorOf(fn: () => unknown): BadRequestError {
   let error: unknown;
@@ -18,7 +22,6 @@ function errorOf(fn: () => unknown): BadRequestError {
 function rejectsAt(text: string, position: number, parse: (text: string) => unknown = parseLogQuery): string {
   const error = errorOf(() => parse(text));
   expect(error).toMatchObject({ code: 'SILT_BAD_QUERY', status: 400, details: { position } });
-  expect(error.message).toContain(`(position ${position})`);
   return error.message;
 }
 
@@ -80,7 +83,6 @@ describe('core > logql > selector', () => {
     '  {  app = "api" ,  env = "prod"  }  ',
     '\t{\tapp\t=\t"api"\t,\tenv\t=\t"prod"\t}\t',
     '\n{\r\napp=\n"api",\nenv="prod"\n}\n',
-    '{app="api", env="prod",}',
     '{app="api" # the service\n, env="prod"} # a comment',
     '# leading comment\n{app="api",env="prod"}',
   ])('accepts whitespace and comments anywhere between tokens: %j', (text) => {
@@ -164,8 +166,7 @@ describe('core > logql > selector', () => {
     '{app=~".*",env=""}',
     '{app=~"(?i).*"}',
   ])('rejects %s: every matcher matches the empty string', (text) => {
-    const message = rejectsAt(text, 0);
-    expect(message).toMatch(/at least one label matcher that does not match the empty string/);
+    expect(rejectsAt(text, 0)).toBe(`parse error : ${EVERY_STREAM}`);
   });
 
   it.each(['{app=~".+"}', '{app=~".*",env="prod"}', '{app!~".*"}', '{app="api",env!="dev"}'])(
@@ -180,9 +181,10 @@ describe('core > logql > selector', () => {
       { name: 'app', op: '=', value: 'api' },
       { name: 'level', op: '=~', value: 'warn|error' },
     ]);
-    expect(rejectsAt('{app="api"} |= "x"', 12, parseSelector)).toMatch(/only a stream selector/);
-    expect(rejectsAt('{app="api"} x', 12, parseSelector)).toMatch(/only a stream selector/);
-    expect(rejectsAt('{app=~".*"}', 0, parseSelector)).toMatch(/empty string/);
+    expect(rejectsAt('{app="api"} |= "x"', 12, parseSelector)).toBe('parse error : only label matchers are supported');
+    expect(rejectsAt('{app="api"} x', 12, parseSelector)).toMatch(/unexpected IDENTIFIER$/);
+    expect(rejectsAt('{app=~".*"}', 0, parseSelector)).toBe(`parse error : ${EVERY_STREAM}`);
+    expect(rejectsAt('rate({app="api"}[5m])', 0, parseSelector)).toBe('parse error : only label matchers are supported');
   });
 });
 
@@ -398,7 +400,7 @@ describe('core > logql > regex', () => {
   ])('rejects %s, at the position of the string', (_name, re, reason) => {
     const selector = rejectsAt(`{app=~\`${re}\`}`, 6);
     expect(selector).toMatch(reason);
-    expect(selector).toMatch(/invalid regex/);
+    expect(selector).toMatch(/^parse error : error parsing regexp: /);
     const filter = rejectsAt(`{app="api"} |~ \`${re}\``, 15);
     expect(filter).toMatch(reason);
     expect(rejectsAt(`{app="api"} != "x" !~ "${re.replace(/\\/g, '\\\\')}"`, 22)).toMatch(reason);
@@ -410,7 +412,7 @@ describe('core > logql > regex', () => {
   });
 
   it('names the offset of the problem inside the regex', () => {
-    expect(rejectsAt('{app="api"} |~ "abc(?=x)"', 15)).toMatch(/character 4 of the regex/);
+    expect(rejectsAt('{app="api"} |~ "abc(?=x)"', 15)).toMatch(/at character 4 of `abc\(\?=x\)`$/);
   });
 
   it.each([
@@ -443,11 +445,17 @@ describe('core > logql > regex', () => {
 });
 
 describe('core > logql > errors', () => {
-  it('rejects with SILT_BAD_QUERY, a 1-based line:column and a 0-based position', () => {
-    const error = errorOf(() => parseLogQuery('{app="api"}\n  | json'));
+  it("rejects with SILT_BAD_QUERY, Loki's line and column and a 0-based position", () => {
+    const error = errorOf(() => parseLogQuery('{app="api"\n  env="x"}'));
     expect(error).toBeInstanceOf(BadRequestError);
     expect(error.code).toBe('SILT_BAD_QUERY');
     expect(error.status).toBe(400);
+    expect(error.details).toEqual({ position: 13 });
+    expect(error.message).toBe('parse error at line 2, col 3: syntax error: unexpected IDENTIFIER, expecting } or ,');
+  });
+
+  it('names the line, column and position of a stage it cannot run', () => {
+    const error = errorOf(() => parseLogQuery('{app="api"}\n  | json'));
     expect(error.details).toEqual({ position: 14 });
     expect(error.message).toContain('at line 2, column 3 (position 14)');
   });
@@ -458,69 +466,74 @@ describe('core > logql > errors', () => {
     ['{app="api"} |= "timeout', 15],
     ['{app="api"} |= `timeout', 15],
   ])('rejects an unterminated string with its position: %j', (text, position) => {
-    expect(rejectsAt(text, position)).toMatch(/unterminated/);
+    expect(rejectsAt(text, position)).toBe(`parse error at line 1, col ${position + 1}: literal not terminated`);
   });
 
   it.each([
-    ['{app="api"', 10],
-    ['{app="api" |= "x"', 11],
-    ['{app="api" env="prod"}', 11],
-    ['{app="api";env="prod"}', 10],
-  ])('rejects a missing "}" with its position: %j', (text, position) => {
-    expect(rejectsAt(text, position)).toMatch(/expected "," or "}"/);
+    ['{app="api"', 10, 'parse error at line 1, col 11: syntax error: unexpected $end, expecting } or ,'],
+    ['{app="api" |= "x"', 11, 'parse error at line 0, col 12: syntax error: unexpected |=, expecting } or ,'],
+    ['{app="api" env="prod"}', 11, 'parse error at line 1, col 12: syntax error: unexpected IDENTIFIER, expecting } or ,'],
+    ['{app="api";env="prod"}', 10, 'parse error at line 1, col 11: syntax error: unexpected IDENTIFIER, expecting } or ,'],
+    ['{app="api", env="prod",}', 23, 'parse error at line 1, col 24: syntax error: unexpected }, expecting IDENTIFIER'],
+  ])('rejects a missing "}" or a trailing comma with its position: %j', (text, position, message) => {
+    expect(rejectsAt(text, position)).toBe(message);
   });
 
   it.each([
-    ['{app=="api"}', 4, /"==" is not a label matcher operator/],
-    ['{app~"api"}', 4, /expected a label matcher operator/],
-    ['{app<"api"}', 4, /expected a label matcher operator/],
-    ['{app = ~"api"}', 7, /expected the value of label "app"/],
-    ['{app "api"}', 5, /expected a label matcher operator/],
-    ['{app}', 4, /expected a label matcher operator/],
-  ])('rejects a bad operator with its position: %j', (text, position, reason) => {
+    ['{app=="api"}', 4, 'parse error at line 0, col 5: syntax error: unexpected ==, expecting = or =~ or !~ or !='],
+    ['{app~"api"}', 4, 'parse error at line 1, col 5: syntax error: unexpected IDENTIFIER, expecting = or =~ or !~ or !='],
+    ['{app<"api"}', 4, 'parse error at line 1, col 5: syntax error: unexpected <, expecting = or =~ or !~ or !='],
+    ['{app = ~"api"}', 7, 'parse error at line 1, col 8: syntax error: unexpected IDENTIFIER, expecting STRING'],
+    ['{app "api"}', 5, 'parse error at line 1, col 6: syntax error: unexpected STRING, expecting = or =~ or !~ or !='],
+    ['{app}', 4, 'parse error at line 1, col 5: syntax error: unexpected }, expecting = or =~ or !~ or !='],
+  ])('rejects a bad operator with its position: %j', (text, position, message) => {
+    expect(rejectsAt(text, position)).toBe(message);
+  });
+
+  it.each([
+    ['{1app="x"}', 1, /unexpected NUMBER, expecting IDENTIFIER or \}$/],
+    ['{app-name="x"}', 4, /unexpected -, expecting = or =~ or !~ or !=$/],
+    ['{,}', 1, /unexpected ,, expecting IDENTIFIER or \}$/],
+    ['{app="x",,env="y"}', 9, /unexpected ,, expecting IDENTIFIER$/],
+    ['{"app"="x"}', 1, /unexpected STRING, expecting IDENTIFIER or \}$/],
+    ['{json="x"}', 1, /unexpected json, expecting IDENTIFIER or \}$/],
+  ])('rejects a bad label name with its position: %j', (text, position, reason) => {
     expect(rejectsAt(text, position)).toMatch(reason);
   });
 
-  it.each([
-    ['{1app="x"}', 1],
-    ['{app-name="x"}', 4],
-    ['{,}', 1],
-    ['{app="x",,env="y"}', 9],
-    ['{"app"="x"}', 1],
-    ['{é="x"}', 1],
-  ])('rejects a bad label name with its position: %j', (text, position) => {
-    rejectsAt(text, position);
+  it('takes Unicode letters in label names, as Go identifiers do', () => {
+    expect(parseLogQuery('{é="x"}').matchers).toEqual([{ name: 'é', op: '=', value: 'x' }]);
   });
 
   it.each([
-    ['{app=api}', 5, /in double quotes or backticks/],
-    ["{app='api'}", 5, /single-quoted strings are not supported/],
-    ['{app="a\\qb"}', 7, /unknown escape/],
-    ['{app="line\nbreak"}', 10, /newline in string/],
-    ['{app="x"} |=', 12, /expected a string after \|=/],
-    ['{app="x"} |= timeout', 13, /expected a string after \|=/],
-  ])('rejects a bad string with its position: %j', (text, position, reason) => {
-    expect(rejectsAt(text, position)).toMatch(reason);
+    ['{app=api}', 5, 'parse error at line 1, col 6: syntax error: unexpected IDENTIFIER, expecting STRING'],
+    ["{app='api'}", 5, 'parse error at line 1, col 6: invalid char literal'],
+    ['{app="a\\qb"}', 5, 'parse error at line 1, col 6: invalid char escape'],
+    ['{app="line\nbreak"}', 5, 'parse error at line 1, col 6: literal not terminated'],
+    ['{app="x"} |=', 12, 'parse error at line 1, col 13: syntax error: unexpected $end, expecting STRING or ip'],
+    ['{app="x"} |= timeout', 13, 'parse error at line 1, col 14: syntax error: unexpected IDENTIFIER, expecting STRING or ip'],
+  ])('rejects a bad string with its position: %j', (text, position, message) => {
+    expect(rejectsAt(text, position)).toBe(message);
   });
 
   it.each([
-    ['', 0, /empty query/],
-    ['   ', 3, /empty query/],
-    ['# only a comment', 16, /empty query/],
-    ['{}', 0, /at least one label matcher/],
-    ['{ }', 0, /at least one label matcher/],
-    ['app="api"', 0, /expected "\{"/],
-    ['"api"', 0, /expected "\{"/],
-  ])('rejects a missing selector with its position: %j', (text, position, reason) => {
-    expect(rejectsAt(text, position)).toMatch(reason);
+    ['', 0, 'parse error at line 1, col 1: syntax error: unexpected $end'],
+    ['   ', 3, 'parse error at line 1, col 4: syntax error: unexpected $end'],
+    ['# only a comment', 16, 'parse error at line 1, col 17: syntax error: unexpected $end'],
+    ['{}', 0, `parse error : ${EVERY_STREAM}`],
+    ['{ }', 0, `parse error : ${EVERY_STREAM}`],
+    ['app="api"', 0, 'parse error at line 1, col 1: syntax error: unexpected IDENTIFIER'],
+    ['"api"', 0, 'parse error at line 1, col 1: syntax error: unexpected STRING'],
+  ])('rejects a missing selector with its position: %j', (text, position, message) => {
+    expect(rejectsAt(text, position)).toBe(message);
   });
 
   it.each([
-    ['{app="api"} x', 12, /unexpected "x" after the stream selector/],
-    ['{app="api"} }', 12, /unexpected "}"/],
-    ['{app="api"} |= "a" "b"', 19, /unexpected "\\"" after the stream selector/],
-    ['{app="api"} {env="prod"}', 12, /unexpected "\{"/],
-    ['{app="api"} ! "x"', 12, /unexpected "!"/],
+    ['{app="api"} x', 12, /unexpected IDENTIFIER$/],
+    ['{app="api"} }', 12, /unexpected \}$/],
+    ['{app="api"} |= "a" "b"', 19, /unexpected STRING$/],
+    ['{app="api"} {env="prod"}', 12, /unexpected \{$/],
+    ['{app="api"} ! "x"', 12, /unexpected IDENTIFIER$/],
   ])('rejects trailing garbage with its position: %j', (text, position, reason) => {
     expect(rejectsAt(text, position)).toMatch(reason);
   });
@@ -529,26 +542,24 @@ describe('core > logql > errors', () => {
     ['{app="api"} | json', 12, /"\| json" pipeline stage is not supported/],
     ['{app="api"} |= "x" | logfmt', 19, /"\| logfmt" pipeline stage is not supported/],
     ['{app="api"} | line_format "{{.msg}}"', 12, /"\| line_format" pipeline stage is not supported/],
-    ['{app="api"} | level="error"', 12, /label filter expressions/],
-    ['{app="api"} | ', 12, /unexpected "\|"/],
-    ['{app="api"} |> "<_> error"', 12, /pattern line filters/],
-    ['{app="api"} !> "<_> error"', 12, /pattern line filters/],
-    ['{app="api"} |= "a" or "b"', 19, /"or" between line filter values is not supported/],
-    ['{app="api"} |= ip("10.0.0.1")', 15, /ip\(\) line filters are not supported/],
-    ['{app="api"}[5m]', 11, /metric queries/],
+    ['{app="api"} | level="error"', 12, /label filter expressions \("\| level …"\) are not supported/],
+    ['{app="api"} | ', 14, /syntax error: unexpected \$end$/],
+    ['{app="api"} |> "<_> error"', 12, /pattern line filters \(\|>\) are not supported/],
+    ['{app="api"} !> "<_> error"', 12, /pattern line filters \(!>\) are not supported/],
+    ['{app="api"} |= "a" or "b"', 12, /"or" between line filter values is not supported/],
+    ['{app="api"} |= ip("10.0.0.1")', 12, /ip\(\) line filters are not supported/],
+    ['{app="api"}[5m]', 11, /syntax error: unexpected RANGE$/],
     ['rate({app="api"}[5m])', 0, /metric queries such as rate\(…\) are not supported/],
-    ['count_over_time({app="api"} |= "x" [1m])', 0, /metric queries/],
-    ['sum by (app) (rate({app="api"}[5m]))', 0, /metric queries such as sum/],
-    ['  topk(3, rate({app="api"}[5m]))', 2, /metric queries/],
+    ['count_over_time({app="api"} |= "x" [1m])', 0, /metric queries such as count_over_time\(…\) are not supported/],
+    ['sum by (app) (rate({app="api"}[5m]))', 0, /metric queries such as sum\(…\) are not supported/],
+    ['  topk(3, rate({app="api"}[5m]))', 2, /metric queries such as topk\(…\) are not supported/],
+    ['1 + vector(1)', 0, /metric queries are not supported/],
   ])('rejects an unsupported feature with its position: %j', (text, position, reason) => {
-    const message = rejectsAt(text, position);
-    expect(message).toMatch(reason);
-    expect(message).toMatch(/not supported|unexpected/);
+    expect(rejectsAt(text, position)).toMatch(reason);
   });
 
   it('reports the line and column of an error on a later line', () => {
-    const message = rejectsAt('{\n  app="api",\n  env=~"(a"\n}', 22);
-    expect(message).toContain('at line 3, column 8 (position 22)');
+    expect(rejectsAt('{\n  app="api",\n  env~"a"\n}', 20)).toBe('parse error at line 3, col 6: syntax error: unexpected IDENTIFIER, expecting = or =~ or !~ or !=');
   });
 });
 
