@@ -13,7 +13,8 @@
  */
 import { BadRequestError } from '../../errors';
 import { labelsKey, type Labels } from '../../labels';
-import type { BinaryExpr, BinaryOp, VectorMatching } from '../ast';
+import type { BinaryExpr, BinaryOp, CompareOp, VectorMatching } from '../ast';
+import { compareNumbers } from '../compare';
 import { dropLabels, emptySeries, hasPoints, keepLabels, type GridSeries, type Matrix } from './series';
 
 /** True for `== != > >= < <=`. */
@@ -53,28 +54,10 @@ function arithmetic(op: BinaryOp, a: number, b: number): number {
   }
 }
 
-/** A comparison operator applied to two floats. */
-function compare(op: BinaryOp, a: number, b: number): boolean {
-  switch (op) {
-    case '==':
-      return a === b;
-    case '!=':
-      return a !== b;
-    case '>':
-      return a > b;
-    case '>=':
-      return a >= b;
-    case '<':
-      return a < b;
-    default:
-      return a <= b;
-  }
-}
-
 /** Two scalars: arithmetic, or 0/1 for a comparison (with or without `bool`). */
 export function scalarBinary(op: BinaryOp, a: number, b: number): number {
   if (isSetOperator(op)) throw new BadRequestError('SILT_BAD_QUERY', `unexpected literal for logical/set binary operation (${op})`);
-  if (isComparison(op)) return compare(op, a, b) ? 1 : 0;
+  if (isComparison(op)) return compareNumbers(op as CompareOp, a, b) ? 1 : 0;
   return arithmetic(op, a, b);
 }
 
@@ -92,7 +75,7 @@ export function vectorScalarBinary(op: BinaryOp, bool: boolean, input: Matrix, s
       const b = scalarLeft ? v : scalar;
       let value: number;
       if (comparison) {
-        const ok = compare(op, a, b);
+        const ok = compareNumbers(op as CompareOp, a, b);
         if (!ok && !bool) continue;
         value = bool ? (ok ? 1 : 0) : v;
       } else value = arithmetic(op, a, b);
@@ -227,7 +210,7 @@ function matchedOperation(expr: BinaryExpr, matching: VectorMatching, lhs: Matri
       const b = oneToMany ? m.values[k]! : one[j]!.values[k]!;
       let value: number;
       if (comparison) {
-        const ok = compare(expr.op, a, b);
+        const ok = compareNumbers(expr.op as CompareOp, a, b);
         if (!ok && !expr.bool) continue;
         value = expr.bool ? (ok ? 1 : 0) : a;
       } else value = arithmetic(expr.op, a, b);
