@@ -1,4 +1,4 @@
-/** The query service: follows the node directory, fans reads out to one replica per partition, merges them, and serves tails. */
+/** The query service: follows the node directory, fans reads out to one replica per partition, merges them, evaluates LogQL, and serves Silt's and Loki's read APIs and tails. */
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { Admin } from 'kafkajs';
@@ -9,9 +9,11 @@ import { createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
 import { NodeDirectory } from './directory';
-import { Fanout } from './fanout';
+import { Fanout } from './engine/fanout';
 import { createQueryMetrics } from './metrics';
-import { installQueryRoutes } from './routes';
+import { installLokiRoutes } from './routes/loki';
+import { installLokiTailRoute } from './routes/loki-tail';
+import { installNativeRoutes } from './routes/native';
 import { TailEngine } from './tail';
 import { installTailRoutes, TAIL_WEBSOCKET_OPTIONS } from './tail-routes';
 
@@ -54,14 +56,18 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   let admin: Admin | null = null;
   let started = false;
 
+  const ready = (): boolean => started && directory.covers(config.kafka.partitions);
+
   installErrorHandling(app, logger);
-  installHealthRoutes(app, registry, () => started && directory.covers(config.kafka.partitions));
+  installHealthRoutes(app, registry, ready);
   // What this query process believes each storage node holds: the first thing to look at when a read fails over.
   app.get('/internal/v1/directory', async () => ({ nodes: directory.live() }));
   void app.register(websocket, TAIL_WEBSOCKET_OPTIONS);
   void app.register(async (scoped) => {
-    installQueryRoutes(scoped, { settings: s, fanout, metrics, tenantOf });
+    installNativeRoutes(scoped, { settings: s, fanout, metrics, tenantOf });
     installTailRoutes(scoped, tails, { tenantOf });
+    installLokiRoutes(scoped, { settings: s, fanout, metrics, logger, tenantOf, ready });
+    installLokiTailRoute(scoped, { tails, fanout, timeoutMs: s.timeoutMs, logger, tenantOf });
   });
 
   return {

@@ -15,6 +15,7 @@ import type { WriteOffsets } from '../../core/src/write-token';
 import { Announcer } from './announcer';
 import { ReplicaConsumer } from './consumer';
 import { createStorageMetrics } from './metrics';
+import { installAggregateApi } from './aggregate-api';
 import { installReadApi } from './read-api';
 import { SegmentStore } from './segment-store';
 
@@ -123,15 +124,20 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
         maxOpenSegments: s.maxOpenSegments,
       });
       const openedStore = store;
-      installReadApi(app, {
+      const readDeps = {
         store: openedStore,
         owned: () => consumer?.partitions() ?? [],
         released,
         waitForOffsets,
-        onRead: (status, seconds) => {
+        onRead: (status: number, seconds: number) => {
           metrics.readRequests.inc({ status: String(status) });
           metrics.readLatency.observe(seconds);
         },
+      };
+      installReadApi(app, readDeps);
+      installAggregateApi(app, readDeps, (entries, bytes) => {
+        metrics.aggregateEntries.inc(entries);
+        metrics.aggregateBytes.inc(bytes);
       });
       const address = await app.listen({ host: s.host, port: s.port });
       if (url === '') url = `http://127.0.0.1:${new URL(address).port}`;

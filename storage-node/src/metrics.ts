@@ -21,6 +21,9 @@ export interface StorageMetrics {
   corruptBlocks: Counter;
   readRequests: Counter<'status'>;
   readLatency: Histogram;
+  /** Entries an aggregate read went through, and the bytes of the partials it answered (the map side of metric queries). */
+  aggregateEntries: Counter;
+  aggregateBytes: Counter;
 }
 
 /** Registers the node's metrics; gauges are computed from `source` when scraped. */
@@ -79,5 +82,7 @@ export function createStorageMetrics(registry: Registry, source: StorageMetricsS
     corruptBlocks: new Counter({ name: 'silt_storage_corrupt_blocks_total', help: 'Blocks that failed to decode and were quarantined', registers }),
     readRequests: new Counter({ name: 'silt_storage_read_requests_total', help: 'Internal read requests by status', labelNames: ['status'], registers }),
     readLatency: new Histogram({ name: 'silt_storage_read_latency_seconds', help: 'Duration of an internal read', buckets, registers }),
+    aggregateEntries: new Counter({ name: 'silt_storage_aggregate_entries_total', help: 'Entries aggregate reads went through (their line bytes never leave the node)', registers }),
+    aggregateBytes: new Counter({ name: 'silt_storage_aggregate_bytes_sent_total', help: 'Bytes of partial aggregates answered by aggregate reads', registers }),
   };
 }

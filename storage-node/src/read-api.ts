@@ -12,7 +12,7 @@ import type { NodeReadEntry } from '../../core/src/node-read';
 import { compileLineFilter, parseLogQuery, parseSelector, requiredSubstrings } from '../../core/src/logql';
 import { compileMatcher } from '../../core/src/matchers';
 import { parseOffsets, parsePosition } from '../../core/src/position';
-import { parseTimestamp } from '../../core/src/time';
+import { parseDirection, parseLimit, parseRange } from '../../core/src/query-params';
 import { decodeWriteToken, type WriteOffsets } from '../../core/src/write-token';
 import type { ReadRequest, ReadStats, SegmentStore, StoredEntry } from './segment-store';
 
@@ -66,16 +66,8 @@ function entryLine(e: StoredEntry): string {
   return JSON.stringify(wire) + '\n';
 }
 
-/** The time range of a request: `end` defaults to now, `start` to an hour before `end`. */
-function parseRange(q: { start?: string; end?: string }): { start: bigint; end: bigint } {
-  const end = q.end !== undefined ? parseTimestamp(q.end) : BigInt(Date.now()) * 1_000_000n + 1n;
-  const start = q.start !== undefined ? parseTimestamp(q.start) : end - 3600n * 1_000_000_000n;
-  if (end <= start) throw new BadRequestError('SILT_BAD_RANGE', 'end must be after start');
-  return { start, end };
-}
-
 /** The partitions a request names (default: all owned); naming one the node does not hold is a 409, so the caller fails over. */
-function parsePartitions(text: string | undefined, deps: ReadApiDeps): number[] {
+export function parsePartitions(text: string | undefined, deps: ReadApiDeps): number[] {
   const owned = deps.owned();
   if (text === undefined || text === '') return owned;
   const held = new Set([...owned, ...deps.released()]);
@@ -93,10 +85,8 @@ function toReadRequest(q: ReadQuery, tenant: string, deps: ReadApiDeps): ReadReq
   if (!q.query) throw new BadRequestError('SILT_BAD_QUERY', 'query is required');
   const parsed = parseLogQuery(q.query);
   const { start, end } = parseRange(q);
-  const direction = q.direction ?? 'backward';
-  if (direction !== 'forward' && direction !== 'backward') throw new BadRequestError('SILT_BAD_REQUEST', 'direction must be forward or backward');
-  const limit = q.limit !== undefined ? Number(q.limit) : 100;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequestError('SILT_BAD_LIMIT', `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  const direction = parseDirection(q.direction);
+  const limit = parseLimit(q.limit, 100, MAX_LIMIT);
   const partitions = parsePartitions(q.partitions, deps);
   return {
     tenant,

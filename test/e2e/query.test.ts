@@ -603,7 +603,6 @@ describe('query', () => {
       const cases: [string, number | null][] = [
         ['app="x"', 0],
         ['{app="x"', 8],
-        ['{app="x"} | json', 10],
         ['{app="x"} |= ', null],
         ['{app=~"("}', null],
         ['{app="x"} |~ "("', null],

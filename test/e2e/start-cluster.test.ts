@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/processes';
+import { buildDist, freePort } from '../support/processes';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -25,8 +25,7 @@ describe('infra > npm start', () => {
   let dataDir: string;
 
   beforeAll(() => {
-    const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+    buildDist();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'silt-start-'));
   }, 120000);
 

@@ -1,5 +1,5 @@
 /** Runs Silt services as real child processes (from the TypeScript sources), for tests about crashes and restarts. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { freePort } from '../../infra/src/kafka-broker';
 
@@ -14,6 +14,12 @@ export const ENTRIES = {
   'storage-node': path.join(ROOT, 'storage-node/src/main.ts'),
   query: path.join(ROOT, 'query/src/main.ts'),
 } as const;
+
+/** Compiles the services into dist/ (`npm run build`), for tests that run them as `npm start` does; throws with tsc's output on failure. */
+export function buildDist(): void {
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
+}
 
 /** Polls `check` until it is true, failing with `what` after `timeoutMs`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60000, everyMs = 200): Promise<void> {

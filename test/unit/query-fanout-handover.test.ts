@@ -5,7 +5,7 @@ import type { PartitionHolding } from '../../core/src/announcement';
 import { createLogger } from '../../core/src/logger';
 import { encodeWriteToken } from '../../core/src/write-token';
 import { NodeDirectory } from '../../query/src/directory';
-import { Fanout, type FanoutStats, type MergedEntry } from '../../query/src/fanout';
+import { Fanout, type FanoutStats, type MergedEntry } from '../../query/src/engine/fanout';
 
 /** A fake storage node on loopback: answers every read with one entry per partition asked, and records what it was asked. */
 async function fakeNode(name: string): Promise<{ url: string; asked: URLSearchParams[]; close(): Promise<void> }> {

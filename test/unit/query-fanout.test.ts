@@ -1,6 +1,6 @@
 import { comparePositions } from '../../core/src/position';
-import { decodeCursor, encodeCursor } from '../../query/src/cursor';
-import { mergeOrdered, type MergedEntry } from '../../query/src/fanout';
+import { decodeCursor, encodeCursor } from '../../query/src/engine/cursor';
+import { mergeOrdered, type MergedEntry } from '../../query/src/engine/fanout';
 
 function entry(ts: number, sid: number, p = 0, o = 0, i = 0): MergedEntry {
   return {

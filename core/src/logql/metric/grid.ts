@@ -13,7 +13,7 @@
  */
 import { BadRequestError } from '../../errors';
 
-/** Loki's cap on the points of one series (`?step` too small for the range asked). */
+/** Loki's cap on the steps of one range query ((end − start) / step; `?step` too small for the range asked). */
 const MAX_GRID_POINTS = 11_000;
 
 /** The evaluation times of a metric query. */
@@ -39,7 +39,7 @@ export class StepGrid {
   static range(startNs: bigint, endNs: bigint, stepNs: bigint): StepGrid {
     if (stepNs <= 0n) throw new BadRequestError('SILT_BAD_RANGE', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
     if (endNs < startNs) throw new BadRequestError('SILT_BAD_RANGE', 'end timestamp must not be before start time');
-    if ((endNs - startNs) / stepNs + 1n > BigInt(MAX_GRID_POINTS)) {
+    if ((endNs - startNs) / stepNs > BigInt(MAX_GRID_POINTS)) {
       throw new BadRequestError(
         'SILT_BAD_RANGE',
         `exceeded maximum resolution of ${MAX_GRID_POINTS.toLocaleString('en-US')} points per timeseries. Try decreasing the query resolution (?step=XX)`,

@@ -2,17 +2,19 @@
  * Scatter/gather over storage nodes: for each partition one node that holds it (one replica group
  * per query, alternating), reads in parallel, a k-way merge by the total entry order, and failover
  * to another replica of a partition when its node errs or times out, resuming strictly after the
- * last entry that node gave, on the same snapshot of Kafka offsets.
+ * last entry that node gave, on the same snapshot of Kafka offsets. `limit` is the size of one
+ * node's page: a node whose page is full is asked for the next one, so a reader that filters entries
+ * further (a log pipeline, a metric query) can read a whole range through pages of bounded size.
  */
-import type { NodeAnnouncement } from '../../core/src/announcement';
-import type { NodeReadEntry } from '../../core/src/node-read';
-import { BinaryHeap } from '../../core/src/binary-heap';
-import { labelsKey } from '../../core/src/labels';
-import { SiltError } from '../../core/src/errors';
-import type { Logger } from '../../core/src/logger';
-import { comparePositions, formatOffsets, formatPosition, type EntryPosition } from '../../core/src/position';
-import { decodeWriteToken, encodeWriteToken, mergeWriteOffsets } from '../../core/src/write-token';
-import type { NodeDirectory } from './directory';
+import type { NodeAnnouncement } from '../../../core/src/announcement';
+import type { NodeReadEntry } from '../../../core/src/node-read';
+import { BinaryHeap } from '../../../core/src/binary-heap';
+import { labelsKey } from '../../../core/src/labels';
+import { SiltError } from '../../../core/src/errors';
+import type { Logger } from '../../../core/src/logger';
+import { comparePositions, formatOffsets, formatPosition, type EntryPosition } from '../../../core/src/position';
+import { decodeWriteToken, encodeWriteToken, mergeWriteOffsets } from '../../../core/src/write-token';
+import type { NodeDirectory } from '../directory';
 
 /** One entry as storage nodes send it. */
 export type WireEntry = NodeReadEntry;
@@ -114,6 +116,11 @@ export async function* mergeOrdered(streams: AsyncGenerator<MergedEntry>[], forw
   }
 }
 
+/** The error of a node's non-200 answer: its own code and message; 5xx and 409 (partition moved) are retriable elsewhere. */
+function nodeError(node: NodeAnnouncement, status: number, body: { error?: { code?: string; message?: string } } | null): SiltError {
+  return new SiltError(body?.error?.code ?? 'SILT_NODE_ERROR', status, status >= 500 || status === 409, `storage node ${node.nodeId}: ${body?.error?.message ?? status}`);
+}
+
 /** Reads from storage nodes through the directory; see the module comment. */
 export class Fanout {
   private rotation = 0;
@@ -138,27 +145,73 @@ export class Fanout {
 
   /** The label sets of a tenant's streams matching any of `matches` (every stream when empty), from one replica per partition. */
   async series(tenant: string, matches: string[], start: bigint, end: bigint, signal: AbortSignal, stats: FanoutStats): Promise<Record<string, string>[]> {
-    const partitions = Array.from({ length: this.options.partitions }, (_, p) => p);
+    const found = new Map<string, Record<string, string>>();
+    await this.askEach(signal, stats, async (node, ps, nodeSignal) => {
+      const params = new URLSearchParams({ start: start.toString(), end: end.toString(), partitions: ps.join(',') });
+      for (const m of matches) params.append('match', m);
+      const res = await fetch(`${node.url}/internal/v1/series?${params}`, { headers: { 'X-Scope-OrgID': tenant }, signal: nodeSignal });
+      const body = (await res.json()) as { series?: Record<string, string>[]; error?: { code: string; message: string } };
+      if (res.status !== 200) throw nodeError(node, res.status, body);
+      return () => {
+        for (const labels of body.series ?? []) found.set(labelsKey(labels), labels);
+      };
+    });
+    return [...found.values()];
+  }
+
+  /**
+   * Asks every partition's chosen node for its partial aggregate of one range aggregation
+   * (`POST /internal/v1/aggregate` with `body` plus the node's partitions) and hands each complete
+   * answer's partials to `take`. A node that fails contributes nothing: its partitions are asked
+   * again of another replica, whole, since partials cannot resume mid-way.
+   */
+  async aggregate(tenant: string, body: Record<string, unknown>, token: string | undefined, signal: AbortSignal, stats: FanoutStats, take: (partials: unknown) => void): Promise<void> {
+    const need = token ? needOf({ token } as FanoutRead, new Map()) : undefined;
+    await this.askEach(
+      signal,
+      stats,
+      async (node, ps, nodeSignal) => {
+        const res = await fetch(`${node.url}/internal/v1/aggregate`, {
+          method: 'POST',
+          headers: { 'X-Scope-OrgID': tenant, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ ...body, partitions: ps.join(','), ...(token ? { token } : {}) }),
+          signal: nodeSignal,
+        });
+        const answer = (await res.json()) as { partials?: unknown; stats?: { entriesScanned: number; bytesDecompressed: number }; error?: { code: string; message: string } };
+        if (res.status !== 200) throw nodeError(node, res.status, answer);
+        return () => {
+          stats.entriesScanned += answer.stats?.entriesScanned ?? 0;
+          stats.bytesDecompressed += answer.stats?.bytesDecompressed ?? 0;
+          take(answer.partials);
+        };
+      },
+      need,
+    );
+  }
+
+  /**
+   * Runs `call` once per node of a plan over every partition, each with its partitions, in
+   * parallel; what a call returns is applied only once the whole answer arrived. A failed node is
+   * excluded and its partitions planned again; a 400 or 422 (the request itself is wrong) fails at once.
+   */
+  private async askEach(
+    signal: AbortSignal,
+    stats: FanoutStats,
+    call: (node: NodeAnnouncement, partitions: number[], nodeSignal: AbortSignal) => Promise<() => void>,
+    need?: (p: number) => bigint,
+  ): Promise<void> {
     const excluded = new Set<string>();
     const preferred = this.rotation++;
-    const found = new Map<string, Record<string, string>>();
-    let pending = this.plan(partitions, excluded, preferred, null);
+    let pending = this.plan(Array.from({ length: this.options.partitions }, (_, p) => p), excluded, preferred, null, need);
     while (pending.size > 0) {
       const retry: number[] = [];
       let lastError: SiltError | null = null;
       await Promise.all(
         [...pending].map(async ([node, ps]) => {
-          const params = new URLSearchParams({ start: start.toString(), end: end.toString(), partitions: ps.join(',') });
-          for (const m of matches) params.append('match', m);
           stats.nodesAsked++;
           try {
-            const res = await fetch(`${node.url}/internal/v1/series?${params}`, {
-              headers: { 'X-Scope-OrgID': tenant },
-              signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.nodeTimeoutMs)]),
-            });
-            const body = (await res.json()) as { series?: Record<string, string>[]; error?: { code: string; message: string } };
-            if (res.status !== 200) throw new SiltError(body.error?.code ?? 'SILT_NODE_ERROR', res.status, res.status >= 500 || res.status === 409, body.error?.message ?? String(res.status));
-            for (const labels of body.series ?? []) found.set(labelsKey(labels), labels);
+            const apply = await call(node, ps, AbortSignal.any([signal, AbortSignal.timeout(this.options.nodeTimeoutMs)]));
+            apply();
           } catch (err) {
             if (signal.aborted) throw err;
             if (err instanceof SiltError && (err.status === 400 || err.status === 422)) throw err;
@@ -167,13 +220,13 @@ export class Fanout {
             stats.failovers++;
             excluded.add(node.nodeId);
             lastError = err instanceof SiltError ? err : new SiltError('SILT_NODE_ERROR', 503, true, `storage node ${node.nodeId}: ${(err as Error).message}`);
+            this.options.logger.warn('storage node request failed; failing over', { node: node.nodeId, partitions: ps, code: lastError.code, err: lastError.message });
             retry.push(...ps);
           }
         }),
       );
-      pending = retry.length > 0 ? this.plan(retry, excluded, preferred, lastError) : new Map();
+      pending = retry.length > 0 ? this.plan(retry, excluded, preferred, lastError, need) : new Map();
     }
-    return [...found.values()];
   }
 
   /** Picks, per partition, a caught-up holder, preferring one replica group per query so a query asks few nodes. */
@@ -196,7 +249,7 @@ export class Fanout {
     return new Map([...byNode.values()].map((s) => [s.node, s.ps]));
   }
 
-  /** One node's ordered entries for `partitions`, failing over (recursively, per partition) on error. */
+  /** One node's ordered entries for `partitions`, page after page, failing over (recursively, per partition) on error. */
   private async *fromNode(
     node: NodeAnnouncement,
     partitions: number[],
@@ -210,9 +263,14 @@ export class Fanout {
   ): AsyncGenerator<MergedEntry> {
     let last = after;
     try {
-      for await (const entry of this.readNode(node, partitions, req, last, signal, stats, snapshot)) {
-        last = entry.pos;
-        yield entry;
+      // A node answers at most `limit` entries a read: a full page may have more behind it, on the same snapshot.
+      for (let page = req.limit; page === req.limit; ) {
+        page = 0;
+        for await (const entry of this.readNode(node, partitions, req, last, signal, stats, snapshot)) {
+          last = entry.pos;
+          page++;
+          yield entry;
+        }
       }
       return;
     } catch (err) {
@@ -271,8 +329,7 @@ export class Fanout {
       const res = await fetch(`${node.url}/internal/v1/read?${params}`, { headers: { 'X-Scope-OrgID': req.tenant }, signal: controller.signal });
       clearTimeout(timer);
       if (res.status !== 200) {
-        const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-        throw new SiltError(body?.error?.code ?? 'SILT_NODE_ERROR', res.status, res.status >= 500 || res.status === 409, `storage node ${node.nodeId}: ${body?.error?.message ?? res.status}`);
+        throw nodeError(node, res.status, (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null);
       }
       let finished = false;
       for await (const line of lines(res.body!)) {

@@ -4,8 +4,8 @@
  * Opaque to clients: base64url of a small JSON document, bound to the query it came from.
  */
 import { createHash } from 'node:crypto';
-import { BadRequestError } from '../../core/src/errors';
-import { formatOffsets, formatPosition, parseOffsets, parsePosition, type EntryPosition } from '../../core/src/position';
+import { BadRequestError } from '../../../core/src/errors';
+import { formatOffsets, formatPosition, parseOffsets, parsePosition, type EntryPosition } from '../../../core/src/position';
 
 /** What a cursor carries. */
 export interface QueryCursor {
