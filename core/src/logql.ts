@@ -5,8 +5,8 @@
  * (metric queries, other pipeline stages, `or` alternatives, `ip()` and pattern line filters) is
  * refused with a 400 that names it and says where.
  *
- * Line filter regexes are RE2's, run through logql/re2.ts; selector regexes are compiled by
- * compileMatcher (matchers.ts), and the parser refuses in them what that would read differently.
+ * Line filter and selector regexes are RE2's, run through logql/re2.ts (selector regexes by
+ * compileMatcher in matchers.ts).
  */
 import { BadRequestError } from './errors';
 import type { LabelMatcher } from './matchers';

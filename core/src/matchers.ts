@@ -1,6 +1,7 @@
 /** Label matchers of a stream selector (`=`, `!=`, `=~`, `!~`), compiled once and applied to label sets. */
 import { BadRequestError } from './errors';
 import type { Labels } from './labels';
+import { compileRe2 } from './logql/re2';
 
 /** The four matcher operators of LogQL stream selectors. */
 export type MatchOp = '=' | '!=' | '=~' | '!~';
@@ -17,9 +18,6 @@ export interface CompiledMatcher extends LabelMatcher {
   test(value: string): boolean;
 }
 
-/** Leading RE2 flag groups that compileMatcher honours: `(?i)` (case-insensitive) and `(?s)` (already the default). */
-const LEADING_FLAGS_RE = /^(?:\(\?[is]*\))+/;
-
 /** Compiles a matcher; an invalid regex is a 400 naming it. */
 export function compileMatcher(m: LabelMatcher): CompiledMatcher {
   switch (m.op) {
@@ -30,13 +28,12 @@ export function compileMatcher(m: LabelMatcher): CompiledMatcher {
     case '=~':
     case '!~': {
       let re: RegExp;
-      // RE2 flag groups at the very start (`(?i)api`) become RegExp flags: JavaScript has no inline flags.
-      const lead = LEADING_FLAGS_RE.exec(m.value);
-      const body = lead === null ? m.value : m.value.slice(lead[0].length);
+      // RE2's meaning, fully anchored, `.` matching newlines too: what Prometheus and Loki label matchers compile (`^(?s:…)$`).
       try {
-        re = new RegExp(`^(?:${body})$`, lead !== null && lead[0].includes('i') ? 'is' : 's');
+        re = compileRe2(`(?s)${m.value}`, `the matcher of label ${m.name}`, { anchored: true });
       } catch (err) {
-        throw new BadRequestError('SILT_BAD_QUERY', `invalid regex for label ${m.name}: ${(err as Error).message}`, { label: m.name });
+        if (!(err instanceof BadRequestError)) throw err;
+        throw new BadRequestError('SILT_BAD_QUERY', err.message, { label: m.name });
       }
       return m.op === '=~' ? { ...m, test: (v) => re.test(v) } : { ...m, test: (v) => !re.test(v) };
     }

@@ -416,24 +416,52 @@ describe('core > logql > regex', () => {
   });
 
   it.each([
-    ['(?m)', '(?m)^a'],
-    ['(?U)', '(?U)a+'],
-    ['(?-s)', '(?-s)a.b'],
-    ['\\p', '\\pL+'],
-    ['\\x{…}', '\\x{41}'],
-    ['\\Q…\\E', '\\Q.\\E'],
-    ['POSIX classes', '[[:alpha:]]+'],
-    ['] first in a class', '[]a]'],
-    ['octal escapes', '\\101'],
-    ['\\A', '\\Aa'],
-    ['\\z', 'a\\z'],
-    ['(?P<name>', '(?P<x>a)'],
-    ['a repeated anchor', 'a^*'],
-    ['an astral character repeated', '😀+'],
-    ['an astral character in a class', '[😀]'],
-  ])('rejects %s in a selector regex, which compileMatcher would misread', (_name, re) => {
-    expect(rejectsAt(`{app=~\`${re}\`}`, 6)).toMatch(/not supported in a stream selector/);
-    expect(() => parseLogQuery(`{app="x"} |~ \`${re}\``)).not.toThrow();
+    ['(?m)', '(?m)a$\\nb', 'a\nb', 'ab'],
+    ['(?U)', '(?U)a+', 'aaa', 'b'],
+    ['(?-s)', '(?-s)a.b', 'axb', 'a\nb'],
+    ['\\p', '\\pL+', 'héllo', 'h1'],
+    ['\\p{…}', '\\p{Greek}+', 'αβγ', 'abc'],
+    ['\\x{…}', '\\x{41}', 'A', 'a'],
+    ['\\Q…\\E', '\\Q.*\\E', '.*', 'ab'],
+    ['POSIX classes', '[[:alpha:]]+', 'abc', 'ab1'],
+    ['negated POSIX classes', '[[:^digit:]]+', 'ab', 'a1'],
+    ['] first in a class', '[]a]+', ']a]', 'b'],
+    ['octal escapes', '\\101', 'A', 'a'],
+    ['\\a', '\\a', '\x07', 'a'],
+    ['\\A and \\z', '\\Aa\\z', 'a', 'aa'],
+    ['(?P<name>', '(?P<x>a)b', 'ab', 'a'],
+    ['a repeated anchor', 'a^*', 'a', 'aa'],
+    ['a brace with a leading zero, a literal', 'a{01}', 'a{01}', 'a'],
+    ['an astral character repeated', '😀+', '😀😀', '😀x'],
+    ['an astral character in a class', '[😀x]', '😀', 'y'],
+    ['. on an astral character', '.', '😀', 'ab'],
+    ["RE2's ASCII \\s, without \\v", 'a\\sb', 'a b', 'a\vb'],
+  ])('accepts %s in a selector regex, with the meaning RE2 gives it', (_name, re, yes, no) => {
+    expect(parseLogQuery(`{app=~\`${re}\`}`).matchers).toEqual([{ name: 'app', op: '=~', value: re }]);
+    expect(selects(`{app=~\`${re}\`}`, { app: yes })).toBe(true);
+    expect(selects(`{app=~\`${re}\`}`, { app: no })).toBe(false);
+    expect(selects(`{job="j", app!~\`${re}\`}`, { job: 'j', app: yes })).toBe(false);
+    expect(selects(`{job="j", app!~\`${re}\`}`, { job: 'j', app: no })).toBe(true);
+  });
+
+  it('matches selector regexes as Loki does: RE2 classes and folding, whole values, . across newlines', () => {
+    expect(selects('{app=~"\\\\p{L}+"}', { app: 'Łódź' })).toBe(true);
+    expect(selects('{app=~"\\\\p{L}+"}', { app: '𝒜𝒜' })).toBe(true);
+    expect(selects('{app=~"\\\\p{L}+"}', { app: 'Łódź1' })).toBe(false);
+    expect(selects('{app=~"(?i)k"}', { app: '\u212a' })).toBe(true); // RE2 folds k with the Kelvin sign
+    expect(selects('{app=~"(?i)warn|err"}', { app: 'ERR' })).toBe(true);
+    expect(selects('{app=~"(?i)warn|err"}', { app: 'errx' })).toBe(false);
+    expect(selects('{zone=~"[[:upper:]][[:digit:]]{2}"}', { zone: 'A12' })).toBe(true);
+    expect(selects('{zone=~"[[:upper:]][[:digit:]]{2}"}', { zone: 'Á12' })).toBe(false); // POSIX classes are ASCII
+    expect(selects('{zone=~"[[:upper:]][[:digit:]]{2}"}', { zone: 'a12' })).toBe(false);
+    const twoLines = { msg: 'first\nmiddle\nlast' };
+    expect(selects('{msg=~"first.*last"}', twoLines)).toBe(true);
+    expect(selects('{msg=~"(?-s)first.*last"}', twoLines)).toBe(false);
+    expect(selects('{msg=~"first"}', twoLines)).toBe(false);
+    expect(selects('{msg=~"(?m)^middle$"}', twoLines)).toBe(false);
+    expect(selects('{msg=~"(?m)first$\\\\n^middle$\\\\n^last"}', twoLines)).toBe(true);
+    expect(selects('{msg=~"first$\\\\n.*"}', twoLines)).toBe(false);
+    expect(selects('{job="j", msg!~"first.*"}', { job: 'j', ...twoLines })).toBe(false);
   });
 
   it('runs selector regexes through compileMatcher with RE2 meaning for the common syntax', () => {

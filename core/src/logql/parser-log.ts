@@ -158,18 +158,13 @@ function checkRegex(pattern: string, position: number, prefix = ''): Re2Translat
   }
 }
 
-/** `name op "value"`; a regex is checked, and in a stream selector also refused where compileMatcher would read it differently. */
-function matcher(s: TokenStream, inSelector: boolean, name: Token): LabelMatcher {
+/** `name op "value"`; a regex is checked as RE2 reads it. */
+function matcher(s: TokenStream, name: Token): LabelMatcher {
   const op = MATCH_OPS.get(s.peek().kind);
   if (op === undefined) s.fail(MATCHER_OP_KINDS);
   s.take();
   const value = s.expect(T.STRING);
-  if (op === '=~' || op === '!~') {
-    const t = checkRegex(value.text, value.start);
-    if (inSelector && t.selectorProblem !== null) {
-      failSemantic(value.start, `regex ${JSON.stringify(value.text)}: ${t.selectorProblem} is not supported in a stream selector`);
-    }
-  }
+  if (op === '=~' || op === '!~') checkRegex(value.text, value.start);
   return { name: name.text, op, value: value.text };
 }
 
@@ -178,10 +173,10 @@ export function selector(s: TokenStream, expected: readonly TokenKind[]): LabelM
   s.expect(T.OPEN_BRACE, expected);
   const matchers: LabelMatcher[] = [];
   if (s.accept(T.CLOSE_BRACE)) return matchers;
-  matchers.push(matcher(s, true, s.expect(T.IDENTIFIER, [T.IDENTIFIER, T.CLOSE_BRACE])));
+  matchers.push(matcher(s, s.expect(T.IDENTIFIER, [T.IDENTIFIER, T.CLOSE_BRACE])));
   while (!s.accept(T.CLOSE_BRACE)) {
     s.expect(T.COMMA, [T.CLOSE_BRACE, T.COMMA]);
-    matchers.push(matcher(s, true, s.expect(T.IDENTIFIER)));
+    matchers.push(matcher(s, s.expect(T.IDENTIFIER)));
   }
   return matchers;
 }
@@ -330,7 +325,7 @@ function labelSelectItems(s: TokenStream): LabelSelectItem[] {
   const items: LabelSelectItem[] = [];
   do {
     const name = s.expect(T.IDENTIFIER);
-    items.push({ name: name.text, matcher: MATCH_OPS.has(s.peek().kind) ? matcher(s, false, name) : null });
+    items.push({ name: name.text, matcher: MATCH_OPS.has(s.peek().kind) ? matcher(s, name) : null });
   } while (s.accept(T.COMMA));
   return items;
 }
@@ -374,11 +369,11 @@ function labelFilterPrimary(s: TokenStream): LabelFilterExpr {
   }
   const name = s.expect(T.IDENTIFIER, [T.IDENTIFIER, T.OPEN_PARENTHESIS]);
   const opToken = s.peek();
-  if (opToken.kind === T.RE || opToken.kind === T.NRE) return { kind: 'matcher', matcher: matcher(s, false, name) };
+  if (opToken.kind === T.RE || opToken.kind === T.NRE) return { kind: 'matcher', matcher: matcher(s, name) };
   const op = COMPARE_OPS.get(opToken.kind);
   if (op === undefined) s.fail();
   const valueToken = s.peek(1);
-  if ((opToken.kind === T.EQ || opToken.kind === T.NEQ) && valueToken.kind === T.STRING) return { kind: 'matcher', matcher: matcher(s, false, name) };
+  if ((opToken.kind === T.EQ || opToken.kind === T.NEQ) && valueToken.kind === T.STRING) return { kind: 'matcher', matcher: matcher(s, name) };
   s.take();
   if ((opToken.kind === T.EQ || opToken.kind === T.NEQ) && s.accept(T.IP)) {
     s.expect(T.OPEN_PARENTHESIS);

@@ -9,11 +9,6 @@
  * Known differences:
  * - under (?i), \b and \B take ſ (U+017F) and K (U+212A) for word characters, as JavaScript folds them;
  * - JavaScript backtracks: a pathological regex such as (a+)+$ can take exponential time.
- *
- * Stream selector regexes are compiled elsewhere (compileMatcher, as written, in non-Unicode mode,
- * where `.`, negated classes, \S, \W and \D see a character outside the Basic Multilingual Plane
- * as two, and \s is JavaScript's): the translation names the constructs that mode would read
- * differently (`selectorProblem`), which the parser refuses in selectors.
  */
 import { BadRequestError } from '../errors';
 
@@ -35,11 +30,6 @@ export interface Re2Translation {
   flags: string;
   /** The text the pattern matches when it is a plain literal (no metacharacters, no case folding), else null. */
   literal: string | null;
-  /**
-   * Set when the pattern, compiled as written by compileMatcher (non-Unicode JavaScript, `s` flag,
-   * leading `(?i)`/`(?s)` only), would not mean what it means in RE2: names the construct.
-   */
-  selectorProblem: string | null;
   /** The JavaScript names of the named groups, in order (RE2's names; one that starts with a digit prefixed with `_`). */
   groupNames: string[];
 }
@@ -161,7 +151,6 @@ class Re2Translator {
   multiLine = false;
   ungreedy = false;
   literal: string | null = '';
-  selectorProblem: string | null = null;
   /** Output offsets of the open groups. */
   readonly groups: number[] = [];
   /** Input offsets of the open groups, for "missing )". */
@@ -174,10 +163,6 @@ class Re2Translator {
 
   problem(message: string, at: number): never {
     throw new Re2SyntaxError(message, at);
-  }
-
-  selector(construct: string): void {
-    if (this.selectorProblem === null) this.selectorProblem = construct;
   }
 
   run(): Re2Translation {
@@ -241,7 +226,6 @@ class Re2Translator {
       source: this.out,
       flags: this.fold ? 'iu' : 'u',
       literal: this.fold ? null : this.literal,
-      selectorProblem: this.selectorProblem,
       groupNames: [...this.names],
     };
   }
@@ -254,29 +238,25 @@ class Re2Translator {
       if (m === null) return;
       const [all, on = '', dash, off = ''] = m;
       if (dash !== undefined && off === '') this.problem(`missing flag after "-" in ${all}`, this.i);
-      if (dash !== undefined) this.selector(`the flag group ${all}`);
-      for (const f of on) this.flag(f, true, all);
-      for (const f of off) this.flag(f, false, all);
+      for (const f of on) this.flag(f, true);
+      for (const f of off) this.flag(f, false);
       this.i += all.length;
     }
   }
 
-  flag(f: string, on: boolean, group: string): void {
+  flag(f: string, on: boolean): void {
     switch (f) {
       case 'i':
         this.fold = on;
         break;
       case 's':
         this.dotNL = on;
-        if (!on) this.selector(`the flag group ${group}`); // compileMatcher always lets . match \n
         break;
       case 'm':
         this.multiLine = on;
-        if (on) this.selector(`the flag group ${group}`);
         break;
       case 'U':
         this.ungreedy = on;
-        if (on) this.selector(`the flag group ${group}`);
         break;
     }
   }
@@ -324,9 +304,7 @@ class Re2Translator {
     if (this.atomKind === 'assertion') {
       // JavaScript refuses to repeat an assertion; a group around it means the same.
       this.out = this.out.slice(0, this.atomStart) + '(?:' + this.out.slice(this.atomStart) + ')';
-      this.selector(`a repeated anchor "${written}"`);
     }
-    if (this.atomKind === 'astral') this.selector(`repeating a character outside the Basic Multilingual Plane`);
     if (this.ungreedy) lazy = !lazy;
     this.out += op + (lazy ? '?' : '');
     this.i = next;
@@ -342,7 +320,6 @@ class Re2Translator {
     const [all, minText, comma, maxText] = m;
     if (/^0\d/.test(minText!) || (maxText !== undefined && /^0\d/.test(maxText))) {
       // RE2 refuses leading zeros in a count and reads the brace as a literal; JavaScript would repeat.
-      this.selector(`the literal ${all}`);
       return false;
     }
     const min = Number(minText);
@@ -373,7 +350,6 @@ class Re2Translator {
         this.problem('backreferences "(?P=name)" are not supported (RE2 has no backreferences)', at);
       } else if (c === '<' || (c === 'P' && d === '<')) {
         const nameAt = c === '<' ? at + 3 : at + 4;
-        if (c === 'P') this.selector('the named group syntax "(?P<name>"');
         const close = p.indexOf('>', nameAt);
         const name = close < 0 ? '' : p.slice(nameAt, close);
         if (close < 0 || !/^[A-Za-z0-9_]+$/.test(name)) this.problem(`invalid named capture "${p.slice(at, close < 0 ? p.length : close + 1)}"`, at);
@@ -404,12 +380,10 @@ class Re2Translator {
       case 'A':
         this.i += 2;
         this.assertion('^');
-        this.selector('"\\A"');
         return;
       case 'z':
         this.i += 2;
         this.assertion('$');
-        this.selector('"\\z"');
         return;
       case 'b':
         this.i += 2;
@@ -443,7 +417,6 @@ class Re2Translator {
         // \Q…\E: everything between is literal.
         const end = p.indexOf('\\E', at + 2);
         const text = end < 0 ? p.slice(at + 2) : p.slice(at + 2, end);
-        this.selector('"\\Q…\\E"');
         this.i = at + 2;
         for (const ch of text) this.char(ch.codePointAt(0)!, this.i + ch.length);
         this.i = end < 0 ? p.length : end + 2;
@@ -470,7 +443,6 @@ class Re2Translator {
     if (e >= '0' && e <= '7') {
       const oct = /^[0-7]{1,3}/.exec(p.slice(at + 1, at + 4))![0];
       if (e !== '0' && oct.length === 1) this.problem(`backreferences such as "\\${e}" are not supported (RE2 has no backreferences)`, at);
-      this.selector(`the octal escape "\\${oct}"`);
       this.i = at + 1 + oct.length;
       return parseInt(oct, 8);
     }
@@ -480,7 +452,6 @@ class Re2Translator {
         const digits = close < 0 ? '' : p.slice(at + 3, close);
         const cp = /^[0-9a-fA-F]{1,8}$/.test(digits) ? parseInt(digits, 16) : -1;
         if (cp < 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) this.problem(`invalid escape sequence "${p.slice(at, close < 0 ? at + 3 : close + 1)}"`, at);
-        this.selector(`the escape "\\x{${digits}}"`);
         this.i = close + 1;
         return cp;
       }
@@ -491,7 +462,6 @@ class Re2Translator {
     }
     const simple = CHAR_ESCAPES[e];
     if (simple !== undefined) {
-      if (e === 'a') this.selector('"\\a"');
       this.i = at + 2;
       return simple;
     }
@@ -530,7 +500,6 @@ class Re2Translator {
     }
     const property = jsUnicodeProperty(name);
     if (property === null) this.problem(`invalid character class range "${written}"`, at);
-    this.selector(`the Unicode class "${written}"`);
     return `\\${negated ? 'P' : 'p'}{${property}}`;
   }
 
@@ -552,7 +521,6 @@ class Re2Translator {
         i++;
         break;
       }
-      if (c === ']') this.selector('"]" first in a character class');
       first = false;
       if (c === '[' && p[i + 1] === ':') {
         const close = p.indexOf(':]', i + 2);
@@ -564,7 +532,6 @@ class Re2Translator {
           const ranges = Object.prototype.hasOwnProperty.call(POSIX_CLASSES, name) ? POSIX_CLASSES[name]! : null;
           if (ranges === null) this.problem(`invalid character class range "${named}"`, i);
           body += classRanges(neg ? complement(ranges) : ranges);
-          this.selector(`the POSIX class "${named}"`);
           i = close + 2;
           continue;
         }
@@ -595,10 +562,8 @@ class Re2Translator {
         const hi = this.classChar(i + 1);
         i = this.i;
         if (hi < lo) this.problem(`invalid character class range "${p.slice(rangeAt, i)}"`, rangeAt);
-        if (hi > 0xffff) this.selector('a character outside the Basic Multilingual Plane in a character class');
         body += classChar(lo) + '-' + classChar(hi);
       } else {
-        if (lo > 0xffff) this.selector('a character outside the Basic Multilingual Plane in a character class');
         body += classChar(lo);
       }
     }
