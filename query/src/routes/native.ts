@@ -41,6 +41,17 @@ export function newStats(): FanoutStats {
   return { entriesScanned: 0, bytesDecompressed: 0, nodesAsked: 0, failovers: 0 };
 }
 
+/** The suffix Loki gives a label whose name a stream label already has (structured metadata `level` beside a stream label `level`). */
+const EXTRACTED = '_extracted';
+
+/** True when label `k`=`v` of a pipeline's output is structured metadata `attrs` holds: by its name, or renamed past a stream label. */
+function isMetadata(k: string, v: string, attrs: Record<string, string>, stream: Labels): boolean {
+  if (stream[k] === undefined && attrs[k] === v) return true;
+  if (!k.endsWith(EXTRACTED)) return false;
+  const name = k.slice(0, -EXTRACTED.length);
+  return stream[name] !== undefined && attrs[name] === v;
+}
+
 /**
  * An entry as the native API answers it: `labels` are the labels after the pipeline (stream labels
  * plus extracted ones) without the structured metadata, which stays in `attrs` as stored.
@@ -53,7 +64,7 @@ function entryJson(e: LogEntry): EntryJson {
   const labels: Labels = {};
   for (const k in e.labels) {
     const v = e.labels[k]!;
-    if (attrs[k] !== v || stream[k] !== undefined) labels[k] = v;
+    if (!isMetadata(k, v, attrs, stream)) labels[k] = v;
   }
   return { ts, labels, line: e.line, attrs };
 }
