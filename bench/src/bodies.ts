@@ -58,6 +58,12 @@ export function batchStreams(corpus: CorpusStream[], batch: number, k: number): 
   return [...byStream.values()];
 }
 
+/** Which stream (index into `corpus`) each global entry belongs to: the cycle's layout of batchStreams, repeated. */
+export function streamOfEntry(corpus: CorpusStream[], batch: number): (seq: number) => number {
+  const cycle = cycleBatches(corpus, batch) * batch;
+  return (seq) => (seq % cycle) % corpus.length;
+}
+
 /** Builds the templates of one full cycle of the corpus. */
 export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemplate[] {
   const templates: BatchTemplate[] = [];

@@ -26,6 +26,8 @@ const TARGET_RSS_MIB = 256;
 /** The issue's protocol targets, as multiples of native JSON's entries/s. */
 const TARGET_PROTOBUF_RATIO = 1.3;
 const TARGET_PROTOCOL_RATIO = 0.8;
+/** The issue's metric-query target, as a multiple of the line-filter scan's entries/s. */
+const TARGET_METRIC_RATIO = 0.8;
 
 /** Labels every full run (`--scenario all`) must have in its tables; the smoke test checks them. */
 export const REQUIRED_ROWS = [
@@ -63,6 +65,10 @@ export const REQUIRED_ROWS = [
   'query (c) line-filter scan, all streams: p50',
   'query (c) line-filter scan, all streams: p99',
   'query (c) scan: entries scanned/s per storage node',
+  'query (d) metric sum by (app) (count_over_time [1m]): p50',
+  'query (d) metric sum by (app) (count_over_time [1m]): p99',
+  'query (d) metric: entries aggregated/s per storage node',
+  'query (d) metric: entries aggregated/s ÷ (c) scan',
   'tail: delivery p50 from push ack',
   'tail: delivery p99 from push ack',
   'memory: peak RSS ingest',
@@ -280,6 +286,19 @@ function growthSections(r: BenchResults): string {
       target: { op: '>=', value: 3_000_000 },
       limit: { value: scanLimit, name: 'zstd decompress on 1 core ÷ bytes/line' },
     },
+    { label: 'query (d) metric sum by (app) (count_over_time [1m]): p50', unit: 'ms', values: q.map((x) => x?.metric.p50) },
+    { label: 'query (d) metric sum by (app) (count_over_time [1m]): p99', unit: 'ms', values: q.map((x) => x?.metric.p99) },
+    { label: 'query (d) metric: step', unit: 's', values: q.map((x) => x?.metricStepSeconds) },
+    { label: 'query (d) metric: points per series', unit: 'points', values: q.map((x) => x?.metricPoints) },
+    { label: 'query (d) metric: entries aggregated', unit: 'entries', values: q.map((x) => x?.metricEntries) },
+    { label: 'query (d) metric: entries counted in windows (checked)', unit: 'entries', values: q.map((x) => x?.metricCounted) },
+    {
+      label: 'query (d) metric: entries aggregated/s per storage node',
+      unit: 'entries/s',
+      values: q.map((x) => x?.metricEntriesPerS),
+      limit: { value: scanLimit, name: 'zstd decompress on 1 core ÷ bytes/line' },
+    },
+    { label: 'query (d) metric: entries aggregated/s ÷ (c) scan', unit: 'x', values: q.map((x) => x?.metricToScan), digits: 2, target: { op: '>=', value: TARGET_METRIC_RATIO } },
   ];
   const tail: Row[] = [
     { label: 'tail: delivery p50 from push ack', unit: 'ms', values: probes.map((p) => p?.tail.p50), digits: 1 },
@@ -347,6 +366,7 @@ export function renderMarkdown(r: BenchResults): string {
     '- **tail**: an SSE tail on the marker stream through the query service; time from the push answer until the event arrives.',
     '- **disk**: apparent sizes of the data topic\'s `.log` segment files in the broker and of every file in each node\'s LevelDB directory, after the data is applied and the nodes\' background merging of small frames has caught up (its time is the first disk row), ÷ entries stored; compression ratio = raw line bytes ÷ stored bytes.',
     '- **query**: wall time of `GET /api/v1/query` (JSON) as the load generator\'s host sees it, one at a time, after one unmeasured (a) and (b) query per stream (the first query of a stream after the merges rewrote its tables takes 20–45 ms while LevelDB opens them); (a) `{app="X"}` backward, limit 100, whole range; (b) `{app="X"}` over 1 minute, forward, limit 5000, windows spread over the data; (c) `{app=~".+"} |= "<absent needle>"` over the whole data set, limit 100, so every entry is scanned; entries/s = `stats.entriesScanned` ÷ wall time (the query service reads each partition from one replica group, and each group is one node).',
+    "- **query (d)**: wall time of Loki's `GET /loki/api/v1/query_range` for `sum by (app) (count_over_time({app=~\".+\"}[1m]))` over the same whole data set as (c), from the first entry (rounded up to a second) to past the last, with a step of whole seconds giving about 120 steps (the *step* and *points* rows), after two unmeasured ones over the first hour of data (one per storage node, as the unmeasured (a)/(b) pass warms (c)): every range aggregation is computed on the storage nodes (`POST /internal/v1/aggregate`: each reads its partitions' entries and answers partials per series and step) and merged in the query service. *entries aggregated* is the answer's `stats.summary.totalLinesProcessed` (what the nodes' reads went through; every entry of the data, as the nodes read each window's minute before the first step to the last step); entries/s = that ÷ wall time, median of `--scan-queries` runs, each served by one storage node as (c) is; *÷ (c) scan* divides it by (c)'s median entries/s of the same volume, the issue's target being ≥ 0.8. (c) and (d) alternate (c d, d c, …), so drift of the shared machine and the query service's alternation of replica groups fall on both alike. Every answer is checked point by point: the harness knows each entry's timestamp and stream (the load's virtual clock and corpus layout), so it computes the count of every (app, step) window (t − 1m, t] and fails the run on any series, point or count that differs; *entries counted in windows* is the Σ of the answer's points.",
     '- **memory**: from `/proc/<pid>/status`. *Peak RSS* is VmHWM, the most the process ever had resident; it counts file-backed pages too — the `node` executable and its libraries, and the LevelDB table files that LevelDB maps into memory — clean page cache the kernel can reclaim, which grows with the data a storage node reads. *Peak anonymous RSS* is the largest `RssAnon` sampled every 250 ms while the cluster runs (and once more when the figures are read), so a spike shorter than that may be missed: it is what the process itself holds (heap, stacks, buffers). *RSS file-backed at the end* is `RssFile` when the other figures are read, at the end of the ingest phase or of each volume\'s phases.',
     '- **CPU**: user+system time from `/proc/<pid>/stat` ÷ wall time of the phase.',
   );

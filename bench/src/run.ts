@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONFIG } from '../../core/src/config';
 import { decodeWriteToken } from '../../core/src/write-token';
-import { loadCorpus } from '../../test/support/corpus';
-import { clockFor, stampOf, type Clock } from './bodies';
+import { loadCorpus, type CorpusStream } from '../../test/support/corpus';
+import { clockFor, streamOfEntry, type Clock } from './bodies';
 import { dirBytes, kafkaTopicBytes, openKafka, processCpuSeconds, processMemory, SiltCluster, type KafkaUnderTest, type ServiceUnderTest } from './cluster';
 import { measureLimits } from './limits';
 import { LoadGenerator } from './load-client';
@@ -197,7 +197,7 @@ async function protocolsPhase(options: BenchOptions, kafka: KafkaUnderTest, gene
 }
 
 /** The cluster phases: grow the data through every volume, measuring e2e, lag, tail, disk, queries and memory at each. */
-async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, generator: LoadGenerator, dir: string, streams: string[]): Promise<ScaleFigures[]> {
+async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, generator: LoadGenerator, dir: string, corpus: CorpusStream[]): Promise<ScaleFigures[]> {
   const cluster = new SiltCluster(kafka, 'main', path.join(dir, 'main'), PARTITIONS, options.services, options.profileDir);
   const probesWanted = ['all', 'e2e', 'tail'].includes(options.scenario);
   const queriesWanted = ['all', 'query'].includes(options.scenario);
@@ -250,13 +250,14 @@ async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, genera
         queries = await runQueries({
           queryUrl: query.url,
           tenant: TENANT,
-          streams,
-          firstTs: stampOf(clock, 0),
-          lastTs: stampOf(clock, seq - 1),
+          data: { clock, entries: seq, streams: corpus.map((s) => s.app), streamOf: streamOfEntry(corpus, options.batch) },
           pointQueries: options.pointQueries,
           scanQueries: options.scanQueries,
         });
-        log(`${scale}x: (a) p99 ${queries.newest.p99.toFixed(1)} ms, (b) p99 ${queries.window.p99.toFixed(1)} ms, scan ${Math.round(queries.scanEntriesPerS)} entries/s`);
+        log(
+          `${scale}x: (a) p99 ${queries.newest.p99.toFixed(1)} ms, (b) p99 ${queries.window.p99.toFixed(1)} ms, scan ${Math.round(queries.scanEntriesPerS)} entries/s, ` +
+            `metric p50 ${queries.metric.p50.toFixed(0)} ms, ${Math.round(queries.metricEntriesPerS)} entries/s aggregated (${queries.metricToScan.toFixed(2)}x the scan)`,
+        );
       }
       let probes: ScaleFigures['probes'];
       if (probesWanted) {
@@ -329,7 +330,7 @@ async function main(): Promise<void> {
       generator = await LoadGenerator.start(options.batch);
       if (options.scenario === 'all' || options.scenario === 'ingest') results.ingest = await ingestPhase(options, kafka, generator, dir);
       if (options.scenario === 'all' || options.scenario === 'protocols') results.protocols = await protocolsPhase(options, kafka, generator, dir);
-      if (['all', 'e2e', 'query', 'tail'].includes(options.scenario)) results.scales = await clusterPhase(options, kafka, generator, dir, corpus.map((s) => s.app));
+      if (['all', 'e2e', 'query', 'tail'].includes(options.scenario)) results.scales = await clusterPhase(options, kafka, generator, dir, corpus);
     } finally {
       await generator?.stop();
       await kafka?.stop();

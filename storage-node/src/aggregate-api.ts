@@ -21,8 +21,8 @@ import { RangeAggregator } from '../../core/src/logql/metric/range-agg';
 import { parseExpr } from '../../core/src/logql/parser';
 import { leadingLineFilters } from '../../core/src/logql/pipeline';
 import { compileSampleExtractor } from '../../core/src/logql/sample';
-import { labelsKey, streamId, type Labels } from '../../core/src/labels';
-import { compileMatcher } from '../../core/src/matchers';
+import { streamId, type Labels } from '../../core/src/labels';
+import { compileMatcher, type CompiledMatcher } from '../../core/src/matchers';
 import { parseOffsets } from '../../core/src/position';
 import { clampToStored } from '../../core/src/query-params';
 import { decodeWriteToken } from '../../core/src/write-token';
@@ -77,42 +77,83 @@ function mustContain(expr: RangeAggregationExpr): Uint8Array[] {
   return requiredSubstrings(plain).map((s) => Buffer.from(s, 'utf8'));
 }
 
+/** A stream read on its own pays a read's set-up (under a millisecond): worth it from about this many entries in range... */
+const MIN_ENTRIES_PER_STREAM_READ = 2000;
+/** ...for at most this many streams of a partition (its entry count is every tenant's, so the estimate may be high). */
+const MAX_STREAM_READS_PER_PARTITION = 64;
 /**
- * Up to this many matching streams, each is read on its own; beyond, one read serves them all (a
- * read per stream costs a read's set-up per stream, about what one read spends matching it).
+ * ...and only while a partition's segments in range stay open from one of its streams' reads to
+ * the next (the store keeps 64 open by default): past that, each read would reopen them.
  */
-const MAX_STREAM_READS = 256;
+const MAX_SEGMENTS_FOR_STREAM_READS = 32;
 
-/** One read of an aggregation: the store request, and the one stream it is for (null: every stream it matches). */
+/** The tie-breakers of one stream's samples: `base` (its rank among the streams, scaled) plus a count. */
+interface StreamTies {
+  base: number;
+  next: number;
+}
+
+/** One store read of an aggregation, and the ties of the one stream it reads (null: of each entry's stream). */
 interface AggregateRead {
   req: ReadRequest;
-  stream: Labels | null;
+  ties: StreamTies | null;
+}
+
+/** How an aggregation reads its partitions, and the ties of every stream. */
+interface ReadPlan {
+  reads: AggregateRead[];
+  tiesOf(streamId: bigint): StreamTies;
+}
+
+/** The share of partition `p`'s entries in [start, end), if they are spread evenly over its time range. */
+function shareInRange(store: SegmentStore, p: number, start: bigint, end: bigint): { entries: number; segments: number } {
+  const st = store.state(p);
+  if (st.minTs === null || st.maxTs === null) return { entries: 0, segments: 0 };
+  const from = start > st.minTs ? start : st.minTs;
+  const to = end <= st.maxTs ? end : st.maxTs + 1n;
+  if (to <= from) return { entries: 0, segments: 0 };
+  const share = Number(to - from) / Number(st.maxTs + 1n - st.minTs);
+  return { entries: st.entries * share, segments: Math.ceil(st.segments * share) };
 }
 
 /**
- * The reads that cover `req`: one per matching stream, in ascending stream id and on the partitions
- * holding it, so the store never merges streams entry by entry (an aggregation needs each stream's
- * order, not the order across streams: that merge took half the read's time). Reading the streams
- * one after the other in stream id order keeps the store's order of entries with equal timestamps
- * for the tie counter: (ts, stream id, position in the stream).
+ * The reads that cover `req`, partition by partition: a partition whose streams are big enough is
+ * read one stream at a time, so the store never merges its streams entry by entry (an aggregation
+ * needs each stream's order, not the order across streams, and that merge took half the read's
+ * time); the others in one read. Samples with equal timestamps are ordered as one merged read
+ * would order them — (ts, stream id, partition, position) — by ties made of the stream's rank in
+ * stream id order and a count kept per stream across its reads, which run in partition order.
  */
-async function aggregateReads(store: SegmentStore, req: ReadRequest): Promise<AggregateRead[]> {
-  const streams = new Map<bigint, { labels: Labels; partitions: number[] }>();
-  for (const p of req.partitions!) {
+async function planReads(store: SegmentStore, req: ReadRequest): Promise<ReadPlan> {
+  const found = new Map<bigint, Labels>();
+  const byPartition: { p: number; ids: bigint[] }[] = [];
+  for (const p of [...req.partitions!].sort((a, b) => a - b)) {
+    const ids: bigint[] = [];
     for (const labels of await store.series({ tenant: req.tenant, matchers: req.matchers, start: req.start, end: req.end, partitions: [p] })) {
       const id = streamId(req.tenant, labels);
-      const s = streams.get(id);
-      if (s === undefined) streams.set(id, { labels, partitions: [p] });
-      else s.partitions.push(p);
+      found.set(id, labels);
+      ids.push(id);
     }
+    byPartition.push({ p, ids });
   }
-  if (streams.size > MAX_STREAM_READS) return [{ req, stream: null }];
-  return [...streams]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, s]) => ({
-      req: { ...req, matchers: Object.entries(s.labels).map(([name, value]) => compileMatcher({ name, op: '=', value })), partitions: s.partitions },
-      stream: s.labels,
-    }));
+  const names = new Set<string>();
+  for (const labels of found.values()) for (const name in labels) names.add(name);
+  // One rank more than the streams found, shared by any stream the read meets that series() did not list.
+  const span = 2 ** (53 - Math.ceil(Math.log2(found.size + 2)));
+  const ties = new Map<bigint, StreamTies>();
+  [...found.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).forEach((id, rank) => ties.set(id, { base: rank * span, next: 0 }));
+  const unlisted: StreamTies = { base: found.size * span, next: 0 };
+  // Its labels' values and, since no label value is empty, the absence of every other name seen select exactly one stream.
+  const only = (labels: Labels): CompiledMatcher[] => [...names].map((name) => compileMatcher({ name, op: '=', value: labels[name] ?? '' }));
+  const reads: AggregateRead[] = [];
+  for (const { p, ids } of byPartition) {
+    if (ids.length === 0) continue;
+    const share = shareInRange(store, p, req.start, req.end);
+    if (ids.length > 1 && ids.length <= MAX_STREAM_READS_PER_PARTITION && share.entries >= ids.length * MIN_ENTRIES_PER_STREAM_READ && share.segments <= MAX_SEGMENTS_FOR_STREAM_READS) {
+      for (const id of ids) reads.push({ req: { ...req, matchers: only(found.get(id)!), partitions: [p] }, ties: ties.get(id)! });
+    } else reads.push({ req: { ...req, partitions: [p] }, ties: null });
+  }
+  return { reads, tiesOf: (id) => ties.get(id) ?? unlisted };
 }
 
 /** Registers `POST /internal/v1/aggregate` on `app`; `onAnswer` counts each answer's entries read and bytes sent. */
@@ -161,24 +202,17 @@ export function installAggregateApi(app: FastifyInstance, deps: ReadApiDeps, onA
       };
       const stats: ReadStats = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
       let samples = 0;
-      let tie = 0;
       if (req.end > req.start) {
-        for (const { req: read, stream } of await aggregateReads(deps.store, req)) {
-          // A stream's equality matchers also match streams with more labels: those have reads of their own.
-          const key = stream === null ? '' : labelsKey(stream);
-          let seen: Labels | null = null;
-          for await (const e of deps.store.read(read, stats)) {
-            if (e.labels !== seen) {
-              if (stream !== null && labelsKey(e.labels) !== key) continue;
-              seen = e.labels;
-            }
+        const plan = await planReads(deps.store, req);
+        for (const read of plan.reads) {
+          for await (const e of deps.store.read(read.req, stats)) {
             const sample = extractor.run(e.ts, e.line, e.labels, e.attrs);
-            // Equal timestamps keep the read order (per stream, push order), as first/last_over_time and rate_counter need.
+            const ties = read.ties ?? plan.tiesOf(e.streamId);
+            const tie = ties.base + ties.next++;
             if (sample !== null) {
               aggregator.add(sample.labels, e.ts, sample.value, tie);
               samples++;
             }
-            tie++;
           }
         }
       }
