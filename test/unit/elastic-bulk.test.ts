@@ -1,6 +1,7 @@
 import { SiltError } from '../../core/src/errors';
 import { parseTimestamp } from '../../core/src/time';
-import { bulkMapping, checkBulkContentType, parseBulk, parseBulkInSlices, withStreamFields, type BulkMapping, type ParsedBulk } from '../../ingest/src/protocols/elastic';
+import { checkBulkContentType, parseBulk, parseBulkInSlices, type ParsedBulk } from '../../ingest/src/protocols/elastic';
+import { bulkMapping, withStreamFields, type BulkMapping } from '../../ingest/src/protocols/elastic-mapping';
 import { answerFilter, esErrorType, renderBulkAnswer } from '../../ingest/src/protocols/elastic-answer';
 import { PushBuilder, type PushEntry, type PushLimits } from '../../ingest/src/push/builder';
 

@@ -12,46 +12,9 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BadRequestError } from '../../../core/src/errors';
 import type { Labels } from '../../../core/src/labels';
 import { PushBuilder, isJsonObject, kindOf, type ParsedPush, type PushLimits, type StreamSlot } from '../push/builder';
-import { MAX_JSON_DEPTH, assertDepth, eachLine, parseJson } from '../push/json';
+import { MAX_JSON_DEPTH, assertDepth, parseJson } from '../push/json';
 import { parseMediaType, unsupportedType } from '../push/media-type';
-
-/** A document field named by a dotted path: a flat key of that name wins, else the path through nested objects. */
-export interface FieldPath {
-  name: string;
-  /** The path's segments; null when the name has no dot (a flat key is the only match). */
-  parts: string[] | null;
-  /** The number of its name among the mapping's distinct field names: the slot that marks it consumed in a document. */
-  id: number;
-}
-
-/** A field that becomes a stream label, with the label's name. */
-export interface StreamField extends FieldPath {
-  label: string;
-}
-
-/**
- * A node of the tree of the mapping's field names by the keys a document may nest them under
- * (`a.b.c` is reached by `a.b.c`, by `a` then `b.c`, by `a.b` then `c`, by `a` then `b` then `c`):
- * flattening finds whether a key's dotted name is a field's by one Map lookup, without building the name.
- */
-interface NameNode {
-  /** The dotted name this node stands for. */
-  name: string;
-  /** The field name's number (`FieldPath.id`), or -1 when the name is only a prefix of field names. */
-  id: number;
-  next: Map<string, NameNode>;
-}
-
-/** How bulk documents map to entries; compile once with `bulkMapping`, per request with `withStreamFields`. */
-export interface BulkMapping {
-  messageFields: readonly FieldPath[];
-  timestampFields: readonly FieldPath[];
-  streamFields: readonly StreamField[];
-  /** The root of the field names' tree (the name '' of the document itself). */
-  names: NameNode;
-  /** How many distinct field names the tree holds. */
-  nameCount: number;
-}
+import type { BulkMapping, NameNode } from './elastic-mapping';
 
 /** Where the documents of a request go and how they are read. */
 export interface BulkOptions {
@@ -92,97 +55,6 @@ const SUPPORTED = 'application/x-ndjson or application/json (or application/vnd.
 export function checkBulkContentType(header: string | string[] | undefined): void {
   const { type } = parseMediaType(header, SUPPORTED);
   if (!BULK_TYPES.has(type)) throw unsupportedType(type, SUPPORTED);
-}
-
-/**
- * Builds the names' tree and numbers the distinct names. A node stands for a name or a prefix of
- * one that ends before a dot, shared by every way of reaching it; its children are keyed by every
- * run of segments that continues it. Flattening names what a top-level `""` key holds as top-level
- * keys, so no node continues that key.
- */
-function nameTree(names: readonly string[]): { root: NameNode; ids: number[]; count: number } {
-  const root: NameNode = { name: '', id: -1, next: new Map() };
-  const byName = new Map<string, NameNode>();
-  const nodeOf = (name: string): NameNode => {
-    let node = byName.get(name);
-    if (node === undefined) {
-      node = { name, id: -1, next: new Map() };
-      byName.set(name, node);
-    }
-    return node;
-  };
-  const ids: number[] = [];
-  let count = 0;
-  for (const name of names) {
-    const parts = name.split('.');
-    for (let i = 0; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('.');
-      if (i > 0 && prefix === '') continue;
-      const from = i === 0 ? root : nodeOf(prefix);
-      for (let j = i + 1; j <= parts.length; j++) from.next.set(parts.slice(i, j).join('.'), nodeOf(parts.slice(0, j).join('.')));
-    }
-    const node = nodeOf(name);
-    if (node.id < 0) node.id = count++;
-    ids.push(node.id);
-  }
-  return { root, ids, count };
-}
-
-function fieldPath(name: string, id: number): FieldPath {
-  return { name, parts: name.includes('.') ? name.split('.') : null, id };
-}
-
-/** A label name for a field: every character outside `[a-zA-Z0-9_]` (dots first of all) becomes `_`, as Loki names OTLP attributes. */
-function labelName(field: string): string {
-  return field.replace(/[^a-zA-Z0-9_]/g, '_');
-}
-
-function streamField(name: string, id: number): StreamField {
-  return { ...fieldPath(name, id), label: labelName(name) };
-}
-
-/** Compiles the configured field lists (`ingest.elasticMessageFields`, `elasticTimestampFields`, `elasticStreamFields`). */
-export function bulkMapping(messageFields: readonly string[], timestampFields: readonly string[], streamFields: readonly string[]): BulkMapping {
-  const { root, ids, count } = nameTree([...messageFields, ...timestampFields, ...streamFields]);
-  const t = messageFields.length;
-  const k = t + timestampFields.length;
-  return {
-    messageFields: messageFields.map((name, i) => fieldPath(name, ids[i]!)),
-    timestampFields: timestampFields.map((name, i) => fieldPath(name, ids[t + i]!)),
-    streamFields: streamFields.map((name, i) => streamField(name, ids[k + i]!)),
-    names: root,
-    nameCount: count,
-  };
-}
-
-/**
- * The mapping of a request with `?_stream_fields=a,b`: as in VictoriaLogs, the list replaces the
- * stream fields (it does not add to them); absent or empty, the configured ones stay.
- */
-export function withStreamFields(mapping: BulkMapping, param: string | undefined): BulkMapping {
-  if (param === undefined) return mapping;
-  const names = param
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (names.length === 0) return mapping;
-  return bulkMapping(
-    mapping.messageFields.map((f) => f.name),
-    mapping.timestampFields.map((f) => f.name),
-    names,
-  );
-}
-
-/** A field's value in a document: the flat key first, then the nested path. */
-function lookup(doc: Record<string, unknown>, field: FieldPath): unknown {
-  const flat = doc[field.name];
-  if (flat !== undefined || field.parts === null) return flat;
-  let cur: unknown = doc;
-  for (const part of field.parts) {
-    if (!isJsonObject(cur)) return undefined;
-    cur = cur[part];
-  }
-  return cur;
 }
 
 /** A scalar as text (strings as they are, numbers and booleans as their JSON text), else undefined. */
@@ -245,17 +117,27 @@ const enum Expect {
 
 const ACTIONS = new Set(['index', 'create', 'delete', 'update']);
 
-/** A node of the tree that finds a label set by its index and stream field values, one Map lookup per value: no key to build per document. */
+/**
+ * A node of the tree that finds a label set by its index and stream field values, one step per
+ * value: no key to build per document. An absent value (most stream fields of most documents) is a
+ * field of the node, not a Map lookup.
+ */
 interface SlotNode {
-  next: Map<string | undefined, SlotNode>;
+  next: Map<string, SlotNode>;
+  absent: SlotNode | undefined;
   slot: StreamSlot | undefined;
+}
+
+function slotNode(): SlotNode {
+  return { next: new Map(), absent: undefined, slot: undefined };
 }
 
 /** The child of `node` for `value`, created on first use. */
 function childOf(node: SlotNode, value: string | undefined): SlotNode {
+  if (value === undefined) return (node.absent ??= slotNode());
   let child = node.next.get(value);
   if (child === undefined) {
-    child = { next: new Map(), slot: undefined };
+    child = slotNode();
     node.next.set(value, child);
   }
   return child;
@@ -269,15 +151,21 @@ class BulkParser {
   /** An ASCII body decodes as latin1, a plain byte copy (the same text, a little cheaper than UTF-8 decoding). */
   private readonly encoding: BufferEncoding;
   private readonly mapping: BulkMapping;
-  private offset = 0;
+  /** Where the next line starts: after a leading UTF-8 BOM, if any, at first. */
+  private offset: number;
   private expect = Expect.Action;
   /** Byte range of the last well-formed action line and what it said: identical lines (the usual case) are not parsed again. */
   private prevStart = -1;
   private prevEnd = -1;
   private prevAction: Action | null = null;
   /** Label sets seen in this body, by index and then each stream field value. */
-  private readonly slots: SlotNode = { next: new Map(), slot: undefined };
+  private readonly slots = slotNode();
+  /** The index of the last document and its node in `slots`: a body's documents mostly share one index. */
+  private lastIndex = '';
+  private lastIndexNode: SlotNode | undefined;
   private readonly values: (string | undefined)[];
+  /** The document's field values, as `BulkMapping.read` writes them. */
+  private readonly found: unknown[];
   /** By field name number: the document whose line, timestamp or a label came from that field, which leaves it out of the document's attrs. */
   private readonly consumedIn: Int32Array;
   /** The number of the document being mapped (from 1: the marks start at 0). */
@@ -294,23 +182,34 @@ class BulkParser {
     limits: PushLimits,
   ) {
     this.b = new PushBuilder(limits, receivedNs);
+    this.offset = body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
     this.valid = isUtf8(body);
     this.encoding = isAscii(body) ? 'latin1' : 'utf8';
     this.mapping = options.mapping;
     this.values = new Array<string | undefined>(this.mapping.streamFields.length);
+    const m = this.mapping;
+    this.found = new Array<unknown>(m.messageFields.length + m.timestampFields.length + m.streamFields.length).fill(undefined);
     this.consumedIn = new Int32Array(this.mapping.nameCount);
   }
 
-  /** Parses the lines of about `maxBytes` more of the body (whole lines); true once the body is done. */
+  /**
+   * Parses the lines of about `maxBytes` more of the body (whole lines, split on \n, one trailing \r
+   * stripped; a final empty line after the last \n is not a line); true once the body is done.
+   */
   step(maxBytes: number): boolean {
     const body = this.body;
-    const start = this.offset;
-    if (start >= body.length) return this.finish();
-    const nl = start + maxBytes >= body.length ? -1 : body.indexOf(10, start + maxBytes);
-    const end = nl < 0 ? body.length : nl + 1;
-    eachLine(body.subarray(start, end), (s, e) => this.line(start + s, start + e));
-    this.offset = end;
-    return end >= body.length ? this.finish() : false;
+    const n = body.length;
+    const until = this.offset + maxBytes;
+    let start = this.offset;
+    while (start < n) {
+      let nl = body.indexOf(10, start);
+      if (nl < 0) nl = n;
+      this.line(start, nl > start && body[nl - 1] === 13 ? nl - 1 : nl);
+      start = nl + 1;
+      if (nl >= until) break;
+    }
+    this.offset = start;
+    return start >= n ? this.finish() : false;
   }
 
   /** The outcome; call once `step` returned true. A body without a single action is refused as a whole (`SILT_EMPTY_BULK`, as Elasticsearch's "no requests added"). */
@@ -474,31 +373,35 @@ class BulkParser {
     const m = this.mapping;
     const consumedIn = this.consumedIn;
     const docNo = ++this.docNo;
+    const found = this.found;
+    m.read(doc, found);
+    const { messageFields, timestampFields, streamFields } = m;
     let line: string | undefined;
-    for (const f of m.messageFields) {
-      line = scalarText(lookup(doc, f));
+    for (let k = 0; k < messageFields.length; k++) {
+      line = scalarText(found[k]);
       if (line !== undefined) {
-        consumedIn[f.id] = docNo;
+        consumedIn[messageFields[k]!.id] = docNo;
         break;
       }
     }
     let ts: unknown;
-    for (const f of m.timestampFields) {
-      const v = lookup(doc, f);
+    const t0 = messageFields.length;
+    for (let k = 0; k < timestampFields.length; k++) {
+      const v = found[t0 + k];
       if (v !== undefined && v !== null) {
         ts = esDate(v);
-        consumedIn[f.id] = docNo;
+        consumedIn[timestampFields[k]!.id] = docNo;
         break;
       }
     }
     const values = this.values;
-    for (let k = 0; k < m.streamFields.length; k++) {
-      const f = m.streamFields[k]!;
-      const found = lookup(doc, f);
-      if (typeof found === 'object' && found !== null) this.checkDepth();
-      const v = labelValue(found);
+    const s0 = t0 + timestampFields.length;
+    for (let k = 0; k < streamFields.length; k++) {
+      const f = found[s0 + k];
+      if (typeof f === 'object' && f !== null) this.checkDepth();
+      const v = labelValue(f);
       values[k] = v;
-      if (v !== undefined) consumedIn[f.id] = docNo;
+      if (v !== undefined) consumedIn[streamFields[k]!.id] = docNo;
     }
     this.attrs = null;
     this.flatten(doc, '', m.names, 1);
@@ -555,7 +458,11 @@ class BulkParser {
 
   /** The slot of a document's label set, built and validated on first sight of its index and values. */
   private slotOf(index: string, values: (string | undefined)[]): StreamSlot {
-    let node = childOf(this.slots, index);
+    if (index !== this.lastIndex || this.lastIndexNode === undefined) {
+      this.lastIndexNode = childOf(this.slots, index);
+      this.lastIndex = index;
+    }
+    let node = this.lastIndexNode;
     for (let k = 0; k < values.length; k++) node = childOf(node, values[k]);
     if (node.slot === undefined) {
       const labels: Labels = {};

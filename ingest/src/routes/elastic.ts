@@ -12,7 +12,8 @@ import { BadRequestError } from '../../../core/src/errors';
 import { errorHandlerOf, firstHeaderValue, tenantOf } from '../../../core/src/http';
 import type { Logger } from '../../../core/src/logger';
 import { nowNs } from '../../../core/src/time';
-import { bulkMapping, checkBulkContentType, parseBulkInSlices, withStreamFields } from '../protocols/elastic';
+import { checkBulkContentType, parseBulkInSlices } from '../protocols/elastic';
+import { bulkMapping, withStreamFields } from '../protocols/elastic-mapping';
 import { answerFilter, esErrorType, renderBulkAnswer } from '../protocols/elastic-answer';
 import { decodedBody, rawBody, type IngestContext } from './context';
 
