@@ -19,6 +19,8 @@ import { BadRequestError } from './errors';
 export const MAX_TIMESTAMP_NS = (1n << 63n) - 1n;
 
 const NS_PER_S = 1_000_000_000n;
+/** The last whole second whose every nanosecond is at most MAX_TIMESTAMP_NS (2262-04-11T23:47:15Z). */
+const LAST_SAFE_SECOND = 9_223_372_035;
 /** Powers of ten as bigint, for unit scaling (index = exponent). */
 const POW10 = [1n, 10n, 100n, 1000n, 10000n, 100000n, 1000000n, 10000000n, 100000000n, 1000000000n];
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -153,7 +155,9 @@ function fromRfc3339(value: string): bigint | null {
     lastSeconds = seconds;
     lastSecondsNs = BigInt(seconds) * NS_PER_S;
   }
-  return checkRange(lastSecondsNs + BigInt(frac), value);
+  const ns = lastSecondsNs + BigInt(frac);
+  // Whole seconds in [0, LAST_SAFE_SECOND] keep any fraction within range: no bigint comparisons.
+  return seconds >= 0 && seconds <= LAST_SAFE_SECOND ? ns : checkRange(ns, value);
 }
 
 /** Value of the ASCII digits s[from, to) (at most 15 of them, so exact in a double). */
