@@ -5,7 +5,10 @@
 import { crc32 } from 'node:zlib';
 import { CCtx, DCtx, compressBound, findFrameCompressedSize, getFrameContentSize, maxCLevel, minCLevel } from 'zstd-napi/binding';
 import { BlockFormatError } from './errors';
+import { I64_MAX, I64_MIN, MAX_BLOCK_ENTRIES, PayloadTimes, corrupt, parsePayload, scanPayloadTimes, setOwn, type DecodedPayload } from './frame-payload';
 import { type Labels, sortedLabelPairs, streamId } from './labels';
+
+export { MAX_BLOCK_ENTRIES, PayloadTimes };
 
 /** The format version this module writes, and the only one it reads. */
 export const BLOCK_FORMAT_VERSION = 1;
@@ -15,8 +18,6 @@ export const BLOCK_MAGIC = 'SILT';
 export const BLOCK_CODEC_ZSTD = 1;
 /** Largest uncompressed payload of one frame, and of all the frames of one block together. */
 export const MAX_RAW_LENGTH = 64 * 1024 * 1024;
-/** Most entries one block (or one stored frame) may hold. */
-export const MAX_BLOCK_ENTRIES = 1024 * 1024;
 /** zstd level `encodeBlock` uses when none is given. */
 export const DEFAULT_COMPRESSION_LEVEL = 3;
 
@@ -85,8 +86,6 @@ const STREAM_ROW_LENGTH = 46;
 const MAGIC = Buffer.from(BLOCK_MAGIC, 'latin1');
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
 // Below this magnitude a delta survives Number() exactly and its zigzag stays a safe integer,
 // so the common case does no BigInt arithmetic beyond one subtraction.
 const FAST_DELTA = 2 ** 52;
@@ -149,19 +148,8 @@ const payloadWriter = new Writer();
 const blockWriter = new Writer();
 let rawScratch = Buffer.allocUnsafe(0);
 
-function corrupt(message: string, details?: unknown): BlockFormatError {
-  return new BlockFormatError('SILT_BLOCK_CORRUPT', `corrupt block: ${message}`, details);
-}
-
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-// Label names and attribute keys come from the wire; a plain assignment of "__proto__" would
-// replace the object's prototype instead of adding the key.
-function setOwn(obj: Record<string, string>, key: string, value: string): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  else obj[key] = value;
 }
 
 function u16Length(s: string, what: string): number {
@@ -451,104 +439,6 @@ export function readBlockHeader(block: Uint8Array): BlockHeader {
   return { version, codec, tenant, entryCount, minTs, maxTs, streams, headerLength };
 }
 
-interface DecodedPayload {
-  entries: BlockEntry[];
-  minTs: bigint;
-  maxTs: bigint;
-}
-
-// The frame readers return a value and leave the position after it here, so the per-entry loop
-// allocates nothing for bookkeeping.
-let cursor = 0;
-
-// A varint of at most 5 bytes whose value fits in 32 bits, read from buf[pos..end).
-function readU32(buf: Buffer, pos: number, end: number): number {
-  let value = 0;
-  let mul = 1;
-  for (let i = 0; i < 5; i++) {
-    if (pos >= end) throw corrupt('varint past the end of the frame');
-    const b = buf[pos++]!;
-    value += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      if (value > U32_MAX) break;
-      cursor = pos;
-      return value;
-    }
-    mul *= 128;
-  }
-  throw corrupt('varint over 32 bits');
-}
-
-function readDelta(buf: Buffer, pos: number, end: number): bigint {
-  let value = 0;
-  let mul = 1;
-  // Seven bytes hold 49 bits, so value stays exact as a Number on this path.
-  for (let i = 0; i < 7; i++) {
-    if (pos >= end) throw corrupt('varint past the end of the frame');
-    const b = buf[pos++]!;
-    value += (b & 0x7f) * mul;
-    if (b < 0x80) {
-      cursor = pos;
-      return BigInt(value % 2 === 0 ? value / 2 : -(value + 1) / 2);
-    }
-    mul *= 128;
-  }
-  let big = BigInt(value);
-  for (let shift = 49n; shift < 70n; shift += 7n) {
-    if (pos >= end) throw corrupt('varint past the end of the frame');
-    const b = buf[pos++]!;
-    if (shift === 63n && b > 1) break;
-    big |= BigInt(b & 0x7f) << shift;
-    if (b < 0x80) {
-      cursor = pos;
-      return big & 1n ? -((big + 1n) >> 1n) : big >> 1n;
-    }
-  }
-  throw corrupt('varint over 64 bits');
-}
-
-function readString(buf: Buffer, pos: number, end: number): string {
-  const n = readU32(buf, pos, end);
-  pos = cursor;
-  if (n > end - pos) throw corrupt('string past the end of the frame');
-  cursor = pos + n;
-  return buf.toString('utf8', pos, pos + n);
-}
-
-// Parses a frame payload (see "Frame payload" in docs/FORMAT.md) held in buf[0..end).
-function parsePayload(buf: Buffer, end: number): DecodedPayload {
-  const entries: BlockEntry[] = [];
-  let prev = 0n;
-  let minTs = I64_MAX;
-  let maxTs = I64_MIN;
-  let pos = 0;
-  while (pos < end) {
-    if (entries.length === MAX_BLOCK_ENTRIES) throw corrupt(`frame holds more than ${MAX_BLOCK_ENTRIES} entries`);
-    let ts = prev + readDelta(buf, pos, end);
-    if (ts > I64_MAX || ts < I64_MIN) ts = BigInt.asIntN(64, ts);
-    prev = ts;
-    if (ts < minTs) minTs = ts;
-    if (ts > maxTs) maxTs = ts;
-    const line = readString(buf, cursor, end);
-    const attrCount = readU32(buf, cursor, end);
-    pos = cursor;
-    if (attrCount === 0) {
-      entries.push({ ts, line });
-      continue;
-    }
-    const attrs: Record<string, string> = {};
-    for (let i = 0; i < attrCount; i++) {
-      const key = readString(buf, pos, end);
-      const value = readString(buf, cursor, end);
-      pos = cursor;
-      if (Object.hasOwn(attrs, key)) throw corrupt(`attribute ${JSON.stringify(key)} repeated`);
-      setOwn(attrs, key, value);
-    }
-    entries.push({ ts, line, attrs });
-  }
-  return { entries, minTs, maxTs };
-}
-
 function decompressFrame(frame: Buffer, rawLength: number): Buffer {
   if (!Number.isInteger(rawLength) || rawLength < 0 || rawLength > MAX_RAW_LENGTH) throw corrupt(`raw length ${rawLength} out of range`);
   // The zstd frame header must agree with rawLength before anything is allocated, so a hostile
@@ -620,6 +510,17 @@ export function decodeFrameBytes(frame: Uint8Array, rawLength: number, frameCrc:
     }
     return parsePayload(raw, rawLength).entries;
   });
+}
+
+/**
+ * Reads the timestamps and line lengths of a frame stored on its own (see decodeFrameBytes) into
+ * `out`, without building its entries; false when the frame needs decodeFrameBytes instead (an
+ * entry with attributes, or times beyond exact doubles: see scanPayloadTimes).
+ */
+export function decodeFrameTimes(frame: Uint8Array, rawLength: number, frameCrc: number, entryCount: number, out: PayloadTimes): boolean {
+  const buf = asBuffer(frame);
+  if (crc32(buf) !== frameCrc) throw new BlockFormatError('SILT_BLOCK_CHECKSUM', 'frame checksum mismatch');
+  return withPayload(buf, rawLength, (raw) => scanPayloadTimes(raw, rawLength, entryCount, out));
 }
 
 /** Decodes a whole block: header and every stream's entries. */

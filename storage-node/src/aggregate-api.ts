@@ -12,7 +12,8 @@
  * separated; `token`, `snapshot` — as for `/internal/v1/read`. Answer: `{applied, partials, stats}`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError } from '../../core/src/errors';
+import { PayloadTimes, decodeFrameBytes, decodeFrameTimes } from '../../core/src/block-format';
+import { BadRequestError, BlockFormatError } from '../../core/src/errors';
 import { sendError, tenantOf, toSiltError } from '../../core/src/http';
 import { requiredSubstrings, type LineFilter } from '../../core/src/logql';
 import type { Grouping, RangeAggregationExpr } from '../../core/src/logql/ast';
@@ -20,7 +21,7 @@ import { StepGrid } from '../../core/src/logql/metric/grid';
 import { RangeAggregator } from '../../core/src/logql/metric/range-agg';
 import { parseExpr } from '../../core/src/logql/parser';
 import { leadingLineFilters } from '../../core/src/logql/pipeline';
-import { compileSampleExtractor } from '../../core/src/logql/sample';
+import { compileSampleExtractor, streamSamples, type SampleExtractor, type StreamSamples } from '../../core/src/logql/sample';
 import { streamId, type Labels } from '../../core/src/labels';
 import { compileMatcher, type CompiledMatcher } from '../../core/src/matchers';
 import { parseOffsets } from '../../core/src/position';
@@ -156,6 +157,51 @@ async function planReads(store: SegmentStore, req: ReadRequest): Promise<ReadPla
   return { reads, tiesOf: (id) => ties.get(id) ?? unlisted };
 }
 
+/**
+ * Aggregates a bare selector's samples (see streamSamples) frame by frame, stream after stream:
+ * a frame's timestamps and line lengths are read without building its entries, and each run of
+ * them in one segment is folded at once. A frame this cannot read so (an entry with structured
+ * metadata, which may add labels; times beyond doubles) is decoded and extracted entry by entry.
+ * Returns the samples taken.
+ */
+async function aggregateFrames(store: SegmentStore, req: ReadRequest, stats: ReadStats, bare: StreamSamples, extractor: SampleExtractor, aggregator: RangeAggregator): Promise<number> {
+  const times = new PayloadTimes();
+  const seriesOf = new Map<bigint, Labels>();
+  let samples = 0;
+  for await (const f of store.frames(req, stats)) {
+    const h = f.header;
+    stats.bytesDecompressed += h.rawLength;
+    stats.entriesScanned += h.entryCount;
+    let labels = seriesOf.get(f.streamId);
+    if (labels === undefined) {
+      labels = bare.labelsOf(f.labels);
+      seriesOf.set(f.streamId, labels);
+    }
+    const kept = f.kept ?? [0, h.entryCount];
+    if (decodeFrameTimes(f.bytes, h.rawLength, h.frameCrc, h.entryCount, times) && times.count === h.entryCount) {
+      const values = bare.bytes ? times.bytes : null;
+      let added = true;
+      for (let i = 0; i < kept.length && added; i += 2) added = aggregator.addTimes(labels, times.base, times.rel, values, kept[i]!, kept[i + 1]!);
+      if (added) {
+        for (let i = 0; i < kept.length; i += 2) samples += kept[i + 1]! - kept[i]!;
+        continue;
+      }
+    }
+    const entries = decodeFrameBytes(f.bytes, h.rawLength, h.frameCrc)!;
+    if (kept[kept.length - 1]! > entries.length) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `merged frame: runs hold ${kept[kept.length - 1]} entries, the frame ${entries.length}`);
+    for (let i = 0; i < kept.length; i += 2) {
+      for (let j = kept[i]!; j < kept[i + 1]!; j++) {
+        const e = entries[j]!;
+        const sample = extractor.run(e.ts, e.line, f.labels, e.attrs);
+        if (sample === null) continue;
+        aggregator.add(sample.labels, e.ts, sample.value);
+        samples++;
+      }
+    }
+  }
+  return samples;
+}
+
 /** Registers `POST /internal/v1/aggregate` on `app`; `onAnswer` counts each answer's entries read and bytes sent. */
 export function installAggregateApi(app: FastifyInstance, deps: ReadApiDeps, onAnswer: (entries: number, bytes: number) => void): void {
   app.post('/internal/v1/aggregate', async (request: FastifyRequest<{ Body: AggregateBody }>, reply: FastifyReply) => {
@@ -202,7 +248,12 @@ export function installAggregateApi(app: FastifyInstance, deps: ReadApiDeps, onA
       };
       const stats: ReadStats = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
       let samples = 0;
-      if (req.end > req.start) {
+      const bare = streamSamples(expr, grouping);
+      // The frame path leaves out of range what no window covers, which is [start, end) unless clamped.
+      const unclamped = req.start === grid.startNs - offsetNs - rangeNs + 1n && req.end === last - offsetNs + 1n;
+      if (req.end > req.start && bare !== null && unclamped && aggregator.takesTimes) {
+        samples = await aggregateFrames(deps.store, req, stats, bare, extractor, aggregator);
+      } else if (req.end > req.start) {
         const plan = await planReads(deps.store, req);
         for (const read of plan.reads) {
           for await (const e of deps.store.read(read.req, stats)) {

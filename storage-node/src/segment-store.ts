@@ -84,6 +84,23 @@ export interface ReadRequest {
   /** UTF-8 byte strings every line `lineFilter` keeps contains: a frame lacking one is skipped before its entries are decoded. */
   mustContain?: readonly Uint8Array[];
 }
+/** A scan of the stored frames of a tenant's matching streams, stream by stream, in no order across streams. */
+export type FrameScanRequest = Pick<ReadRequest, 'tenant' | 'matchers' | 'start' | 'end' | 'partitions' | 'maxOffsets'>;
+/** One stored frame of a scan: a frame with an entry in the scan's range, of a stream that matches. */
+export interface StoredFrame {
+  streamId: bigint;
+  /** The stream's labels; shared, not to be mutated. */
+  labels: Labels;
+  partition: number;
+  header: K.FrameValueHeader;
+  /** The frame's zstd bytes (decodeFrameBytes, decodeFrameTimes). */
+  bytes: Uint8Array;
+  /**
+   * The entries the scan's snapshot holds, as index ranges [from, to) in the frame's order, flat;
+   * null when it holds all of them (a merged frame may hold original frames applied after it).
+   */
+  kept: number[] | null;
+}
 /** A series lookup: which streams of a tenant match, in a time range. */
 export interface SeriesRequest {
   tenant: string;
@@ -122,6 +139,8 @@ const DB_OPTIONS = {
 const STREAM_BATCH = 32;
 // Streams of a segment whose first fetch starts as soon as the segment is opened.
 const PREFETCH_STREAMS = 64;
+// Frames of a stream fetched per native call of a scan's iterator.
+const SCAN_BATCH = 64;
 // Segments of a read opened at once, before the merge reaches them.
 const PREFETCH_SEGMENTS = 16;
 
@@ -577,6 +596,96 @@ export class SegmentStore {
       }
       for (const r of held) this.release(r.seg);
     }
+  }
+
+  /**
+   * The frames of a tenant's matching streams that hold entries in [start, end), within the same
+   * snapshot a read would see, one stream after the other: for aggregations, which need each
+   * entry once but no order across streams, so nothing is merged or decoded here. Entries outside
+   * [start, end) that share a frame with entries inside are the caller's to skip.
+   */
+  async *frames(request: FrameScanRequest, stats?: ReadStats): AsyncGenerator<StoredFrame> {
+    this.checkOpen();
+    const { tenant, matchers, start, end } = request;
+    const prefix = K.tenantPrefix(tenant);
+    if (prefix === null || start >= end) return;
+    // The plan is fixed now, as a read's is.
+    const plan: { seg: Segment; maxOffset: bigint }[] = [];
+    const seen = new Set<number>();
+    for (const p of request.partitions ?? this.partitions()) {
+      const ps = this.parts.get(p);
+      if (seen.has(p) || ps === undefined) continue;
+      seen.add(p);
+      const cap = request.maxOffsets?.get(p);
+      const maxOffset = cap !== undefined && cap < ps.applied ? cap : ps.applied;
+      for (const seg of ps.segments) {
+        const m = seg.meta;
+        if (seg.doomed || m.minTs === null || m.maxTs === null || seg.first >= maxOffset || m.maxTs < start || m.minTs >= end) continue;
+        plan.push({ seg, maxOffset });
+      }
+    }
+    for (const { seg, maxOffset } of plan) {
+      // Removed by retention or drop since the scan started: its entries are gone.
+      if (seg.doomed) continue;
+      const db = await this.acquire(seg);
+      try {
+        for (const m of await this.matchStreams(seg, db, { matchers, tenant, prefix })) {
+          const range = K.frameRange(prefix, m.streamId, start - this.streamSpan(seg, tenant, m.streamId, m.span), end);
+          const it = db.iterator({ gte: range.gte, lt: range.lt });
+          let pending = it.nextv(SCAN_BATCH);
+          try {
+            for (let batch = await pending; batch.length > 0; batch = await pending) {
+              // The next batch is fetched while this one is used.
+              pending = it.nextv(SCAN_BATCH);
+              pending.catch(() => undefined);
+              for (const [key, value] of batch) {
+                const frame = this.scannedFrame(key, value, prefix.length, m, seg.partition, maxOffset, start, end);
+                if (frame === null) continue;
+                if (stats !== undefined) stats.framesRead++;
+                yield frame;
+              }
+            }
+          } finally {
+            await pending.catch(() => undefined);
+            await it.close();
+          }
+        }
+      } finally {
+        this.release(seg);
+      }
+    }
+  }
+
+  /** A scan's frame from its key and value, or null when it holds nothing in range or in the snapshot. */
+  private scannedFrame(key: Uint8Array, value: Uint8Array, prefixLength: number, stream: RegistryEntry, partition: number, maxOffset: bigint, start: bigint, end: bigint): StoredFrame | null {
+    const h = K.readFrameValueHeader(value);
+    if (h.maxTs < start || h.minTs >= end) return null;
+    if (h.version !== BLOCK_FORMAT_VERSION) {
+      throw new BlockFormatError('SILT_BLOCK_VERSION', `stored frame of block format version ${h.version} (this reader knows ${BLOCK_FORMAT_VERSION})`, { version: h.version });
+    }
+    let kept: number[] | null = null;
+    if (h.layout === K.MERGED_VALUE_LAYOUT) {
+      const runs = K.frameValueRuns(value);
+      let at = 0;
+      for (const run of runs) {
+        if (run.offset < maxOffset) {
+          // Adjacent kept runs make one range.
+          if (kept !== null && kept[kept.length - 1] === at) kept[kept.length - 1] = at + run.count;
+          else (kept ??= []).push(at, at + run.count);
+        }
+        at += run.count;
+      }
+      if (at !== h.entryCount) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `merged frame: runs hold ${at} entries, the frame ${h.entryCount}`);
+      if (kept === null) return null;
+      if (kept.length === 2 && kept[0] === 0 && kept[1] === at) kept = null;
+    } else if (K.decodeFrameKey(key, prefixLength).offset >= maxOffset) return null;
+    return { streamId: stream.streamId, labels: stream.labels, partition, header: h, bytes: K.frameValueBytes(value), kept };
+  }
+
+  /** A stream's span in a segment: what the registry said, or more if a merge has widened it since (its floor is raised before a merged frame commits). */
+  private streamSpan(seg: Segment, tenant: string, streamId: bigint, span: bigint): bigint {
+    const floor = seg.spanFloor.get(tenant)?.get(streamId);
+    return floor !== undefined && floor > span ? floor : span;
   }
 
   /** Pins a segment's handle for a read (released with the read's `held`) and lists its matching streams; once per segment of a read. */
@@ -1208,10 +1317,8 @@ export class SegmentStore {
   }
 
   private openStream(s: StreamRead, streamId: bigint, ctx: ReadContext, iterators: Set<StreamRead>): void {
-    // A merge may have widened the stream's span after this read loaded the registry; the floor is
-    // raised before a merged frame commits, so an iterator created now sees no frame wider than it.
-    const floor = s.read.seg.spanFloor.get(ctx.tenant)?.get(streamId);
-    if (floor !== undefined && floor > s.span) s.span = floor;
+    // A merge may have widened the span since this read loaded the registry: an iterator created now sees no frame wider than this.
+    s.span = this.streamSpan(s.read.seg, ctx.tenant, streamId, s.span);
     // Frames are keyed by minTs; one holding an entry ≥ start has minTs ≥ start − span.
     const range = K.frameRange(ctx.prefix, streamId, ctx.start - s.span, ctx.end);
     s.it = s.read.db!.iterator({ gte: range.gte, lt: range.lt, reverse: !ctx.forward });

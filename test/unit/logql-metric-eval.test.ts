@@ -5,8 +5,7 @@ import { StepGrid } from '../../core/src/logql/metric/grid';
 import { RangeAggregator } from '../../core/src/logql/metric/range-agg';
 import { parseExpr } from '../../core/src/logql/parser';
 import type { Matrix } from '../../core/src/logql/metric/series';
-import { SiltError } from '../../core/src/errors';
-import { S, T0, bin, lit, rangeAgg, series, vecAgg } from './logql-metric-fixtures';
+import { S, T0, bin, codeOf, lit, rangeAgg, series, vecAgg } from './logql-metric-fixtures';
 
 const instant = StepGrid.instant(T0 + 3600n * S);
 const twoSteps = StepGrid.range(T0, T0 + 600n * S, 600n * S);
@@ -36,16 +35,6 @@ function mat(r: Result): [Labels, [number, number][]][] {
 /** One instant input series per [labels, value]. */
 function inputs(...values: [Labels, number][]): Matrix {
   return values.map(([l, v]) => series(l, 1, [[0, v]]));
-}
-
-/** The code of the SiltError `f` throws. */
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (err) {
-    return (err as SiltError).code;
-  }
-  return undefined;
 }
 
 describe('logql > metric > vector aggregation', () => {

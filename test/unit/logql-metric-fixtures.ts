@@ -1,4 +1,5 @@
 /** Hand-built LogQL syntax trees and small helpers shared by the metric evaluation tests. */
+import type { SiltError } from '../../core/src/errors';
 import type { Labels } from '../../core/src/labels';
 import type { BinaryExpr, BinaryOp, Grouping, LabelMatcher, MetricExpr, RangeAggregationExpr, RangeOp, VectorAggregationExpr, VectorMatching, VectorOp } from '../../core/src/logql/ast';
 import { StepGrid } from '../../core/src/logql/metric/grid';
@@ -87,4 +88,14 @@ export function random(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** The code of the SiltError `f` throws (undefined when it throws none). */
+export function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (err) {
+    return (err as SiltError).code;
+  }
+  return undefined;
 }

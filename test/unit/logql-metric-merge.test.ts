@@ -3,8 +3,7 @@ import type { RangeAggregationExpr, RangeOp } from '../../core/src/logql/ast';
 import { StepGrid } from '../../core/src/logql/metric/grid';
 import { RangeAggregator } from '../../core/src/logql/metric/range-agg';
 import type { Matrix } from '../../core/src/logql/metric/series';
-import { SiltError } from '../../core/src/errors';
-import { S, T0, random, rangeAgg } from './logql-metric-fixtures';
+import { S, T0, codeOf, random, rangeAgg } from './logql-metric-fixtures';
 
 /** One sample with its tie-breaker. */
 interface Point {
@@ -246,22 +245,14 @@ describe('logql > metric > range aggregation > map-reduce', () => {
     const count = new RangeAggregator(rangeAgg('count_over_time', 60n * S), grid);
     count.add({ app: 'a' }, T0, 1);
     const wire = count.toWire();
-    const code = (f: () => unknown): string | undefined => {
-      try {
-        f();
-      } catch (err) {
-        return (err as SiltError).code;
-      }
-      return undefined;
-    };
-    expect(code(() => RangeAggregator.fromWire(rangeAgg('sum_over_time', 60n * S, { unwrap: true }), grid, wire))).toBe('SILT_BAD_PARTIALS');
-    expect(code(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 120n * S), grid, wire))).toBe('SILT_BAD_PARTIALS');
-    expect(code(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 60n * S), StepGrid.instant(T0 + S), wire))).toBe('SILT_BAD_PARTIALS');
+    expect(codeOf(() => RangeAggregator.fromWire(rangeAgg('sum_over_time', 60n * S, { unwrap: true }), grid, wire))).toBe('SILT_BAD_PARTIALS');
+    expect(codeOf(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 120n * S), grid, wire))).toBe('SILT_BAD_PARTIALS');
+    expect(codeOf(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 60n * S), StepGrid.instant(T0 + S), wire))).toBe('SILT_BAD_PARTIALS');
     const broken = { ...wire, series: [{ labels: { app: 'a' }, segs: [0], cols: [['x']] }] };
-    expect(code(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 60n * S), grid, broken))).toBe('SILT_BAD_PARTIALS');
-    expect(code(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 60n * S), grid, { ...wire, series: [{ labels: { app: 'a' }, segs: [3], cols: [[1]] }] }))).toBe(
+    expect(codeOf(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 60n * S), grid, broken))).toBe('SILT_BAD_PARTIALS');
+    expect(codeOf(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 60n * S), grid, { ...wire, series: [{ labels: { app: 'a' }, segs: [3], cols: [[1]] }] }))).toBe(
       'SILT_BAD_PARTIALS',
     );
-    expect(code(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 60n * S), grid, null))).toBe('SILT_BAD_PARTIALS');
+    expect(codeOf(() => RangeAggregator.fromWire(rangeAgg('count_over_time', 60n * S), grid, null))).toBe('SILT_BAD_PARTIALS');
   });
 });

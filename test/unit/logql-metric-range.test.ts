@@ -1,7 +1,7 @@
 import { StepGrid, SegmentLayout } from '../../core/src/logql/metric/grid';
 import { RangeAggregator, absentLabels } from '../../core/src/logql/metric/range-agg';
 import { SiltError } from '../../core/src/errors';
-import { S, T0, plain, rangeAgg, runRange, type Sample } from './logql-metric-fixtures';
+import { S, T0, codeOf, plain, rangeAgg, runRange, type Sample } from './logql-metric-fixtures';
 
 const A = { app: 'a' };
 /** The oracle's ticker: one entry on every whole minute from T0 to T0+2h, its `value` the minute mod 7. */
@@ -32,17 +32,9 @@ describe('logql > metric > grid', () => {
   });
 
   test('refuses a non-positive step, an end before the start, and a range over 11,000 steps (Loki: (end − start) / step > 11000)', () => {
-    const code = (f: () => unknown): string | undefined => {
-      try {
-        f();
-      } catch (err) {
-        return (err as SiltError).code;
-      }
-      return undefined;
-    };
-    expect(code(() => StepGrid.range(T0, T0 + S, 0n))).toBe('SILT_BAD_RANGE');
-    expect(code(() => StepGrid.range(T0, T0 - S, S))).toBe('SILT_BAD_RANGE');
-    expect(code(() => StepGrid.range(T0, T0 + 11_001n * S, S))).toBe('SILT_BAD_RANGE');
+    expect(codeOf(() => StepGrid.range(T0, T0 + S, 0n))).toBe('SILT_BAD_RANGE');
+    expect(codeOf(() => StepGrid.range(T0, T0 - S, S))).toBe('SILT_BAD_RANGE');
+    expect(codeOf(() => StepGrid.range(T0, T0 + 11_001n * S, S))).toBe('SILT_BAD_RANGE');
     expect(StepGrid.range(T0, T0 + 11_000n * S, S).length).toBe(11_001);
   });
 

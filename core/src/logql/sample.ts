@@ -178,3 +178,25 @@ export function compileSampleExtractor(expr: RangeAggregationExpr, injected: Gro
     },
   };
 }
+
+/** How the samples of a bare selector's entries without structured metadata follow from their stream. */
+export interface StreamSamples {
+  /** The series labels of the stream's entries. */
+  labelsOf(stream: Labels): Labels;
+  /** True when a sample's value is its line's UTF-8 length, else 1. */
+  bytes: boolean;
+}
+
+/**
+ * For a range aggregation whose samples depend only on the stream and the line's length — no
+ * pipeline stage and no unwrap: count_over_time, rate, absent_over_time and bytes_* of a bare
+ * selector — the series labels of a stream's entries that carry no structured metadata (which
+ * could add labels), and whether the value is the line's byte length (else 1). Null for any other
+ * aggregation, whose samples need the extractor entry by entry.
+ */
+export function streamSamples(expr: RangeAggregationExpr, injected: Grouping | null = null): StreamSamples | null {
+  if (expr.range.selector.pipeline.length > 0 || expr.range.unwrap !== null) return null;
+  const extractor = compileSampleExtractor(expr, injected);
+  // With no stage, the extractor keeps every entry and its labels ignore the line.
+  return { labelsOf: (stream) => extractor.run(0n, '', stream, undefined)!.labels, bytes: expr.op === 'bytes_over_time' || expr.op === 'bytes_rate' };
+}

@@ -90,6 +90,10 @@ export class SegmentLayout {
   private hitLo = 0n;
   private hitHi = 0n;
   private hitSeg = -1;
+  /** segmentAt's last answer and its bounds `(hitLoN, hitHiN]`, as coordinates. */
+  private hitLoN = 0;
+  private hitHiN = 0;
+  private hitSegN = -1;
 
   constructor(grid: StepGrid, rangeNs: bigint, offsetNs: bigint) {
     const n = grid.length;
@@ -129,32 +133,60 @@ export class SegmentLayout {
     return seg;
   }
 
+  /**
+   * `ts − a0` as an exact double, the coordinate segmentAt takes (an exact offset may be added to
+   * it); null when the layout's span or this difference is beyond exact doubles.
+   */
+  originOffset(ts: bigint): number | null {
+    if (!this.fast || this.count === 0) return null;
+    const x = Number(ts - this.a0);
+    return Number.isSafeInteger(x) ? x : null;
+  }
+
+  /** segmentOf for the sample at coordinate x (see originOffset), with numbers only; for samples in time order, mostly two comparisons. */
+  segmentAt(x: number): number {
+    if (x > this.hitLoN && x <= this.hitHiN) return this.hitSegN;
+    if (x <= 0 || x > this.spanN) return -1;
+    const period = this.periodN;
+    let p = Math.floor((x - 1) / period);
+    // The division is rounded: put p right with exact integer arithmetic (all below 2^53).
+    let w = x - p * period;
+    if (w <= 0) {
+      p -= 1;
+      w += period;
+    } else if (w > period) {
+      p += 1;
+      w -= period;
+    }
+    const above = w > this.remN;
+    const seg = this.segmentIn(p, above);
+    const periodStart = p * period;
+    if (this.cuts === 1) {
+      this.hitLoN = periodStart;
+      this.hitHiN = periodStart + period;
+    } else {
+      this.hitLoN = above ? periodStart + this.remN : periodStart;
+      this.hitHiN = above ? periodStart + period : periodStart + this.remN;
+    }
+    // Between windows (seg −1) is cached too: the next samples are likely there as well.
+    this.hitSegN = seg;
+    return seg;
+  }
+
   private locate(ts: bigint): number {
     if (this.count === 0) return -1;
-    let p: number;
-    let above: boolean;
     if (this.fast) {
       const x = Number(ts - this.a0);
-      if (x <= 0 || x > this.spanN) return -1;
-      const period = this.periodN;
-      p = Math.floor((x - 1) / period);
-      // The division is rounded: put p right with exact integer arithmetic (all below 2^53).
-      let w = x - p * period;
-      if (w <= 0) {
-        p -= 1;
-        w += period;
-      } else if (w > period) {
-        p += 1;
-        w -= period;
-      }
-      above = w > this.remN;
-    } else {
-      const x = ts - this.a0;
-      if (x <= 0n || x > this.span) return -1;
-      const pb = (x - 1n) / this.period;
-      p = Number(pb);
-      above = x - pb * this.period > this.rem;
+      return x > 0 && x <= this.spanN ? this.segmentAt(x) : -1;
     }
+    const x = ts - this.a0;
+    if (x <= 0n || x > this.span) return -1;
+    const pb = (x - 1n) / this.period;
+    return this.segmentIn(Number(pb), x - pb * this.period > this.rem);
+  }
+
+  /** The segment of period p, in its first cut or (`above`) its second. */
+  private segmentIn(p: number, above: boolean): number {
     if (this.cuts === 1) return p;
     // With range < period, the second segment of each period lies between windows.
     if (above && this.q === 0) return -1;

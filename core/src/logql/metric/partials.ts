@@ -32,6 +32,11 @@ export interface SlotColumns {
   open(ts: bigint, tie: number, value: number): void;
   /** Folds one sample into a slot. */
   add(slot: number, ts: bigint, tie: number, value: number): void;
+  /**
+   * Folds `count` samples summing to `sum` into a slot (a new one for slot −1), for kinds that keep
+   * neither timestamps nor order (counts, sums); absent on the others.
+   */
+  addMany?(slot: number, count: number, sum: number): void;
   /** Folds slot j of `other` (same kind) into slot i. */
   absorb(slot: number, other: this, j: number): void;
   /** Appends a copy of slot j of `other` (same kind). */
@@ -131,6 +136,10 @@ class CountColumns implements SlotColumns {
   add(slot: number): void {
     this.n[slot]! += 1;
   }
+  addMany(slot: number, count: number): void {
+    if (slot < 0) this.n.push(count);
+    else this.n[slot]! += count;
+  }
   absorb(slot: number, other: CountColumns, j: number): void {
     this.n[slot]! += other.n[j]!;
   }
@@ -161,6 +170,10 @@ class SumColumns implements SlotColumns {
   }
   add(slot: number, _ts: bigint, _tie: number, v: number): void {
     this.x[slot]! += v;
+  }
+  addMany(slot: number, _count: number, sum: number): void {
+    if (slot < 0) this.x.push(sum);
+    else this.x[slot]! += sum;
   }
   absorb(slot: number, other: SumColumns, j: number): void {
     this.x[slot]! += other.x[j]!;

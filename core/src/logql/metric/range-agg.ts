@@ -122,6 +122,8 @@ export class RangeAggregator {
   private readonly byObject = new WeakMap<Labels, SeriesState>();
   private lastLabels: Labels | null = null;
   private lastState: SeriesState | null = null;
+  /** Empty columns of the kind, to ask what it can do. */
+  private readonly probe: SlotColumns;
 
   constructor(
     /** The aggregation (its op, range, offset and parameter are read; its grouping is the extractor's business). */
@@ -130,6 +132,7 @@ export class RangeAggregator {
     readonly grid: StepGrid,
   ) {
     this.kind = kindOf(expr);
+    this.probe = this.kind.create();
     this.layout = new SegmentLayout(grid, expr.range.rangeNs, expr.range.offsetNs);
     const { rangeNs, offsetNs } = expr.range;
     this.ctx = { rangeNs, rangeSeconds: durationSeconds(rangeNs), windowEnd: (k) => grid.times[k]! - offsetNs };
@@ -159,6 +162,39 @@ export class RangeAggregator {
     }
     st.lastSeg = seg;
     st.lastSlot = slot;
+  }
+
+  /** True when addTimes can take this aggregation's samples (its kind keeps neither timestamps nor order, and the grid fits doubles). */
+  get takesTimes(): boolean {
+    return this.probe.addMany !== undefined && this.layout.originOffset(this.grid.startNs) !== null;
+  }
+
+  /**
+   * Adds the samples at times `base + rel[i]` (ns; `rel` exact doubles) for i in [from, to), of
+   * value `values[i]` (null: 1), to one series — `add` for a run of samples with numbers only, when
+   * `takesTimes`. False, having added nothing, when `base` is too far from the grid for doubles.
+   */
+  addTimes(labels: Labels, base: bigint, rel: Float64Array, values: Float64Array | null, from: number, to: number): boolean {
+    const origin = this.layout.originOffset(base);
+    if (origin === null || from >= to) return origin !== null;
+    const st = this.stateOf(labels);
+    const layout = this.layout;
+    let seg = layout.segmentAt(origin + rel[from]!);
+    let count = 0;
+    let sum = 0;
+    for (let i = from; i < to; i++) {
+      const s = layout.segmentAt(origin + rel[i]!);
+      if (s !== seg) {
+        if (seg >= 0) this.addRun(st, seg, count, sum);
+        seg = s;
+        count = 0;
+        sum = 0;
+      }
+      count++;
+      sum += values === null ? 1 : values[i]!;
+    }
+    if (seg >= 0) this.addRun(st, seg, count, sum);
+    return true;
   }
 
   /** The partials as JSON-serializable data (non-finite floats and timestamps as strings). */
@@ -270,6 +306,14 @@ export class RangeAggregator {
       this.series.set(key, st);
     }
     return st;
+  }
+
+  /** Folds a run of samples of one segment into its slot. */
+  private addRun(st: SeriesState, seg: number, count: number, sum: number): void {
+    const slot = seg === st.lastSeg ? st.lastSlot : this.find(st, seg);
+    st.cols.addMany!(slot, count, sum);
+    st.lastSeg = seg;
+    st.lastSlot = slot >= 0 ? slot : this.record(st, seg);
   }
 
   /** The slot of a segment, or −1. */
