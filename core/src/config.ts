@@ -18,6 +18,8 @@ export interface KafkaConfig {
   /** Ports of the broker `npm start` runs when `brokers` is empty: Kafka's usual ones by default. */
   localBrokerPort: number;
   localControllerPort: number;
+  /** Java heap (MiB) of the broker `npm start` runs when no brokers are configured. */
+  localBrokerHeapMb: number;
 }
 
 /** Limits and batching of the ingest service. */
@@ -158,6 +160,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     requestTimeoutMs: 10000,
     localBrokerPort: 9092,
     localControllerPort: 9093,
+    localBrokerHeapMb: 512,
   },
   ingest: {
     host: '0.0.0.0',
@@ -362,6 +365,7 @@ function validate(c: SiltConfig): void {
     ['ingest.syslogTlsPort', 0, 65535],
     ['kafka.localBrokerPort', 1, 65535],
     ['kafka.localControllerPort', 1, 65535],
+    ['kafka.localBrokerHeapMb', 128, 65536],
     ['ingest.maxLabels', 1, 1000],
     ['ingest.zstdLevel', 1, 19],
     ['ingest.maxBlockEntries', 1, 1_000_000],

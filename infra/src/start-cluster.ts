@@ -27,9 +27,9 @@ async function main(): Promise<void> {
   if (brokers === '') {
     logger.info('resolving Kafka jars (first run downloads them with Maven)');
     await ensureKafkaJars({ log: (m) => logger.info(m) });
-    const { localBrokerPort: port, localControllerPort: controllerPort } = config.kafka;
-    logger.info('starting the local Kafka broker', { port });
-    broker = await startBroker({ dataDir: path.join(dataDir, 'kafka'), port, controllerPort });
+    const { localBrokerPort: port, localControllerPort: controllerPort, localBrokerHeapMb: heapMb } = config.kafka;
+    logger.info('starting the local Kafka broker', { port, heapMb });
+    broker = await startBroker({ dataDir: path.join(dataDir, 'kafka'), port, controllerPort, heapMb });
     brokers = broker.brokers.join(',');
   }
 

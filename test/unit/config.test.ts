@@ -29,6 +29,7 @@ describe('core > config', () => {
     expect(c.ingest.lingerMs).toBe(20);
     expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
     expect(c.kafka.partitions).toBe(16);
+    expect(loadConfig({ env: { SILT_KAFKA_LOCAL_BROKER_HEAP_MB: '384' } }).kafka.localBrokerHeapMb).toBe(384);
   });
 
   it('is frozen', () => {
@@ -42,6 +43,7 @@ describe('core > config', () => {
     [{ env: { SILT_INGEST_PORT: 'abc' } }, 'ingest.port'],
     [{ env: { SILT_PARTITIONS: '0' } }, 'kafka.partitions'],
     [{ env: { SILT_KAFKA_BROKERS: 'nohostport' } }, 'kafka.brokers'],
+    [{ env: { SILT_KAFKA_LOCAL_BROKER_HEAP_MB: '64' } }, 'kafka.localBrokerHeapMb'],
     [{ file: file({ ingest: { prot: 1 } }) }, 'ingest.prot'],
     [{ file: file({ ingest: { port: '80' } }) }, 'ingest.port'],
     [{ file: file('{not json') }, 'config file'],
