@@ -28,7 +28,7 @@ import { parseOffsets } from '../../core/src/position';
 import { clampToStored } from '../../core/src/query-params';
 import { decodeWriteToken } from '../../core/src/write-token';
 import { parsePartitions, type ReadApiDeps } from './read-api';
-import type { ReadRequest, ReadStats, SegmentStore } from './segment-store';
+import type { ReadRequest, ReadStats, SegmentStore } from './store';
 
 /** The body of an aggregate request. */
 interface AggregateBody {
@@ -188,7 +188,7 @@ async function aggregateFrames(store: SegmentStore, req: ReadRequest, stats: Rea
       }
     }
     const entries = decodeFrameBytes(f.bytes, h.rawLength, h.frameCrc)!;
-    if (kept[kept.length - 1]! > entries.length) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `merged frame: runs hold ${kept[kept.length - 1]} entries, the frame ${entries.length}`);
+    if (kept[kept.length - 1]! > entries.length) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `compacted frame: runs hold ${kept[kept.length - 1]} entries, the frame ${entries.length}`);
     for (let i = 0; i < kept.length; i += 2) {
       for (let j = kept[i]!; j < kept[i + 1]!; j++) {
         const e = entries[j]!;

@@ -5,7 +5,7 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { SiltError } from '../../core/src/errors';
 import type { Logger } from '../../core/src/logger';
-import type { ApplyResult, IncomingBlock, SegmentStore } from './segment-store';
+import type { ApplyResult, IncomingBlock, SegmentStore } from './store';
 
 /** What the consumer reports to the node, for metrics and announcements. */
 export interface ConsumerEvents {

@@ -17,7 +17,7 @@ import { ReplicaConsumer } from './consumer';
 import { createStorageMetrics } from './metrics';
 import { installAggregateApi } from './aggregate-api';
 import { installReadApi } from './read-api';
-import { SegmentStore } from './segment-store';
+import { SegmentStore } from './store';
 
 /** What a storage node needs of the configuration. */
 export interface StorageNodeConfig {
@@ -57,7 +57,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
     stored: () => store?.partitions() ?? [],
     state: (p) => store!.state(p),
     highWatermark: (p) => consumer?.highWatermark(p),
-    merges: () => ({ queued: store?.mergesQueued() ?? 0, ...(store?.mergeCounts ?? { merges: 0, frames: 0, failed: 0 }) }),
+    compactions: () => ({ queued: store?.compactionsQueued() ?? 0, ...(store?.compactionCounts ?? { compactions: 0, frames: 0, failed: 0 }) }),
   });
 
   const snapshot = (): NodeAnnouncement => ({

@@ -14,7 +14,7 @@ import { compileMatcher } from '../../core/src/matchers';
 import { parseOffsets, parsePosition } from '../../core/src/position';
 import { parseDirection, parseLimit, parseRange } from '../../core/src/query-params';
 import { decodeWriteToken, type WriteOffsets } from '../../core/src/write-token';
-import type { ReadRequest, ReadStats, SegmentStore, StoredEntry } from './segment-store';
+import type { ReadRequest, ReadStats, SegmentStore, StoredEntry } from './store';
 
 /** What the read API needs of the node. */
 export interface ReadApiDeps {

@@ -8,7 +8,7 @@ import { type BlockEntry, decodeFrameBytes, encodeBlock } from '../../core/src/b
 import { BlockFormatError } from '../../core/src/errors';
 import { type Labels, streamId } from '../../core/src/labels';
 import { type CompiledMatcher, type LabelMatcher, compileMatcher, matchesAll } from '../../core/src/matchers';
-import * as K from '../../storage-node/src/keys';
+import * as K from '../../storage-node/src/store/keys';
 import { comparePositions, type EntryPosition } from '../../core/src/position';
 import {
   type IncomingBlock,
@@ -17,7 +17,7 @@ import {
   SegmentStore,
   type SegmentStoreOptions,
   type StoredEntry,
-} from '../../storage-node/src/segment-store';
+} from '../../storage-node/src/store';
 import { rng } from '../support/rng';
 
 const T0 = 1_764_129_600_000_000_000n;
@@ -195,8 +195,8 @@ describe('storage node > segment store > reads', () => {
     // Small segments: every read below crosses segments and partitions.
     store = await SegmentStore.open(options(dir, { maxSegmentBytes: 6000, maxOpenSegments: 64 }));
     await writeAll(store, randomBlocks(model, rng(7), [0, 1, 2], 60));
-    // Rolls queue merges of their small frames; the stats compared below need them done.
-    await store.mergesSettled();
+    // Rolls queue compactions of their small frames; the stats compared below need them done.
+    await store.compactionsSettled();
   });
   afterAll(async () => {
     await store.close();
@@ -326,7 +326,7 @@ describe('storage node > segment store > reads', () => {
   });
 });
 
-describe('storage node > segment store > merging small frames', () => {
+describe('storage node > segment store > compacting small frames', () => {
   const model = new Model();
   let store: SegmentStore;
   let dir: string;
@@ -346,25 +346,25 @@ describe('storage node > segment store > merging small frames', () => {
 
   beforeAll(async () => {
     dir = freshDir();
-    // A small merge target so a few hundred blocks merge many times; small segments so rolls flush too.
-    store = await SegmentStore.open(options(dir, { maxSegmentBytes: 40_000, maxOpenSegments: 64, mergeTargetEntries: 64 }));
+    // A small compaction target so a few hundred blocks compact many times; small segments so rolls flush too.
+    store = await SegmentStore.open(options(dir, { maxSegmentBytes: 40_000, maxOpenSegments: 64, compactionTargetEntries: 64 }));
     await writeAll(store, randomBlocks(model, rng(21), [0, 1], 160));
   });
   afterAll(async () => {
     await store.close();
   });
 
-  it('answers every read exactly as before while frames are being merged', async () => {
+  it('answers every read exactly as before while frames are being compacted', async () => {
     const rand = rng(22);
     const reads = Array.from({ length: 40 }, () => randomRead(rand));
-    const answers = await Promise.all([...reads.map((r) => collect(store, r)), store.mergesSettled().then(() => [])]);
+    const answers = await Promise.all([...reads.map((r) => collect(store, r)), store.compactionsSettled().then(() => [])]);
     reads.forEach((r, i) => expect(answers[i]).toEqual(model.expect(r)));
-    expect(store.mergeCounts.merges).toBeGreaterThan(10);
-    expect(store.mergeCounts.failed).toBe(0);
+    expect(store.compactionCounts.compactions).toBeGreaterThan(10);
+    expect(store.compactionCounts.failed).toBe(0);
   });
 
-  it('reads fewer, bigger frames once merged, and answers random reads, pages and snapshots like the model', async () => {
-    await store.mergesSettled();
+  it('reads fewer, bigger frames once compacted, and answers random reads, pages and snapshots like the model', async () => {
+    await store.compactionsSettled();
     const stats = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
     const everything = req({ tenant: 'acme' });
     expect(await collect(store, everything, stats)).toEqual(model.expect(everything));
@@ -388,7 +388,7 @@ describe('storage node > segment store > merging small frames', () => {
   });
 
   it('scans frames stream by stream: the entries each frame keeps, in range, are exactly a read\'s, for random ranges and snapshots', async () => {
-    await store.mergesSettled();
+    await store.compactionsSettled();
     const rand = rng(25);
     const key = (e: { streamId: bigint; ts: bigint; line: string }): string => `${e.streamId}/${e.ts}/${e.line}`;
     let partial = 0;
@@ -406,13 +406,13 @@ describe('storage node > segment store > merging small frames', () => {
       }
       expect(scanned.sort()).toEqual(model.expect(r).map(key).sort());
     }
-    // Some snapshots cut through merged frames, so kept ranges were exercised.
+    // Some snapshots cut through compacted frames, so kept ranges were exercised.
     expect(partial).toBeGreaterThan(0);
   });
 
-  it('keeps merged frames readable across a restart', async () => {
+  it('keeps compacted frames readable across a restart', async () => {
     await store.close();
-    store = await SegmentStore.open(options(dir, { maxSegmentBytes: 40_000, maxOpenSegments: 64, mergeTargetEntries: 64 }));
+    store = await SegmentStore.open(options(dir, { maxSegmentBytes: 40_000, maxOpenSegments: 64, compactionTargetEntries: 64 }));
     const rand = rng(24);
     for (let i = 0; i < 30; i++) {
       const r = randomRead(rand);
@@ -884,7 +884,7 @@ require.extensions['.ts'] = (module, filename) => {
   const { code } = swc.transformSync(fs.readFileSync(filename, 'utf8'), { filename, jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } });
   module._compile(code, filename);
 };
-const { SegmentStore } = require(${JSON.stringify(path.resolve(__dirname, '../../storage-node/src/segment-store.ts'))});
+const { SegmentStore } = require(${JSON.stringify(path.resolve(__dirname, '../../storage-node/src/store/index.ts'))});
 const { encodeBlock } = require(${JSON.stringify(path.resolve(__dirname, '../../core/src/block-format.ts'))});
 const T0 = ${T0}n;
 const block = ${killBlock.toString().replace(/: bigint|: StreamSpec\[\]/g, '')};

@@ -1,6 +1,6 @@
 /** The segment key layout: byte order equals the order reads need, and tenants never share a prefix. */
 import type { BlockStreamInfo } from '../../core/src/block-format';
-import * as K from '../../storage-node/src/keys';
+import * as K from '../../storage-node/src/store/keys';
 import { rng } from '../support/rng';
 
 const I64_MIN = -(1n << 63n);
@@ -111,9 +111,9 @@ describe('storage node > keys > frames', () => {
       { offset: (1n << 64n) - 1n, frame: 65535, count: 1 },
     ];
     const frame = { bytes: Buffer.of(9, 8, 7), rawLength: 40, frameCrc: 0x01020304, entryCount: 4, minTs: I64_MIN, maxTs: 5n };
-    const value = K.encodeMergedFrameValue(frame, runs);
+    const value = K.encodeCompactedFrameValue(frame, runs);
     expect(value.length).toBe(30 + 4 + 2 * 14 + 3);
-    expect(K.readFrameValueHeader(value)).toEqual({ layout: K.MERGED_VALUE_LAYOUT, version: 1, rawLength: 40, frameCrc: 0x01020304, entryCount: 4, minTs: I64_MIN, maxTs: 5n });
+    expect(K.readFrameValueHeader(value)).toEqual({ layout: K.COMPACTED_VALUE_LAYOUT, version: 1, rawLength: 40, frameCrc: 0x01020304, entryCount: 4, minTs: I64_MIN, maxTs: 5n });
     expect(K.frameValueRuns(value)).toEqual(runs);
     expect([...K.frameValueBytes(value)]).toEqual([9, 8, 7]);
     expect(() => K.frameValueRuns(value.subarray(0, 40))).toThrow();

@@ -1,7 +1,7 @@
 /** Ordered-merge helpers of segment reads: the total order, the heap, and per-frame entry order. */
 import { comparePositions, type EntryPosition } from '../../core/src/position';
 import { BinaryHeap } from '../../core/src/binary-heap';
-import { compareFramePlace, frameEntryOrder } from '../../storage-node/src/merge';
+import { compareFramePlace, frameEntryOrder } from '../../storage-node/src/store/merge';
 import { rng } from '../support/rng';
 
 function key(ts: bigint, streamId: bigint, partition: number, offset: bigint, frame: number, index: number): EntryPosition {

@@ -2,8 +2,9 @@
  * Key and value layout of one segment (one LevelDB): meta keys, quarantined blocks, and per tenant
  * the stream registry, the label index and the frames. docs/STORAGE.md specifies every byte.
  */
-import { BLOCK_FORMAT_VERSION, type BlockStreamInfo, type EncodedFrame } from '../../core/src/block-format';
-import type { Labels } from '../../core/src/labels';
+import { BLOCK_FORMAT_VERSION, type BlockStreamInfo, type EncodedFrame } from '../../../core/src/block-format';
+import { BlockFormatError } from '../../../core/src/errors';
+import type { Labels } from '../../../core/src/labels';
 
 /** First byte of the keys that belong to no tenant (a tenant prefix starts with its length, ≥ 1). */
 export const KEY_SYSTEM = 0x00;
@@ -24,9 +25,9 @@ export const META_KEY: Uint8Array = Uint8Array.of(KEY_SYSTEM, SYS_META);
 export const FRAME_VALUE_HEADER = 30;
 /** Layout version of frame and stream values written by this module. */
 export const VALUE_LAYOUT = 1;
-/** Layout of a frame value merged from several stored frames of one stream: a run table before the frame bytes. */
-export const MERGED_VALUE_LAYOUT = 2;
-/** Bytes of one row of a merged frame's run table: offset (u64 LE), frame (u16 LE), count (u32 LE). */
+/** Layout of a frame value compacted from several stored frames of one stream: a run table before the frame bytes. */
+export const COMPACTED_VALUE_LAYOUT = 2;
+/** Bytes of one row of a compacted frame's run table: offset (u64 LE), frame (u16 LE), count (u32 LE). */
 const RUN_LENGTH = 14;
 /** Length of a frame key after the tenant prefix: tag, streamId, minTs, offset, frame index. */
 export const FRAME_KEY_TAIL = 1 + 8 + 8 + 8 + 2;
@@ -245,7 +246,7 @@ export function frameRange(prefix: Uint8Array, streamId: bigint, fromTs: bigint,
 
 /** Header of a stored frame, read without decompressing it. */
 export interface FrameValueHeader {
-  /** VALUE_LAYOUT for a frame as a block held it, MERGED_VALUE_LAYOUT for merged frames. */
+  /** VALUE_LAYOUT for a frame as a block held it, COMPACTED_VALUE_LAYOUT for compacted frames. */
   layout: number;
   /** Block format version of the frame's payload (decodeFrameBytes reads version 1). */
   version: number;
@@ -256,7 +257,7 @@ export interface FrameValueHeader {
   maxTs: bigint;
 }
 
-/** One of the frames a merged frame was made of: its entries, in order, are the merged frame's next `count`. */
+/** One of the frames a compacted frame was made of: its entries, in order, are the compacted frame's next `count`. */
 export interface FrameRun {
   offset: bigint;
   frame: number;
@@ -284,11 +285,11 @@ export function encodeFrameValue(blockVersion: number, info: BlockStreamInfo, fr
   return buf;
 }
 
-/** Merged frame value: the 30-byte header (layout 2), `u32 LE` run count, the runs, then the frame bytes. */
-export function encodeMergedFrameValue(frame: EncodedFrame, runs: readonly FrameRun[]): Buffer {
+/** Compacted frame value: the 30-byte header (layout 2), `u32 LE` run count, the runs, then the frame bytes. */
+export function encodeCompactedFrameValue(frame: EncodedFrame, runs: readonly FrameRun[]): Buffer {
   const start = FRAME_VALUE_HEADER + 4 + runs.length * RUN_LENGTH;
   const buf = Buffer.allocUnsafe(start + frame.bytes.length);
-  writeFrameValueHeader(buf, MERGED_VALUE_LAYOUT, BLOCK_FORMAT_VERSION, frame);
+  writeFrameValueHeader(buf, COMPACTED_VALUE_LAYOUT, BLOCK_FORMAT_VERSION, frame);
   buf.writeUInt32LE(runs.length, FRAME_VALUE_HEADER);
   let pos = FRAME_VALUE_HEADER + 4;
   for (const r of runs) {
@@ -305,7 +306,7 @@ export function encodeMergedFrameValue(frame: EncodedFrame, runs: readonly Frame
 export function readFrameValueHeader(value: Uint8Array): FrameValueHeader {
   const buf = view(value);
   const layout = buf[0];
-  if (buf.length < FRAME_VALUE_HEADER || (layout !== VALUE_LAYOUT && layout !== MERGED_VALUE_LAYOUT)) throw new Error(`frame value layout ${layout} unknown or value truncated`);
+  if (buf.length < FRAME_VALUE_HEADER || (layout !== VALUE_LAYOUT && layout !== COMPACTED_VALUE_LAYOUT)) throw new Error(`frame value layout ${layout} unknown or value truncated`);
   return {
     layout,
     version: buf[1]!,
@@ -317,10 +318,17 @@ export function readFrameValueHeader(value: Uint8Array): FrameValueHeader {
   };
 }
 
+/** Throws `SILT_BLOCK_VERSION` unless this reader decodes the payload version of a stored frame (checked before any decompression). */
+export function checkFrameVersion(h: FrameValueHeader): void {
+  if (h.version !== BLOCK_FORMAT_VERSION) {
+    throw new BlockFormatError('SILT_BLOCK_VERSION', `stored frame of block format version ${h.version} (this reader knows ${BLOCK_FORMAT_VERSION})`, { version: h.version });
+  }
+}
+
 function runCount(buf: Buffer): number {
-  if (buf[0] !== MERGED_VALUE_LAYOUT) return 0;
+  if (buf[0] !== COMPACTED_VALUE_LAYOUT) return 0;
   const n = buf.readUInt32LE(FRAME_VALUE_HEADER);
-  if (buf.length < FRAME_VALUE_HEADER + 4 + n * RUN_LENGTH) throw new Error('merged frame value truncated');
+  if (buf.length < FRAME_VALUE_HEADER + 4 + n * RUN_LENGTH) throw new Error('compacted frame value truncated');
   return n;
 }
 
@@ -328,10 +336,10 @@ function runCount(buf: Buffer): number {
 export function frameValueBytes(value: Uint8Array): Uint8Array {
   const buf = view(value);
   const n = runCount(buf);
-  return buf[0] === MERGED_VALUE_LAYOUT ? buf.subarray(FRAME_VALUE_HEADER + 4 + n * RUN_LENGTH) : buf.subarray(FRAME_VALUE_HEADER);
+  return buf[0] === COMPACTED_VALUE_LAYOUT ? buf.subarray(FRAME_VALUE_HEADER + 4 + n * RUN_LENGTH) : buf.subarray(FRAME_VALUE_HEADER);
 }
 
-/** The run table of a merged frame value (empty for a frame as a block held it). */
+/** The run table of a compacted frame value (empty for a frame as a block held it). */
 export function frameValueRuns(value: Uint8Array): FrameRun[] {
   const buf = view(value);
   const n = runCount(buf);

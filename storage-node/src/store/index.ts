@@ -1,0 +1,198 @@
+/**
+ * The storage node's segment store: each partition is a sequence of segments, one classic-level
+ * database each, holding a contiguous offset range. Blocks are applied exactly once (the applied
+ * offset is in the same batch as the data), frames are stored as they came (still zstd) and
+ * compacted per stream in the background, and reads merge every matching stream in the total
+ * order of DESIGN Guarantee 5. docs/STORAGE.md.
+ *
+ * One file per job; an arrow is "imports" (keys.ts and manifest.ts, the on-disk layout, are
+ * imported by nearly all and left out):
+ *
+ *   index.ts      ──▶ every file below          the SegmentStore facade, its options and types
+ *   reader.ts     ──▶ merge, registry, segments  read plans, `read`, the `frames` scan, `series`
+ *   merge.ts      ──▶ registry, segments         the k-way merge of one read
+ *   retention.ts  ──▶ writer, segments           dropBefore, drop, removal of doomed segments
+ *   writer.ts     ──▶ compactor, registry, segments  exactly-once apply, rolls, manifest, recovery
+ *   compactor.ts  ──▶ registry, segments         compaction of small frames into bigger ones
+ *   registry.ts   ──▶ segments                   stream lookups, registry cache, span floors
+ *   segments.ts   ──▶ (keys, manifest)           segments, partitions, the handle cache
+ *
+ * Nothing in the folder imports index.ts or reader.ts. Per-segment state lives with its job, keyed
+ * by the `Segment` (mostly in a `PerSegment`, held weakly, so it goes with the segment); the handle
+ * cache reaches retention and the registry only through the hooks this facade gives it.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Labels } from '../../../core/src/labels';
+import { COMPACTION_TARGET_ENTRIES, type CompactionCounts, Compactor } from './compactor';
+import * as K from './keys';
+import type { ReadStats, StoredEntry } from './merge';
+import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, type StoredFrame } from './reader';
+import { Registry } from './registry';
+import { Retention } from './retention';
+import { HandleCache, Lifecycle, Partitions } from './segments';
+import { type ApplyResult, type IncomingBlock, Writer } from './writer';
+
+export type { CompactionCounts } from './compactor';
+export type { ReadStats, StoredEntry } from './merge';
+export type { FrameScanRequest, ReadRequest, SeriesRequest, StoredFrame } from './reader';
+export type { ApplyResult, IncomingBlock } from './writer';
+
+/** Where and how a store keeps its segments. */
+export interface SegmentStoreOptions {
+  /** The node's data dir; one sub-dir per partition, one LevelDB per segment. */
+  dir: string;
+  /** Roll the active segment when its stored bytes pass this. */
+  maxSegmentBytes: number;
+  /** ...or when it is older than this (wall clock since it was created). */
+  maxSegmentAgeMs: number;
+  /** LRU bound on open classic-level handles across all partitions (handles in use are never closed, so it may be passed while reads overlap). */
+  maxOpenSegments: number;
+  /** Entries a compacted frame aims at (default 2048); frames under half of it are compacted per stream. */
+  compactionTargetEntries?: number;
+}
+
+/** What the store holds of one partition. */
+export interface PartitionState {
+  partition: number;
+  /** Next offset to apply, 0n if nothing. */
+  appliedOffset: bigint;
+  minTs: bigint | null;
+  maxTs: bigint | null;
+  segments: number;
+  bytes: number;
+  entries: number;
+}
+
+function checkOptions(o: SegmentStoreOptions): void {
+  if (typeof o.dir !== 'string' || o.dir === '') throw new RangeError('segment store: dir is required');
+  if (!(o.maxSegmentBytes > 0)) throw new RangeError('segment store: maxSegmentBytes must be positive');
+  if (!(o.maxSegmentAgeMs > 0)) throw new RangeError('segment store: maxSegmentAgeMs must be positive');
+  if (!Number.isInteger(o.maxOpenSegments) || o.maxOpenSegments < 1) throw new RangeError('segment store: maxOpenSegments must be a positive integer');
+  if (o.compactionTargetEntries !== undefined && !(Number.isInteger(o.compactionTargetEntries) && o.compactionTargetEntries >= 8)) {
+    throw new RangeError('segment store: compactionTargetEntries must be an integer ≥ 8');
+  }
+}
+
+/** The segments of every partition a storage node holds, with exactly-once writes and ordered reads. */
+export class SegmentStore {
+  /** Compactions done (and the small frames they replaced) and failed, since the store opened. */
+  readonly compactionCounts: Readonly<CompactionCounts>;
+  private readonly life = new Lifecycle();
+  private readonly parts: Partitions;
+  private readonly handles: HandleCache;
+  private readonly compactor: Compactor;
+  private readonly writer: Writer;
+  private readonly retention: Retention;
+  private readonly reader: Reader;
+
+  private constructor(options: SegmentStoreOptions) {
+    const life = this.life;
+    const parts = (this.parts = new Partitions(options.dir));
+    // The hooks reach jobs built after the cache, which need it themselves.
+    const handles = (this.handles = new HandleCache(options.maxOpenSegments, parts, life, {
+      doomedIdle: (seg) => this.retention.doomedIdle(seg),
+      closing: (seg) => registry.dropCache(seg),
+    }));
+    const registry = new Registry(handles, life);
+    this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, parts, handles, registry, life);
+    this.compactionCounts = this.compactor.counts;
+    this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
+    this.retention = new Retention(parts, handles, this.writer, life);
+    this.reader = new Reader(parts, handles, registry, life);
+  }
+
+  /** Opens (or creates) the store in `options.dir`, recovering every partition from its segments. */
+  static async open(options: SegmentStoreOptions): Promise<SegmentStore> {
+    checkOptions(options);
+    const store = new SegmentStore({ ...options });
+    await fsp.mkdir(options.dir, { recursive: true });
+    for (const name of await fsp.readdir(options.dir)) {
+      const full = path.join(options.dir, name);
+      if (name.endsWith('.deleting')) {
+        await fsp.rm(full, { recursive: true, force: true });
+        continue;
+      }
+      const partition = K.parsePartitionDirName(name);
+      if (partition === null || !(await fsp.stat(full)).isDirectory()) continue;
+      await store.writer.recover(partition, full);
+    }
+    return store;
+  }
+
+  /** Partitions with any data or applied offset, ascending. */
+  partitions(): number[] {
+    return this.parts.held();
+  }
+
+  /** What the store holds of a partition (zeros when it holds nothing). */
+  state(partition: number): PartitionState {
+    const ps = this.parts.get(partition);
+    const out: PartitionState = { partition, appliedOffset: ps?.applied ?? 0n, minTs: null, maxTs: null, segments: 0, bytes: 0, entries: 0 };
+    if (ps === undefined) return out;
+    for (const seg of ps.segments) {
+      const m = seg.meta;
+      out.segments++;
+      out.bytes += m.bytes;
+      out.entries += m.entries;
+      if (m.minTs !== null && (out.minTs === null || m.minTs < out.minTs)) out.minTs = m.minTs;
+      if (m.maxTs !== null && (out.maxTs === null || m.maxTs > out.maxTs)) out.maxTs = m.maxTs;
+    }
+    return out;
+  }
+
+  /** The next offset to apply of a partition; 0n when unknown. */
+  applied(partition: number): bigint {
+    return this.parts.get(partition)?.applied ?? 0n;
+  }
+
+  /** Applies consecutive Kafka messages of one partition in ONE atomic LevelDB batch together with the new applied offset (nextOffset); blocks with offset < applied are skipped (replays are harmless). */
+  write(partition: number, blocks: readonly IncomingBlock[], nextOffset: bigint): Promise<ApplyResult> {
+    return this.writer.write(partition, blocks, nextOffset);
+  }
+
+  /** Reads one tenant's matching entries of [start, end), ordered per DESIGN Guarantee 5; the plan is fixed at the first `next()`. */
+  read(request: ReadRequest, stats?: ReadStats): AsyncGenerator<StoredEntry> {
+    return this.reader.read(request, stats);
+  }
+
+  /** The frames of a tenant's matching streams with entries in [start, end), stream by stream, in a read's snapshot (for aggregations). */
+  frames(request: FrameScanRequest, stats?: ReadStats): AsyncGenerator<StoredFrame> {
+    return this.reader.frames(request, stats);
+  }
+
+  /** The label sets of a tenant's matching streams registered in a segment overlapping [start, end). */
+  series(request: SeriesRequest): Promise<Labels[]> {
+    return this.reader.series(request);
+  }
+
+  /** Retention: removes whole segments whose newest entry ts < cutoffNs; returns how many were removed. */
+  dropBefore(cutoffNs: bigint): Promise<number> {
+    return this.retention.dropBefore(cutoffNs);
+  }
+
+  /** Removes every segment of a partition (not used for replication; for an operator or a test). */
+  drop(partition: number): Promise<void> {
+    return this.retention.drop(partition);
+  }
+
+  /** Streams whose small frames wait to be compacted, plus one while compacting. */
+  compactionsQueued(): number {
+    return this.compactor.queued();
+  }
+
+  /** Resolves when no compaction of small frames is queued or running. */
+  compactionsSettled(): Promise<void> {
+    return this.compactor.settled();
+  }
+
+  /** Closes every handle; reads still running fail. */
+  async close(): Promise<void> {
+    if (this.life.closed) return;
+    this.life.closed = true;
+    await Promise.all([...this.parts.all()].map((ps) => ps.settled()));
+    await this.handles.closeAll();
+    this.retention.removeRemaining();
+    await this.life.drain();
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Reads of a store: the k-way merged `read` (ordered per DESIGN Guarantee 5), the stream-by-stream
+ * `frames` scan aggregations use, and `series`. Each fixes its plan — the segments of every
+ * partition and the offsets applied — when it starts, so blocks applied meanwhile are never seen.
+ * docs/STORAGE.md, "Reading".
+ */
+import { BlockFormatError } from '../../../core/src/errors';
+import type { Labels } from '../../../core/src/labels';
+import type { CompiledMatcher } from '../../../core/src/matchers';
+import type { EntryPosition } from '../../../core/src/position';
+import * as K from './keys';
+import { type MergePlan, type PlannedSegment, type ReadStats, type StoredEntry, mergeRead } from './merge';
+import type { Registry, RegistryEntry } from './registry';
+import type { HandleCache, Lifecycle, Partitions } from './segments';
+
+/** A time-range read of one tenant's matching streams. */
+export interface ReadRequest {
+  tenant: string;
+  matchers: readonly CompiledMatcher[];
+  /** Inclusive, ns. */
+  start: bigint;
+  /** Exclusive, ns. */
+  end: bigint;
+  direction: 'forward' | 'backward';
+  /** Stop after this many entries. */
+  limit: number;
+  /** Default: all this store holds. */
+  partitions?: readonly number[];
+  /** Resume strictly after this position in the given direction (paging). */
+  after?: EntryPosition;
+  /** Snapshot: per partition, only blocks with offset < this value (a partition absent here is read up to its applied offset at the start of the read). */
+  maxOffsets?: ReadonlyMap<number, bigint>;
+  /** Applied before counting toward limit. */
+  lineFilter?: (line: string) => boolean;
+  /** UTF-8 byte strings every line `lineFilter` keeps contains: a frame lacking one is skipped before its entries are decoded. */
+  mustContain?: readonly Uint8Array[];
+}
+
+/** A scan of the stored frames of a tenant's matching streams, stream by stream, in no order across streams. */
+export type FrameScanRequest = Pick<ReadRequest, 'tenant' | 'matchers' | 'start' | 'end' | 'partitions' | 'maxOffsets'>;
+
+/** One stored frame of a scan: a frame with an entry in the scan's range, of a stream that matches. */
+export interface StoredFrame {
+  streamId: bigint;
+  /** The stream's labels; shared, not to be mutated. */
+  labels: Labels;
+  partition: number;
+  header: K.FrameValueHeader;
+  /** The frame's zstd bytes (decodeFrameBytes, decodeFrameTimes). */
+  bytes: Uint8Array;
+  /**
+   * The entries the scan's snapshot holds, as index ranges [from, to) in the frame's order, flat;
+   * null when it holds all of them (a compacted frame may hold original frames applied after it).
+   */
+  kept: number[] | null;
+}
+
+/** A series lookup: which streams of a tenant match, in a time range. */
+export interface SeriesRequest {
+  tenant: string;
+  matchers: readonly CompiledMatcher[];
+  start: bigint;
+  end: bigint;
+  partitions?: readonly number[];
+}
+
+// Frames of a stream fetched per native call of a scan's iterator.
+const SCAN_BATCH = 64;
+
+/** Answers a store's reads, scans and series lookups. */
+export class Reader {
+  constructor(
+    private readonly parts: Partitions,
+    private readonly handles: HandleCache,
+    private readonly registry: Registry,
+    private readonly life: Lifecycle,
+  ) {}
+
+  /** Reads one tenant's matching entries of [start, end), ordered per DESIGN Guarantee 5. */
+  read(request: ReadRequest, stats?: ReadStats): AsyncGenerator<StoredEntry> {
+    return mergeRead(this.handles, this.registry, () => this.mergePlan(request, stats));
+  }
+
+  private mergePlan(request: ReadRequest, stats: ReadStats | undefined): MergePlan | null {
+    this.life.checkOpen();
+    const forward = request.direction === 'forward';
+    if (!forward && request.direction !== 'backward') throw new RangeError(`segment store: bad direction ${String(request.direction)}`);
+    const { after, tenant, limit } = request;
+    let { start, end } = request;
+    if (after !== undefined) {
+      if (forward && after.ts > start) start = after.ts;
+      if (!forward && after.ts + 1n < end) end = after.ts + 1n;
+    }
+    const prefix = K.tenantPrefix(tenant);
+    if (!(limit > 0) || start >= end || prefix === null) return null;
+    const ctx = {
+      prefix,
+      tenant,
+      matchers: request.matchers,
+      start,
+      end,
+      forward,
+      after,
+      limit,
+      lineFilter: request.lineFilter,
+      mustContain: request.mustContain?.length ? request.mustContain : undefined,
+      stats: stats ?? { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 },
+    };
+    return { ctx, segments: this.plan(request.partitions, request.maxOffsets, start, end) };
+  }
+
+  /** The segments a read or scan of [start, end) visits under its snapshot, each partition once. */
+  private plan(partitions: readonly number[] | undefined, maxOffsets: ReadonlyMap<number, bigint> | undefined, start: bigint, end: bigint): PlannedSegment[] {
+    const plan: PlannedSegment[] = [];
+    const seen = new Set<number>();
+    for (const p of partitions ?? this.parts.held()) {
+      const ps = this.parts.get(p);
+      if (seen.has(p) || ps === undefined) continue;
+      seen.add(p);
+      const cap = maxOffsets?.get(p);
+      const maxOffset = cap !== undefined && cap < ps.applied ? cap : ps.applied;
+      for (const seg of ps.segments) {
+        const { minTs, maxTs } = seg.meta;
+        if (seg.doomed || minTs === null || maxTs === null || seg.first >= maxOffset || maxTs < start || minTs >= end) continue;
+        plan.push({ seg, maxOffset, minTs, maxTs });
+      }
+    }
+    return plan;
+  }
+
+  /**
+   * The frames of a tenant's matching streams that hold entries in [start, end), within the same
+   * snapshot a read would see, one stream after the other: for aggregations, which need each
+   * entry once but no order across streams, so nothing is merged or decoded here. Entries outside
+   * [start, end) that share a frame with entries inside are the caller's to skip.
+   */
+  async *frames(request: FrameScanRequest, stats?: ReadStats): AsyncGenerator<StoredFrame> {
+    this.life.checkOpen();
+    const { tenant, matchers, start, end } = request;
+    const prefix = K.tenantPrefix(tenant);
+    if (prefix === null || start >= end) return;
+    for (const { seg, maxOffset } of this.plan(request.partitions, request.maxOffsets, start, end)) {
+      // Removed by retention or drop since the scan started: its entries are gone.
+      if (seg.doomed) continue;
+      const db = await this.handles.acquire(seg);
+      try {
+        for (const m of await this.registry.matchStreams(seg, db, { matchers, tenant, prefix })) {
+          const range = K.frameRange(prefix, m.streamId, start - this.registry.streamSpan(seg, tenant, m.streamId, m.span), end);
+          const it = db.iterator({ gte: range.gte, lt: range.lt });
+          let pending = it.nextv(SCAN_BATCH);
+          try {
+            for (let batch = await pending; batch.length > 0; batch = await pending) {
+              // The next batch is fetched while this one is used.
+              pending = it.nextv(SCAN_BATCH);
+              pending.catch(() => undefined);
+              for (const [key, value] of batch) {
+                const frame = scannedFrame(key, value, prefix.length, m, seg.partition, maxOffset, start, end);
+                if (frame === null) continue;
+                if (stats !== undefined) stats.framesRead++;
+                yield frame;
+              }
+            }
+          } finally {
+            await pending.catch(() => undefined);
+            await it.close();
+          }
+        }
+      } finally {
+        this.handles.release(seg);
+      }
+    }
+  }
+
+  /**
+   * The label sets of a tenant's streams that match `matchers` and are registered in a segment
+   * overlapping [start, end): per segment, as Loki answers per chunk, so a stream may be listed for
+   * a range it only borders. Reads only the stream registries, never frames.
+   */
+  async series(request: SeriesRequest): Promise<Labels[]> {
+    this.life.checkOpen();
+    const { tenant, matchers, start, end } = request;
+    const prefix = K.tenantPrefix(tenant);
+    const found = new Map<bigint, Labels>();
+    if (prefix === null || start >= end) return [];
+    for (const p of request.partitions ?? this.parts.held()) {
+      const ps = this.parts.get(p);
+      if (ps === undefined) continue;
+      for (const seg of [...ps.segments]) {
+        const m = seg.meta;
+        if (seg.doomed || m.minTs === null || m.maxTs === null || m.maxTs < start || m.minTs >= end) continue;
+        const db = await this.handles.acquire(seg);
+        try {
+          for (const e of await this.registry.matchStreams(seg, db, { matchers, tenant, prefix })) found.set(e.streamId, e.labels);
+        } finally {
+          this.handles.release(seg);
+        }
+      }
+    }
+    return [...found.values()];
+  }
+}
+
+/** A scan's frame from its key and value, or null when it holds nothing in range or in the snapshot. */
+function scannedFrame(key: Uint8Array, value: Uint8Array, prefixLength: number, stream: RegistryEntry, partition: number, maxOffset: bigint, start: bigint, end: bigint): StoredFrame | null {
+  const h = K.readFrameValueHeader(value);
+  if (h.maxTs < start || h.minTs >= end) return null;
+  K.checkFrameVersion(h);
+  let kept: number[] | null = null;
+  if (h.layout === K.COMPACTED_VALUE_LAYOUT) {
+    const runs = K.frameValueRuns(value);
+    let at = 0;
+    for (const run of runs) {
+      if (run.offset < maxOffset) {
+        // Adjacent kept runs make one range.
+        if (kept !== null && kept[kept.length - 1] === at) kept[kept.length - 1] = at + run.count;
+        else (kept ??= []).push(at, at + run.count);
+      }
+      at += run.count;
+    }
+    if (at !== h.entryCount) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `compacted frame: runs hold ${at} entries, the frame ${h.entryCount}`);
+    if (kept === null) return null;
+    if (kept.length === 2 && kept[0] === 0 && kept[1] === at) kept = null;
+  } else if (K.decodeFrameKey(key, prefixLength).offset >= maxOffset) return null;
+  return { streamId: stream.streamId, labels: stream.labels, partition, header: h, bytes: K.frameValueBytes(value), kept };
+}
