@@ -11,7 +11,7 @@ import type { EntryPosition } from '../../../core/src/position';
 import * as K from './keys';
 import { type MergePlan, type PlannedSegment, type ReadStats, type StoredEntry, mergeRead } from './merge';
 import type { Registry, RegistryEntry } from './registry';
-import type { HandleCache, Lifecycle, Partitions } from './segments';
+import type { Db, DbIterator, HandleCache, Lifecycle, Partitions, Segment } from './segments';
 
 /** A time-range read of one tenant's matching streams. */
 export interface ReadRequest {
@@ -66,6 +66,32 @@ export interface SeriesRequest {
 
 // Frames of a stream fetched per native call of a scan's iterator.
 const SCAN_BATCH = 64;
+// Streams of a segment whose first fetch a scan has started, the one it reads included.
+const SCAN_STREAMS_AHEAD = 8;
+
+/** A segment a scan has pinned, with its matching streams. */
+interface ScanSegment {
+  seg: Segment;
+  db: Db;
+  streams: RegistryEntry[];
+}
+
+/** What a scan of one segment needs to know beside the segment. */
+interface ScanScope {
+  prefix: Buffer;
+  tenant: string;
+  start: bigint;
+  end: bigint;
+  partition: number;
+  maxOffset: bigint;
+}
+
+/** One stream of a segment being scanned: its iterator and the fetch in flight. */
+interface StreamScan {
+  m: RegistryEntry;
+  it: DbIterator;
+  pending: Promise<[Uint8Array, Uint8Array][]>;
+}
 
 /** Answers a store's reads, scans and series lookups. */
 export class Reader {
@@ -139,34 +165,85 @@ export class Reader {
     const { tenant, matchers, start, end } = request;
     const prefix = K.tenantPrefix(tenant);
     if (prefix === null || start >= end) return;
-    for (const { seg, maxOffset } of this.plan(request.partitions, request.maxOffsets, start, end)) {
-      // Removed by retention or drop since the scan started: its entries are gone.
-      if (seg.doomed) continue;
-      const db = await this.handles.acquire(seg);
-      try {
-        for (const m of await this.registry.matchStreams(seg, db, { matchers, tenant, prefix })) {
-          const range = K.frameRange(prefix, m.streamId, start - this.registry.streamSpan(seg, tenant, m.streamId, m.span), end);
-          const it = db.iterator({ gte: range.gte, lt: range.lt });
-          let pending = it.nextv(SCAN_BATCH);
-          try {
-            for (let batch = await pending; batch.length > 0; batch = await pending) {
-              // The next batch is fetched while this one is used.
-              pending = it.nextv(SCAN_BATCH);
-              pending.catch(() => undefined);
-              for (const [key, value] of batch) {
-                const frame = scannedFrame(key, value, prefix.length, m, seg.partition, maxOffset, start, end);
-                if (frame === null) continue;
-                if (stats !== undefined) stats.framesRead++;
-                yield frame;
-              }
-            }
-          } finally {
-            await pending.catch(() => undefined);
-            await it.close();
+    const plan = this.plan(request.partitions, request.maxOffsets, start, end);
+    const q = { matchers, tenant, prefix };
+    // The next segment is opened and its streams listed while this one is scanned: each costs
+    // LevelDB round trips on the thread pool, which then overlap with the scan.
+    const opening: (Promise<ScanSegment | null> | undefined)[] = [];
+    const open = (i: number): Promise<ScanSegment | null> => (opening[i] ??= this.openForScan(plan[i]!.seg, q));
+    let done = 0;
+    try {
+      for (let i = 0; i < plan.length; i++) {
+        const opened = await open(i);
+        if (i + 1 < plan.length) open(i + 1).catch(() => undefined);
+        done = i + 1;
+        if (opened === null) continue;
+        try {
+          const scope = { prefix, tenant, start, end, partition: plan[i]!.seg.partition, maxOffset: plan[i]!.maxOffset };
+          for await (const frame of this.scanStreams(opened, scope)) {
+            if (stats !== undefined) stats.framesRead++;
+            yield frame;
+          }
+        } finally {
+          this.handles.release(opened.seg);
+        }
+      }
+    } finally {
+      // A segment opened ahead and never scanned (the scan stopped early) gives its handle back.
+      for (let i = done; i < opening.length; i++) {
+        const opened = await opening[i]?.catch(() => null);
+        if (opened) this.handles.release(opened.seg);
+      }
+    }
+  }
+
+  /** Pins a segment's handle for a scan and lists its matching streams; null when retention or drop removed it since the scan started. */
+  private async openForScan(seg: Segment, q: { matchers: readonly CompiledMatcher[]; tenant: string; prefix: Buffer }): Promise<ScanSegment | null> {
+    if (seg.doomed) return null;
+    const db = await this.handles.acquire(seg);
+    try {
+      return { seg, db, streams: await this.registry.matchStreams(seg, db, q) };
+    } catch (err) {
+      this.handles.release(seg);
+      throw err;
+    }
+  }
+
+  /** The frames of one segment's matching streams, stream after stream, the first fetches of the next few streams started ahead. */
+  private async *scanStreams(opened: ScanSegment, scope: ScanScope): AsyncGenerator<StoredFrame> {
+    const { db, seg, streams } = opened;
+    const { prefix, tenant, start, end, partition, maxOffset } = scope;
+    const startStream = (m: RegistryEntry): StreamScan => {
+      const range = K.frameRange(prefix, m.streamId, start - this.registry.streamSpan(seg, tenant, m.streamId, m.span), end);
+      const it = db.iterator({ gte: range.gte, lt: range.lt });
+      const pending = it.nextv(SCAN_BATCH);
+      // Awaited below, or at cleanup: never an unhandled rejection.
+      pending.catch(() => undefined);
+      return { m, it, pending };
+    };
+    const ahead: StreamScan[] = [];
+    let next = 0;
+    try {
+      while (next < streams.length && ahead.length < SCAN_STREAMS_AHEAD) ahead.push(startStream(streams[next++]!));
+      while (ahead.length > 0) {
+        const s = ahead[0]!;
+        for (let batch = await s.pending; batch.length > 0; batch = await s.pending) {
+          // The next batch is fetched while this one is used.
+          s.pending = s.it.nextv(SCAN_BATCH);
+          s.pending.catch(() => undefined);
+          for (const [key, value] of batch) {
+            const frame = scannedFrame(key, value, prefix.length, s.m, partition, maxOffset, start, end);
+            if (frame !== null) yield frame;
           }
         }
-      } finally {
-        this.handles.release(seg);
+        ahead.shift();
+        await s.it.close();
+        if (next < streams.length) ahead.push(startStream(streams[next++]!));
+      }
+    } finally {
+      for (const s of ahead) {
+        await s.pending.catch(() => undefined);
+        await s.it.close().catch(() => undefined);
       }
     }
   }
