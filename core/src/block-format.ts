@@ -93,7 +93,7 @@ const FAST_DELTA = 2 ** 52;
 const SCRATCH_RETAIN = 4 * 1024 * 1024;
 
 /** A growable output buffer reused across calls, so encoding allocates only on growth. */
-class Writer {
+export class Writer {
   buf = Buffer.allocUnsafe(64 * 1024);
   pos = 0;
 
@@ -148,7 +148,8 @@ const payloadWriter = new Writer();
 const blockWriter = new Writer();
 let rawScratch = Buffer.allocUnsafe(0);
 
-function asBuffer(bytes: Uint8Array): Buffer {
+/** `bytes` as a Buffer over the same memory (no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
@@ -466,7 +467,7 @@ function decompressFrame(frame: Buffer, rawLength: number): Buffer {
 }
 
 /** Decompresses `frame` into the scratch buffer for `use`, then lets an oversized scratch buffer go. */
-function withPayload<T>(frame: Buffer, rawLength: number, use: (raw: Buffer) => T): T {
+export function withPayload<T>(frame: Buffer, rawLength: number, use: (raw: Buffer) => T): T {
   try {
     return use(decompressFrame(frame, rawLength));
   } finally {

@@ -35,10 +35,11 @@ export interface DecodedPayload {
 
 // The frame readers return a value and leave the position after it here, so the per-entry loop
 // allocates nothing for bookkeeping.
-let cursor = 0;
+/** Where the last varint or string reader of this module stopped. */
+export let cursor = 0;
 
-// A varint of at most 5 bytes whose value fits in 32 bits, read from buf[pos..end).
-function readU32(buf: Buffer, pos: number, end: number): number {
+/** A varint of at most 5 bytes whose value fits in 32 bits, read from buf[pos..end). */
+export function readU32(buf: Buffer, pos: number, end: number): number {
   let value = 0;
   let mul = 1;
   for (let i = 0; i < 5; i++) {
@@ -56,7 +57,7 @@ function readU32(buf: Buffer, pos: number, end: number): number {
 }
 
 /** A zigzag varint delta of up to 7 bytes (49 bits, exact as a double) as a number, or NaN when it is longer. */
-function readSmallDelta(buf: Buffer, pos: number, end: number): number {
+export function readSmallDelta(buf: Buffer, pos: number, end: number): number {
   let value = 0;
   let mul = 1;
   for (let i = 0; i < 7; i++) {
@@ -72,7 +73,8 @@ function readSmallDelta(buf: Buffer, pos: number, end: number): number {
   return NaN;
 }
 
-function readDelta(buf: Buffer, pos: number, end: number): bigint {
+/** A zigzag varint64 delta as a bigint. */
+export function readDelta(buf: Buffer, pos: number, end: number): bigint {
   const small = readSmallDelta(buf, pos, end);
   if (!Number.isNaN(small)) return BigInt(small);
   // Over 49 bits (rare: the first entry's delta from 0, or a jump of days): the bytes again, as a bigint.
@@ -90,7 +92,8 @@ function readDelta(buf: Buffer, pos: number, end: number): bigint {
   throw corrupt('varint over 64 bits');
 }
 
-function readString(buf: Buffer, pos: number, end: number): string {
+/** A varint32 length and that many UTF-8 bytes, as a string. */
+export function readString(buf: Buffer, pos: number, end: number): string {
   const n = readU32(buf, pos, end);
   pos = cursor;
   if (n > end - pos) throw corrupt('string past the end of the frame');
