@@ -8,8 +8,12 @@ import { stampOf } from './bodies';
 import { checkMetricAnswer, metricPlan, type MatrixAnswer, type StoredData } from './metric-query';
 import { percentile, summarize, wallMs, type Summary } from './stats';
 
-/** A needle no line of the corpus holds: the filter must look at every entry. */
-export const ABSENT_NEEDLE = 'silt-bench-needle-absent';
+/**
+ * A needle no line of the corpus holds, and one word with nothing around it, so no token is
+ * certainly whole in a matching line and token filters can rule out no frame (docs/FORMAT.md,
+ * "Frame v2"): the filter must look at every entry.
+ */
+export const ABSENT_NEEDLE = 'siltbenchneedleabsent';
 
 /** What the query service must be asked about: the stored data, and how often each query runs. */
 export interface QueryPlan {

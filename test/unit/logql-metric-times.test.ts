@@ -114,6 +114,19 @@ describe('logql > metric > range aggregation > runs of samples', () => {
     }
   });
 
+  test('addFrame counts a frame from its header when its time span lies in one segment, and declines one that crosses a cut', () => {
+    const expr = rangeAgg('bytes_over_time', 60n * S);
+    const one = new RangeAggregator(expr, grid);
+    const framed = new RangeAggregator(expr, grid);
+    // Segments are (t − 60 s, t] for each step t (the rest of each step lies between windows): [start − 50 s, start − 5 s] is inside the first.
+    const inside = [-50n, -40n, -5n].map((s) => grid.startNs + s * S);
+    inside.forEach((ts) => one.add(A, ts, 100));
+    expect(framed.addFrame(A, inside[0]!, inside[2]!, 3, 300)).toBe(true);
+    expect(framed.toWire()).toEqual(one.toWire());
+    expect(framed.addFrame(A, grid.startNs - 10n * S, grid.startNs + 10n * S, 2, 200)).toBe(false);
+    expect(framed.toWire()).toEqual(one.toWire());
+  });
+
   test('only kinds that keep neither timestamps nor order take runs', () => {
     for (const op of ['max_over_time', 'first_over_time', 'quantile_over_time', 'rate_counter', 'avg_over_time'] as const) {
       expect(new RangeAggregator(rangeAgg(op, 60n * S, { unwrap: true, param: 0.5 }), grid).takesTimes).toBe(false);

@@ -111,7 +111,7 @@ describe('storage node > keys > frames', () => {
       { offset: (1n << 64n) - 1n, frame: 65535, count: 1 },
     ];
     const frame = { bytes: Buffer.of(9, 8, 7), rawLength: 40, frameCrc: 0x01020304, entryCount: 4, minTs: I64_MIN, maxTs: 5n };
-    const value = K.encodeCompactedFrameValue(frame, runs);
+    const value = K.encodeCompactedFrameValue(1, frame, runs);
     expect(value.length).toBe(30 + 4 + 2 * 14 + 3);
     expect(K.readFrameValueHeader(value)).toEqual({ layout: K.COMPACTED_VALUE_LAYOUT, version: 1, rawLength: 40, frameCrc: 0x01020304, entryCount: 4, minTs: I64_MIN, maxTs: 5n });
     expect(K.frameValueRuns(value)).toEqual(runs);

@@ -24,7 +24,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Labels } from '../../../core/src/labels';
-import { COMPACTION_TARGET_ENTRIES, type CompactionCounts, Compactor } from './compactor';
+import { COMPACTION_FRAME_VERSION, COMPACTION_TARGET_ENTRIES, type CompactionCounts, Compactor } from './compactor';
 import * as K from './keys';
 import type { ReadStats, StoredEntry } from './merge';
 import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, type StoredFrame } from './reader';
@@ -48,8 +48,10 @@ export interface SegmentStoreOptions {
   maxSegmentAgeMs: number;
   /** LRU bound on open classic-level handles across all partitions (handles in use are never closed, so it may be passed while reads overlap). */
   maxOpenSegments: number;
-  /** Entries a compacted frame aims at (default 2048); frames under half of it are compacted per stream. */
+  /** Entries a compacted frame aims at (default 4096); frames under half of it are compacted per stream. */
   compactionTargetEntries?: number;
+  /** The version of the frames compaction writes: 2 (frames v2, the default) or 1 (what a node without v2 reads). */
+  compactionFrameVersion?: 1 | 2;
 }
 
 /** What the store holds of one partition. */
@@ -71,6 +73,9 @@ function checkOptions(o: SegmentStoreOptions): void {
   if (!Number.isInteger(o.maxOpenSegments) || o.maxOpenSegments < 1) throw new RangeError('segment store: maxOpenSegments must be a positive integer');
   if (o.compactionTargetEntries !== undefined && !(Number.isInteger(o.compactionTargetEntries) && o.compactionTargetEntries >= 8)) {
     throw new RangeError('segment store: compactionTargetEntries must be an integer ≥ 8');
+  }
+  if (o.compactionFrameVersion !== undefined && o.compactionFrameVersion !== 1 && o.compactionFrameVersion !== 2) {
+    throw new RangeError('segment store: compactionFrameVersion must be 1 or 2');
   }
 }
 
@@ -95,7 +100,7 @@ export class SegmentStore {
       closing: (seg) => registry.dropCache(seg),
     }));
     const registry = new Registry(handles, life);
-    this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, parts, handles, registry, life);
+    this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, options.compactionFrameVersion ?? COMPACTION_FRAME_VERSION, parts, handles, registry, life);
     this.compactionCounts = this.compactor.counts;
     this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
     this.retention = new Retention(parts, handles, this.writer, life);

@@ -2,8 +2,7 @@
  * Key and value layout of one segment (one LevelDB): meta keys, quarantined blocks, and per tenant
  * the stream registry, the label index and the frames. docs/STORAGE.md specifies every byte.
  */
-import { BLOCK_FORMAT_VERSION, type BlockStreamInfo, type EncodedFrame } from '../../../core/src/block-format';
-import { BlockFormatError } from '../../../core/src/errors';
+import type { BlockStreamInfo, EncodedFrame } from '../../../core/src/block-format';
 import type { Labels } from '../../../core/src/labels';
 
 /** First byte of the keys that belong to no tenant (a tenant prefix starts with its length, ≥ 1). */
@@ -248,7 +247,7 @@ export function frameRange(prefix: Uint8Array, streamId: bigint, fromTs: bigint,
 export interface FrameValueHeader {
   /** VALUE_LAYOUT for a frame as a block held it, COMPACTED_VALUE_LAYOUT for compacted frames. */
   layout: number;
-  /** Block format version of the frame's payload (decodeFrameBytes reads version 1). */
+  /** Version of the frame's bytes: 1, a block's frame; 2, a frame v2 (core/src/stored-frame.ts reads both). */
   version: number;
   rawLength: number;
   frameCrc: number;
@@ -285,11 +284,11 @@ export function encodeFrameValue(blockVersion: number, info: BlockStreamInfo, fr
   return buf;
 }
 
-/** Compacted frame value: the 30-byte header (layout 2), `u32 LE` run count, the runs, then the frame bytes. */
-export function encodeCompactedFrameValue(frame: EncodedFrame, runs: readonly FrameRun[]): Buffer {
+/** Compacted frame value: the 30-byte header (layout 2, the frame's version), `u32 LE` run count, the runs, then the frame bytes. */
+export function encodeCompactedFrameValue(version: number, frame: EncodedFrame, runs: readonly FrameRun[]): Buffer {
   const start = FRAME_VALUE_HEADER + 4 + runs.length * RUN_LENGTH;
   const buf = Buffer.allocUnsafe(start + frame.bytes.length);
-  writeFrameValueHeader(buf, COMPACTED_VALUE_LAYOUT, BLOCK_FORMAT_VERSION, frame);
+  writeFrameValueHeader(buf, COMPACTED_VALUE_LAYOUT, version, frame);
   buf.writeUInt32LE(runs.length, FRAME_VALUE_HEADER);
   let pos = FRAME_VALUE_HEADER + 4;
   for (const r of runs) {
@@ -316,13 +315,6 @@ export function readFrameValueHeader(value: Uint8Array): FrameValueHeader {
     minTs: buf.readBigInt64LE(14),
     maxTs: buf.readBigInt64LE(22),
   };
-}
-
-/** Throws `SILT_BLOCK_VERSION` unless this reader decodes the payload version of a stored frame (checked before any decompression). */
-export function checkFrameVersion(h: FrameValueHeader): void {
-  if (h.version !== BLOCK_FORMAT_VERSION) {
-    throw new BlockFormatError('SILT_BLOCK_VERSION', `stored frame of block format version ${h.version} (this reader knows ${BLOCK_FORMAT_VERSION})`, { version: h.version });
-  }
 }
 
 function runCount(buf: Buffer): number {

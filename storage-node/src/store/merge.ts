@@ -4,7 +4,8 @@
  * Guarantee 5), so a segment is opened, a stream fetched and a frame decompressed only when the
  * merge reaches it. docs/STORAGE.md, "Reading".
  */
-import { type BlockEntry, decodeFrameBytes } from '../../../core/src/block-format';
+import type { BlockEntry } from '../../../core/src/block-format';
+import { type NeedleSet, decodeStoredFrame } from '../../../core/src/stored-frame';
 import { BinaryHeap } from '../../../core/src/binary-heap';
 import { BlockFormatError } from '../../../core/src/errors';
 import type { Labels } from '../../../core/src/labels';
@@ -40,7 +41,7 @@ export interface MergeContext {
   after: EntryPosition | undefined;
   limit: number;
   lineFilter: ((line: string) => boolean) | undefined;
-  mustContain: readonly Uint8Array[] | undefined;
+  mustContain: NeedleSet | undefined;
   stats: ReadStats;
 }
 
@@ -426,8 +427,7 @@ class MergeState {
     const h = item.header!;
     item.value = null;
     item.header = null;
-    K.checkFrameVersion(h);
-    const entries = decodeFrameBytes(K.frameValueBytes(value), h.rawLength, h.frameCrc, ctx.mustContain);
+    const entries = decodeStoredFrame(h.version, K.frameValueBytes(value), h.rawLength, h.frameCrc, ctx.mustContain);
     const st = ctx.stats;
     st.framesRead++;
     st.bytesDecompressed += h.rawLength;

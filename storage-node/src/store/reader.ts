@@ -8,6 +8,7 @@ import { BlockFormatError } from '../../../core/src/errors';
 import type { Labels } from '../../../core/src/labels';
 import type { CompiledMatcher } from '../../../core/src/matchers';
 import type { EntryPosition } from '../../../core/src/position';
+import { NeedleSet, checkStoredFrameVersion } from '../../../core/src/stored-frame';
 import * as K from './keys';
 import { type MergePlan, type PlannedSegment, type ReadStats, type StoredEntry, mergeRead } from './merge';
 import type { Registry, RegistryEntry } from './registry';
@@ -46,7 +47,7 @@ export interface StoredFrame {
   labels: Labels;
   partition: number;
   header: K.FrameValueHeader;
-  /** The frame's zstd bytes (decodeFrameBytes, decodeFrameTimes). */
+  /** The frame's bytes, of version `header.version` (core/src/stored-frame.ts). */
   bytes: Uint8Array;
   /**
    * The entries the scan's snapshot holds, as index ranges [from, to) in the frame's order, flat;
@@ -129,7 +130,7 @@ export class Reader {
       after,
       limit,
       lineFilter: request.lineFilter,
-      mustContain: request.mustContain?.length ? request.mustContain : undefined,
+      mustContain: request.mustContain?.length ? new NeedleSet(request.mustContain) : undefined,
       stats: stats ?? { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 },
     };
     return { ctx, segments: this.plan(request.partitions, request.maxOffsets, start, end) };
@@ -281,7 +282,7 @@ export class Reader {
 function scannedFrame(key: Uint8Array, value: Uint8Array, prefixLength: number, stream: RegistryEntry, partition: number, maxOffset: bigint, start: bigint, end: bigint): StoredFrame | null {
   const h = K.readFrameValueHeader(value);
   if (h.maxTs < start || h.minTs >= end) return null;
-  K.checkFrameVersion(h);
+  checkStoredFrameVersion(h.version);
   let kept: number[] | null = null;
   if (h.layout === K.COMPACTED_VALUE_LAYOUT) {
     const runs = K.frameValueRuns(value);

@@ -197,6 +197,19 @@ export class RangeAggregator {
     return true;
   }
 
+  /**
+   * Adds `count` samples summing to `sum`, all at times in [minTs, maxTs], when that span lies in
+   * one segment and `takesTimes` — a frame counted from its header; false, having added nothing,
+   * otherwise (the caller reads the frame's times).
+   */
+  addFrame(labels: Labels, minTs: bigint, maxTs: bigint, count: number, sum: number): boolean {
+    if (!this.takesTimes) return false;
+    const seg = this.layout.segmentOf(minTs);
+    if (seg < 0 || this.layout.segmentOf(maxTs) !== seg) return false;
+    this.addRun(this.stateOf(labels), seg, count, sum);
+    return true;
+  }
+
   /** The partials as JSON-serializable data (non-finite floats and timestamps as strings). */
   toWire(): RangeWire {
     const series: RangeWire['series'] = [];

@@ -1,0 +1,47 @@
+/**
+ * A frame as a storage node keeps it, by the version its value header records: 1, a block's frame
+ * as ingest wrote it (docs/FORMAT.md, "Frame payload"), or 2, the columnar frame v2 that
+ * compaction writes ("Frame v2"). Readers go through here and never ask which one they hold.
+ */
+import { BLOCK_FORMAT_VERSION, type BlockEntry, PayloadTimes, decodeFrameBytes, decodeFrameTimes } from './block-format';
+import { BlockFormatError } from './errors';
+import { FRAME_V2_VERSION, readFrameV2Header } from './frame-v2';
+import { NeedleSet, decodeFrameV2, decodeFrameV2Times } from './frame-v2-decode';
+
+export { NeedleSet, PayloadTimes };
+
+/** Throws `SILT_BLOCK_VERSION` for a version no reader here decodes (checked before any decompression). */
+export function checkStoredFrameVersion(version: number): void {
+  if (version !== BLOCK_FORMAT_VERSION && version !== FRAME_V2_VERSION) {
+    throw new BlockFormatError('SILT_BLOCK_VERSION', `stored frame of version ${version} (this reader knows ${BLOCK_FORMAT_VERSION} and ${FRAME_V2_VERSION})`, { version });
+  }
+}
+
+/**
+ * Every entry of a stored frame; with `needles`, null when some needle is in no line (a v2
+ * frame's token filter may tell without decompressing anything). `rawLength` and `frameCrc` are
+ * the value header's; a v2 frame checks its own header and columns instead.
+ */
+export function decodeStoredFrame(version: number, frame: Uint8Array, rawLength: number, frameCrc: number, needles?: NeedleSet): BlockEntry[] | null {
+  checkStoredFrameVersion(version);
+  if (version === FRAME_V2_VERSION) return decodeFrameV2(frame, needles);
+  return decodeFrameBytes(frame, rawLength, frameCrc, needles?.needles);
+}
+
+/**
+ * The timestamps and line lengths of a stored frame without its entries, into `out`; false when
+ * the frame may hold structured metadata (a v2 frame's header says whether it does; a v1 frame
+ * tells only once read) or times beyond exact doubles, so the caller decodes it whole.
+ */
+export function decodeStoredFrameTimes(version: number, frame: Uint8Array, rawLength: number, frameCrc: number, entryCount: number, out: PayloadTimes): boolean {
+  checkStoredFrameVersion(version);
+  if (version === FRAME_V2_VERSION) return readFrameV2Header(frame).attrKeyCount === 0 && decodeFrameV2Times(frame, out);
+  return decodeFrameTimes(frame, rawLength, frameCrc, entryCount, out);
+}
+
+/** What a stored frame's header alone tells of it: its lines' bytes, when it certainly holds no structured metadata (v2 frames); else null. */
+export function storedFrameSummary(version: number, frame: Uint8Array): { linesLength: number } | null {
+  if (version !== FRAME_V2_VERSION) return null;
+  const h = readFrameV2Header(frame);
+  return h.attrKeyCount === 0 ? { linesLength: h.linesLength } : null;
+}
