@@ -3,6 +3,12 @@
  * laid out as one global sequence of entries (entry i belongs to stream i mod S and takes that
  * stream's next line), cut into batches, and each batch is serialized once as JSON with fixed-width
  * timestamps. A send copies a template and writes its timestamps in place.
+ *
+ * Replayed as it is, every cycle of the corpus would repeat the last one's lines exactly, which
+ * block compression exploits as real logs never allow. So every digit of the lines is rewritten in
+ * place from the second cycle on (`varyDigit`: deterministic per cycle and position, same length):
+ * the templates of the lines stay and their numbers change from cycle to cycle (a line without a
+ * digit still repeats, as constant lines of real logs do).
  */
 import type { CorpusStream } from '../../test/support/corpus';
 
@@ -15,6 +21,8 @@ export interface BatchTemplate {
   entryIndex: number[];
   /** UTF-8 bytes of the lines (what "raw" means in MB/s and compression ratios). */
   lineBytes: number;
+  /** Byte offset of every ASCII digit inside the lines (not of JSON escapes), which each cycle varies. */
+  digitOffsets: number[];
   entries: number;
 }
 
@@ -72,6 +80,7 @@ export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemp
     const tsOffsets: number[] = [];
     const entryIndex: number[] = [];
     let lineBytes = 0;
+    const digitOffsets: number[] = [];
     batchStreams(corpus, batch, k).forEach((group, g) => {
       json += (g === 0 ? '' : ',') + `{"labels":{"app":${JSON.stringify(group.stream.app)}},"entries":[`;
       group.lines.forEach((line, n) => {
@@ -79,14 +88,40 @@ export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemp
         json += (n === 0 ? '' : ',') + '{"ts":"';
         tsOffsets.push(Buffer.byteLength(json));
         entryIndex.push(group.entryIndex[n]!);
-        json += `${TS_SLOT}","line":${JSON.stringify(line)}}`;
+        json += `${TS_SLOT}","line":`;
+        digitsOf(JSON.stringify(line), Buffer.byteLength(json), digitOffsets);
+        json += `${JSON.stringify(line)}}`;
       });
       json += ']}';
     });
     json += ']}';
-    templates.push({ body: Buffer.from(json, 'utf8'), tsOffsets, entryIndex, lineBytes, entries: batch });
+    templates.push({ body: Buffer.from(json, 'utf8'), tsOffsets, entryIndex, lineBytes, digitOffsets, entries: batch });
   }
   return templates;
+}
+
+/** Adds to `out` the byte offset (from `at`, the encoded string's first byte) of each digit of a JSON string literal, skipping escapes such as `\u001b`. */
+function digitsOf(encoded: string, at: number, out: number[]): void {
+  let bytes = at;
+  for (let i = 0; i < encoded.length; i++) {
+    const c = encoded.charCodeAt(i);
+    if (c === 0x5c) {
+      // An escape is ASCII: `\uXXXX` is six bytes, any other two.
+      const skip = encoded[i + 1] === 'u' ? 5 : 1;
+      i += skip;
+      bytes += skip + 1;
+      continue;
+    }
+    if (c >= 0x30 && c <= 0x39) out.push(bytes);
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff ? (i++, 4) : 3;
+  }
+}
+
+/** The digit (0–9) that `digit` becomes in replay cycle `cycle` at position `k` of its template: itself in cycle 0, else shifted by a hash of both. */
+export function varyDigit(digit: number, cycle: number, k: number): number {
+  if (cycle === 0) return digit;
+  const h = Math.imul(cycle, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b);
+  return (digit + 1 + ((h >>> 7) % 9)) % 10;
 }
 
 /** Which template of the cycle the batch starting at global entry `seq` (a multiple of the batch size) takes its entries from. */
@@ -98,6 +133,11 @@ export function cycleIndex(templates: BatchTemplate[], seq: number): number {
 export function stampBatch(templates: BatchTemplate[], seq: number, clock: Clock): { body: Buffer; template: BatchTemplate } {
   const template = templates[cycleIndex(templates, seq)]!;
   const body = Buffer.from(template.body);
+  const cycle = Math.floor(seq / (templates.length * template.entries));
+  if (cycle > 0) {
+    const offsets = template.digitOffsets;
+    for (let k = 0; k < offsets.length; k++) body[offsets[k]!] = 0x30 + varyDigit(template.body[offsets[k]!]! - 0x30, cycle, k);
+  }
   for (let k = 0; k < template.tsOffsets.length; k++) {
     const us = (seq + template.entryIndex[k]!) * clock.stepUs;
     const ms = clock.baseMs + Math.floor(us / 1000);
