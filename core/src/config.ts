@@ -11,7 +11,7 @@ export interface KafkaConfig {
   nodesTopic: string;
   partitions: number;
   replicationFactor: number;
-  /** `retention.ms` of the logs topic: at least the storage retention, so a node can rebuild from Kafka. */
+  /** `retention.ms` of the logs topic: the write-ahead window; older data lives only on the storage nodes, which rebuild from each other (docs/STORAGE.md, "Kafka retention"). */
   logsRetentionMs: number;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
@@ -155,7 +155,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     nodesTopic: 'silt.nodes',
     partitions: 8,
     replicationFactor: 1,
-    logsRetentionMs: 14 * 24 * 3600 * 1000,
+    logsRetentionMs: 24 * 3600 * 1000,
     connectionTimeoutMs: 3000,
     requestTimeoutMs: 10000,
     localBrokerPort: 9092,
@@ -388,7 +388,7 @@ function validate(c: SiltConfig): void {
   check(c.ingest.retryAfterSeconds >= 1, 'ingest.retryAfterSeconds', 'must be at least 1');
   check((c.ingest.syslogTlsKeyFile === '') === (c.ingest.syslogTlsCertFile === ''), 'ingest.syslogTlsKeyFile', 'and ingest.syslogTlsCertFile must be set together');
   check(c.query.defaultLimit <= c.query.maxLimit, 'query.defaultLimit', 'must not exceed query.maxLimit');
-  check(c.kafka.logsRetentionMs >= c.storage.retentionMs, 'kafka.logsRetentionMs', 'must be at least storage.retentionMs, so a node can be rebuilt from Kafka');
+  check(c.kafka.logsRetentionMs >= 3600 * 1000, 'kafka.logsRetentionMs', 'must be at least 3600000 (1 hour), so a restarted or rebalanced storage node resumes from Kafka rather than needing a copy from a peer');
   check(c.storage.maxBytesPerPartition > c.ingest.maxBlockBytes * 2, 'storage.maxBytesPerPartition', 'must exceed the largest block (twice ingest.maxBlockBytes)');
   check(c.storage.sessionTimeoutMs >= 6000, 'storage.sessionTimeoutMs', "must be at least 6000 (the broker's group.min.session.timeout.ms)");
   check(c.storage.nodeId === '' || /^[a-zA-Z0-9_.-]{1,64}$/.test(c.storage.nodeId), 'storage.nodeId', 'must be [a-zA-Z0-9_.-]{1,64}');

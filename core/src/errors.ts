@@ -75,6 +75,20 @@ export class TooManyRequestsError extends SiltError {
   }
 }
 
+/** A segment dump from a peer could not be taken in: truncated, corrupted (checksum) or not a dump of the segment asked for. Retriable: another copy may be whole. */
+export class DumpFormatError extends SiltError {
+  constructor(code: 'SILT_DUMP_TRUNCATED' | 'SILT_DUMP_CHECKSUM' | 'SILT_DUMP_FORMAT', message: string, details?: unknown) {
+    super(code, 502, true, message, details);
+  }
+}
+
+/** A peer storage node could not be asked, or answered with an error. */
+export class PeerError extends SiltError {
+  constructor(message: string, details?: unknown) {
+    super('SILT_PEER_FAILED', 502, true, message, details);
+  }
+}
+
 /** A block could not be decoded: truncated, corrupted, or of an unknown version. */
 export class BlockFormatError extends SiltError {
   constructor(

@@ -1,5 +1,5 @@
 /** The Kafka client factory and topic admin shared by every service. */
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { ConfigResourceTypes, ConfigSource, Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { KafkaConfig } from './config';
 import { ConfigError, TopicMismatchError } from './errors';
 import type { Logger } from './logger';
@@ -34,7 +34,7 @@ export function topicSpecs(config: KafkaConfig): ITopicConfig[] {
       numPartitions: config.partitions,
       replicationFactor: config.replicationFactor,
       configEntries: [
-        { name: 'retention.ms', value: String(config.logsRetentionMs) },
+        ...logsTimeConfigs(config),
         { name: 'max.message.bytes', value: String(32 * 1024 * 1024) },
         { name: 'min.insync.replicas', value: String(Math.min(2, config.replicationFactor)) },
       ],
@@ -76,4 +76,51 @@ export async function ensureTopics(admin: Admin, config: KafkaConfig): Promise<v
       );
     }
   }
+}
+
+/** A topic config `alignLogsRetention` changed: its name, the value replaced (null: the broker's default) and the new one. */
+export interface TopicConfigChange {
+  name: string;
+  from: string | null;
+  to: string;
+}
+
+/**
+ * The data topic's time-based configs, from `kafka.logsRetentionMs`: `retention.ms`, and a
+ * `segment.ms` of an eighth of it (at least 10 minutes), since Kafka deletes whole log segments
+ * only and its default roll (7 days) would keep a quiet partition's blocks far past the window.
+ */
+function logsTimeConfigs(config: KafkaConfig): { name: string; value: string }[] {
+  return [
+    { name: 'retention.ms', value: String(config.logsRetentionMs) },
+    { name: 'segment.ms', value: String(Math.max(600_000, Math.floor(config.logsRetentionMs / 8))) },
+  ];
+}
+
+/**
+ * Brings an existing data topic's `retention.ms` and `segment.ms` to what `kafka.logsRetentionMs`
+ * gives (a topic created by an older Silt, or before a change of the setting, keeps its own
+ * otherwise: creation is the only other place they are set), keeping the topic's other overrides.
+ * Returns what it changed.
+ */
+export async function alignLogsRetention(admin: Admin, config: KafkaConfig): Promise<TopicConfigChange[]> {
+  const described = await admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: config.logsTopic }], includeSynonyms: false });
+  const entries = described.resources[0]?.configEntries ?? [];
+  const changes: TopicConfigChange[] = [];
+  for (const want of logsTimeConfigs(config)) {
+    const current = entries.find((e) => e.configName === want.name);
+    if (current?.configValue === want.value) continue;
+    changes.push({ name: want.name, from: current?.configSource === ConfigSource.TOPIC_CONFIG ? current.configValue : null, to: want.value });
+  }
+  if (changes.length === 0) return changes;
+  const changed = new Set(changes.map((c) => c.name));
+  // AlterConfigs replaces the whole set of a topic's overrides: the others are sent back unchanged.
+  const kept = entries
+    .filter((e) => e.configSource === ConfigSource.TOPIC_CONFIG && !changed.has(e.configName) && !e.isSensitive)
+    .map((e) => ({ name: e.configName, value: e.configValue }));
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: config.logsTopic, configEntries: [...kept, ...changes.map((c) => ({ name: c.name, value: c.to }))] }],
+  });
+  return changes;
 }

@@ -199,6 +199,9 @@ function serverProperties(p: { port: number; controllerPort: number; logDir: str
     // session expires: 9 s by default, which is most of a restart.
     'broker.session.timeout.ms=4000',
     'broker.heartbeat.interval.ms=1000',
+    // Retention is checked every 5 minutes by default: a local cluster with a short silt.logs
+    // retention (and the tests of rebuild from a peer) would keep deleted data that long.
+    'log.retention.check.interval.ms=10000',
     // Two cores: the defaults (3 network, 8 I/O threads) only add contention.
     'num.network.threads=2',
     'num.io.threads=4',

@@ -1,8 +1,8 @@
-/** Follows `silt.nodes`: the query service's live map of which storage node holds which partition. */
-import { randomBytes } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
-import { parseAnnouncement, type NodeAnnouncement, type PartitionHolding } from '../../core/src/announcement';
+/** The query service's view of `silt.nodes` (followed by core's `AnnouncedNodes`): which storage node to read each partition from. */
+import type { Kafka } from 'kafkajs';
+import type { NodeAnnouncement, PartitionHolding } from '../../core/src/announcement';
 import type { Logger } from '../../core/src/logger';
+import { AnnouncedNodes } from '../../core/src/node-directory';
 
 /** A node that holds a partition, as the planner sees it. */
 export interface Holder {
@@ -12,48 +12,15 @@ export interface Holder {
   handover: boolean;
 }
 
-/** The directory of storage nodes, fed by the compacted announcements topic. */
-export class NodeDirectory {
-  private readonly nodes = new Map<string, NodeAnnouncement>();
-  private readonly consumer: Consumer;
-
+/** The query service's directory of storage nodes: who holds which partition, as the planner picks them. */
+export class NodeDirectory extends AnnouncedNodes {
   constructor(
     kafka: Kafka,
-    private readonly topic: string,
+    topic: string,
     private readonly staleMs: number,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
-    // Every query process reads the whole topic: a group of its own, never committed.
-    this.consumer = kafka.consumer({ groupId: `silt-query-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 200, sessionTimeout: 10000 });
-  }
-
-  /** Starts following the topic from its beginning. */
-  async start(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ message }) => this.apply(message.key, message.value),
-    });
-  }
-
-  /** Takes in one record of the topic: an announcement, or a tombstone for a node that left. */
-  apply(key: Buffer | null, value: Buffer | null): void {
-    const id = key?.toString('utf8');
-    if (!id) return;
-    const a = parseAnnouncement(value);
-    if (a === null) this.nodes.delete(id);
-    else this.nodes.set(id, a);
-  }
-
-  /** Stops following. */
-  async stop(): Promise<void> {
-    await this.consumer.disconnect().catch((err: unknown) => this.logger.warn('directory disconnect failed', { err: String(err) }));
-  }
-
-  /** Every node known and not gone (no tombstone), freshest announcement first. */
-  live(): NodeAnnouncement[] {
-    return [...this.nodes.values()].sort((a, b) => b.sentAt - a.sentAt);
+    super(kafka, topic, 'silt-query', logger);
   }
 
   /**

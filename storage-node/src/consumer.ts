@@ -1,6 +1,8 @@
 /**
  * The replication side of a storage node: a kafkajs consumer in its replica group's consumer group
  * that applies each fetched batch to the segment store, resuming from the store's own applied offset.
+ * A partition Kafka cannot continue from that offset (the node holds nothing of it, or Kafka's
+ * retention passed it) is held paused while the gate (the rebuilder) copies it from a peer.
  */
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { SiltError } from '../../core/src/errors';
@@ -13,6 +15,12 @@ export interface ConsumerEvents {
   onAssignment(partitions: number[]): void;
   /** A batch was applied: what it wrote, seconds taken, the partition's high watermark. */
   onApplied(partition: number, result: ApplyResult, seconds: number, highWatermark: bigint): void;
+}
+
+/** Decides whether a partition must be copied from elsewhere before the consumer applies it (rebuild/rebuilder.ts). */
+export interface PartitionGate {
+  /** Null to consume now; otherwise a promise that resolves once the partition may be consumed from the store's applied offset. */
+  before(partition: number, logStart: bigint, high: bigint): Promise<void> | null;
 }
 
 /** Options of the replica consumer. */
@@ -38,6 +46,8 @@ export class ReplicaConsumer {
   private readonly catchUpTarget = new Map<number, bigint>();
   private readonly highWatermarks = new Map<number, bigint>();
   private readonly paused = new Set<number>();
+  /** Partitions the gate holds back (paused) until they are copied from a peer. */
+  private readonly held = new Set<number>();
   /** Per partition, the offset we last sought back to after a gap; a gap seen again from there is real. */
   private readonly seekedBack = new Map<number, bigint>();
   /** Per partition, the offset the next applied message must have; set by our own seek, advanced by each write. */
@@ -51,6 +61,7 @@ export class ReplicaConsumer {
     private readonly admin: Admin,
     private readonly store: SegmentStore,
     private readonly options: ReplicaConsumerOptions,
+    private readonly gate: PartitionGate,
     private readonly events: ConsumerEvents,
     private readonly logger: Logger,
   ) {
@@ -116,9 +127,10 @@ export class ReplicaConsumer {
   }
 
   /**
-   * On every (re)assignment, seeks each partition to the node's own applied offset (or the earliest
-   * retained one for a partition it never held), whatever the group committed: the group's offset
-   * may come from another node of the group that held the partition before.
+   * On every (re)assignment, seeks each partition to the node's own applied offset, whatever the
+   * group committed (the group's offset may come from another node of the group that held the
+   * partition before) — unless the gate holds it first: a partition the node never held (or holds
+   * less of than Kafka still has) may be copied from a peer, and is sought once that is done.
    */
   private async assign(partitions: number[]): Promise<void> {
     const offsets = await this.admin.fetchTopicOffsets(this.options.topic);
@@ -128,11 +140,11 @@ export class ReplicaConsumer {
       const low = BigInt(range?.low ?? '0');
       const high = BigInt(range?.high ?? '0');
       this.highWatermarks.set(p, high);
-      const applied = this.store.applied(p);
       if (!this.assigned.has(p)) this.catchUpTarget.set(p, high);
-      const from = applied > low ? applied : low;
-      this.expected.set(p, from);
-      this.consumer.seek({ topic: this.options.topic, partition: p, offset: from.toString() });
+      if (this.held.has(p)) continue;
+      const gate = this.gate.before(p, low, high);
+      if (gate !== null) this.hold(p, gate);
+      else this.startAt(p, low);
     }
     for (const p of this.assigned) {
       if (next.has(p)) continue;
@@ -144,13 +156,58 @@ export class ReplicaConsumer {
     this.events.onAssignment(this.partitions());
   }
 
+  /** Seeks a partition to the store's applied offset (Kafka's log start offset if that is further). */
+  private startAt(partition: number, low: bigint): void {
+    const applied = this.store.applied(partition);
+    const from = applied > low ? applied : low;
+    this.expected.set(partition, from);
+    this.consumer.seek({ topic: this.options.topic, partition, offset: from.toString() });
+    // A partition held for a copy was paused; one paused because a block cannot be read stays so.
+    if (!this.paused.has(partition)) this.consumer.resume([{ topic: this.options.topic, partitions: [partition] }]);
+  }
+
+  /** Pauses a partition until `gate` resolves; it is announced as catching up meanwhile. */
+  private hold(partition: number, gate: Promise<void>): void {
+    this.held.add(partition);
+    this.expected.delete(partition);
+    const high = this.highWatermarks.get(partition) ?? 0n;
+    if ((this.catchUpTarget.get(partition) ?? 0n) < high) this.catchUpTarget.set(partition, high);
+    this.consumer.pause([{ topic: this.options.topic, partitions: [partition] }]);
+    gate.then(
+      () => this.release(partition),
+      (err: unknown) => {
+        this.held.delete(partition);
+        this.logger.debug('partition gate ended', { partition, err: String(err) });
+      },
+    );
+  }
+
+  /** The gate let a partition go: seek it (if still owned) and resume; a copy that Kafka no longer continues goes back to the gate. */
+  private async release(partition: number): Promise<void> {
+    this.held.delete(partition);
+    if (!this.running) return;
+    try {
+      if (this.assigned.has(partition)) {
+        const range = (await this.admin.fetchTopicOffsets(this.options.topic)).find((o) => o.partition === partition);
+        const low = BigInt(range?.low ?? '0');
+        const again = this.store.applied(partition) < low ? this.gate.before(partition, low, BigInt(range?.high ?? '0')) : null;
+        if (again !== null) return this.hold(partition, again);
+        this.startAt(partition, low);
+      } else if (!this.paused.has(partition)) {
+        this.consumer.resume([{ topic: this.options.topic, partitions: [partition] }]);
+      }
+    } catch (err) {
+      this.logger.error('a partition could not be resumed after its copy; it waits for the next assignment', { partition, err: String(err) });
+    }
+  }
+
   private async applyBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const partition = batch.partition;
     this.highWatermarks.set(partition, BigInt(batch.highWatermark));
     const expected = this.expected.get(partition);
     // Until our own seek for this assignment is in place, a fetch may start at the group's committed
     // offset, which another node may have pushed past what this node holds: applying it would leave a gap.
-    if (expected === undefined || this.paused.has(partition)) return;
+    if (expected === undefined || this.paused.has(partition) || this.held.has(partition)) return;
     let next = expected;
     let chunk: IncomingBlock[] = [];
     let bytes = 0;
@@ -175,7 +232,7 @@ export class ReplicaConsumer {
           this.consumer.seek({ topic: this.options.topic, partition, offset: next.toString() });
           break;
         }
-        // After one seek back, a remaining gap is real (offsets removed by retention): go on from here.
+        if (offset > next && (await this.gapLost(partition, next, offset, BigInt(batch.highWatermark), flush))) return;
         if (message.value) chunk.push({ offset, value: message.value });
         bytes += message.value?.length ?? 0;
         next = offset + 1n;
@@ -205,5 +262,30 @@ export class ReplicaConsumer {
         .commitOffsets([{ topic: this.options.topic, partition, offset: applied.toString() }])
         .catch((err: unknown) => this.logger.debug('commit failed (rebalance in progress?)', { err: String(err) }));
     }
+  }
+
+  /**
+   * A gap that stays after one seek back: offsets `next` to `offset` are not in Kafka. When its
+   * retention removed them (its log start offset is past `next`) they are never skipped: what the
+   * batch held before the gap is applied, and the partition goes to the gate to be copied from a
+   * peer; true then. Offsets that never existed (no retention involved) are passed over: false.
+   */
+  private async gapLost(partition: number, next: bigint, offset: bigint, high: bigint, flush: () => Promise<void>): Promise<boolean> {
+    const range = (await this.admin.fetchTopicOffsets(this.options.topic)).find((o) => o.partition === partition);
+    const low = BigInt(range?.low ?? '0');
+    if (low <= next) {
+      this.logger.warn('offsets missing from Kafka above its log start offset (not removed by retention); going on', { partition, from: next.toString(), to: offset.toString() });
+      return false;
+    }
+    this.logger.error("Kafka's retention removed offsets this node has not applied; holding the partition to copy it from a peer", {
+      partition,
+      applied: next.toString(),
+      kafkaLogStart: low.toString(),
+    });
+    if (next > (this.expected.get(partition) ?? next)) await flush();
+    const gate = this.gate.before(partition, low, high);
+    if (gate === null) return false;
+    this.hold(partition, gate);
+    return true;
   }
 }

@@ -7,9 +7,10 @@ import type { KafkaConfig, StorageSettings } from '../../core/src/config';
 import { SiltError } from '../../core/src/errors';
 import { installErrorHandling, installHealthRoutes, baseServerOptions } from '../../core/src/http';
 import type { SiltService } from '../../core/src/service-main';
-import { createKafka, ensureTopics } from '../../core/src/kafka';
+import { alignLogsRetention, createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
+import { AnnouncedNodes } from '../../core/src/node-directory';
 import { nowNs } from '../../core/src/time';
 import type { WriteOffsets } from '../../core/src/write-token';
 import { Announcer } from './announcer';
@@ -17,6 +18,9 @@ import { ReplicaConsumer } from './consumer';
 import { createStorageMetrics } from './metrics';
 import { installAggregateApi } from './aggregate-api';
 import { installReadApi } from './read-api';
+import { createRebuildMetrics } from './rebuild/metrics';
+import { Rebuilder } from './rebuild/rebuilder';
+import { installTransferApi } from './rebuild/transfer-api';
 import { SegmentStore } from './store';
 
 /** What a storage node needs of the configuration. */
@@ -47,6 +51,8 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
   let store: SegmentStore | null = null;
   let consumer: ReplicaConsumer | null = null;
   let announcer: Announcer | null = null;
+  let directory: AnnouncedNodes | null = null;
+  let rebuilder: Rebuilder | null = null;
   let admin: Admin | null = null;
   let url = s.advertiseUrl;
   let ready = false;
@@ -59,6 +65,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
     highWatermark: (p) => consumer?.highWatermark(p),
     compactions: () => ({ queued: store?.compactionsQueued() ?? 0, ...(store?.compactionCounts ?? { compactions: 0, frames: 0, failed: 0 }) }),
   });
+  const rebuildMetrics = createRebuildMetrics(registry);
 
   const snapshot = (): NodeAnnouncement => ({
     version: 1,
@@ -98,7 +105,8 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
   };
 
   let retentionTimer: NodeJS.Timeout | null = null;
-  // Retention removes whole segments only; the data stays in Kafka for as long as kafka.logsRetentionMs.
+  // Retention removes whole segments only. Kafka keeps the data for kafka.logsRetentionMs, often far
+  // less than this: beyond it the replica groups are the copies (docs/STORAGE.md, "Kafka retention").
   const runRetention = async (): Promise<void> => {
     try {
       const removed = await store!.dropBefore(nowNs() - BigInt(s.retentionMs) * 1_000_000n);
@@ -139,13 +147,35 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
         metrics.aggregateEntries.inc(entries);
         metrics.aggregateBytes.inc(bytes);
       });
+      installTransferApi(app, openedStore, rebuildMetrics);
       const address = await app.listen({ host: s.host, port: s.port });
       if (url === '') url = `http://127.0.0.1:${new URL(address).port}`;
       const kafka = createKafka(config.kafka, `${config.kafka.clientId}-${nodeId}`, logger);
       admin = kafka.admin();
       await admin.connect();
       await ensureTopics(admin, config.kafka);
+      // The window Kafka keeps follows kafka.logsRetentionMs on existing topics too (docs/STORAGE.md, "Kafka retention").
+      const changed = await alignLogsRetention(admin, config.kafka).catch((err: unknown) => {
+        logger.warn(`could not set the retention of topic ${config.kafka.logsTopic}`, { err: String(err) });
+        return [];
+      });
+      for (const c of changed) logger.info(`set ${c.name} of topic ${config.kafka.logsTopic}`, { from: c.from, to: c.to });
       announcer = new Announcer(kafka, config.kafka.nodesTopic, nodeId, s.announceIntervalMs, snapshot, logger);
+      directory = new AnnouncedNodes(kafka, config.kafka.nodesTopic, `silt-storage-${nodeId}`, logger);
+      const onAdopted = (): void => {
+        for (const w of [...appliedWaiters]) w();
+        void announcer?.announce();
+      };
+      rebuilder = new Rebuilder(
+        openedStore,
+        directory,
+        admin,
+        // A peer announces every interval: three missed announcements and it is not trusted to be up.
+        { nodeId, replicaGroup: s.replicaGroup, topic: config.kafka.logsTopic, freshMs: 3 * s.announceIntervalMs + 1000 },
+        rebuildMetrics,
+        onAdopted,
+        logger,
+      );
       consumer = new ReplicaConsumer(
         kafka,
         admin,
@@ -158,6 +188,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
           maxWaitTimeMs: s.maxWaitTimeMs,
           maxBytesPerPartition: s.maxBytesPerPartition,
         },
+        rebuilder,
         {
           onAssignment: () => void announcer?.announce(),
           onApplied: (_p, result, seconds) => {
@@ -169,6 +200,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
         },
         logger,
       );
+      await directory.start();
       await announcer.start();
       await consumer.start();
       retentionTimer = setInterval(() => void runRetention(), s.retentionCheckMs);
@@ -181,6 +213,8 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
       if (retentionTimer) clearInterval(retentionTimer);
       await app.close();
       await consumer?.stop();
+      await rebuilder?.stop();
+      await directory?.stop();
       await announcer?.stop();
       await admin?.disconnect();
       await store?.close();

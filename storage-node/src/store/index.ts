@@ -11,12 +11,14 @@
  *   index.ts      ──▶ every file below          the SegmentStore facade, its options and types
  *   reader.ts     ──▶ merge, registry, segments  read plans, `read`, the `frames` scan, `series`
  *   merge.ts      ──▶ registry, segments         the k-way merge of one read
+ *   transfer.ts   ──▶ retention, writer, segments  segment dumps to a peer, staged copies from one
  *   retention.ts  ──▶ writer, segments           dropBefore, drop, removal of doomed segments
  *   writer.ts     ──▶ compactor, registry, segments  exactly-once apply, rolls, manifest, recovery
  *   compactor.ts  ──▶ registry, segments         compaction of small frames into bigger ones
  *   registry.ts   ──▶ segments                   stream lookups, registry cache, span floors
  *   segments.ts   ──▶ (keys, manifest)           segments, partitions, the handle cache
  *
+ * dump-format.ts, the wire format of a segment dump, is imported by transfer.ts.
  * Nothing in the folder imports index.ts or reader.ts. Per-segment state lives with its job, keyed
  * by the `Segment` (mostly in a `PerSegment`, held weakly, so it goes with the segment); the handle
  * cache reaches retention and the registry only through the hooks this facade gives it.
@@ -31,12 +33,14 @@ import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, ty
 import { Registry } from './registry';
 import { Retention } from './retention';
 import { HandleCache, Lifecycle, Partitions } from './segments';
+import { type PartitionListing, type StagedPartition, Transfer } from './transfer';
 import { type ApplyResult, type IncomingBlock, Writer } from './writer';
 
 export type { CompactionCounts } from './compactor';
 export type { ReadStats, StoredEntry } from './merge';
 export type { FrameScanRequest, ReadRequest, SeriesRequest, StoredFrame } from './reader';
 export type { ApplyResult, IncomingBlock } from './writer';
+export type { LoadedSegment, PartitionListing, StagedPartition } from './transfer';
 
 /** Where and how a store keeps its segments. */
 export interface SegmentStoreOptions {
@@ -90,6 +94,7 @@ export class SegmentStore {
   private readonly writer: Writer;
   private readonly retention: Retention;
   private readonly reader: Reader;
+  private readonly transfer: Transfer;
 
   private constructor(options: SegmentStoreOptions) {
     const life = this.life;
@@ -105,6 +110,7 @@ export class SegmentStore {
     this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
     this.retention = new Retention(parts, handles, this.writer, life);
     this.reader = new Reader(parts, handles, registry, life);
+    this.transfer = new Transfer(options.dir, parts, handles, this.writer, this.retention, life);
   }
 
   /** Opens (or creates) the store in `options.dir`, recovering every partition from its segments. */
@@ -114,7 +120,8 @@ export class SegmentStore {
     await fsp.mkdir(options.dir, { recursive: true });
     for (const name of await fsp.readdir(options.dir)) {
       const full = path.join(options.dir, name);
-      if (name.endsWith('.deleting')) {
+      // `.tmp`: a partition's copy from a peer that never got adopted (transfer.ts).
+      if (name.endsWith('.deleting') || name.endsWith('.tmp')) {
         await fsp.rm(full, { recursive: true, force: true });
         continue;
       }
@@ -179,6 +186,26 @@ export class SegmentStore {
   /** Removes every segment of a partition (not used for replication; for an operator or a test). */
   drop(partition: number): Promise<void> {
     return this.retention.drop(partition);
+  }
+
+  /** A partition's segments as a peer rebuilding it lists them (docs/STORAGE.md, "Rebuild from a peer"). */
+  listSegments(partition: number): PartitionListing {
+    return this.transfer.list(partition);
+  }
+
+  /** The dump of one segment (one LevelDB snapshot) as chunks; null when the store has no such segment. */
+  dumpSegment(partition: number, first: bigint): AsyncGenerator<Buffer> | null {
+    return this.transfer.dump(partition, first);
+  }
+
+  /** Starts copying a partition from a peer into a staging directory; nothing is visible until `adopt`. */
+  stage(partition: number): Promise<StagedPartition> {
+    return this.transfer.stage(partition);
+  }
+
+  /** Replaces the store's copy of a partition by a fully loaded staged one, atomically. */
+  adopt(staged: StagedPartition): Promise<void> {
+    return this.transfer.adopt(staged);
   }
 
   /** Streams whose small frames wait to be compacted, plus one while compacting. */

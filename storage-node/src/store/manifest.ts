@@ -30,7 +30,8 @@ export const META_LAYOUT = 1;
 /** File name of a partition's manifest. */
 export const MANIFEST_FILE = 'manifest.json';
 
-interface MetaJson {
+/** A segment's meta as JSON: offsets and timestamps as decimal strings (the manifest's entries, and a peer's segment listing). */
+export interface MetaJson {
   layout: number;
   first: string;
   applied: string;
@@ -44,7 +45,8 @@ interface MetaJson {
   createdMs: number;
 }
 
-function toJson(m: SegmentMeta): MetaJson {
+/** The JSON form of a segment's meta. */
+export function toJson(m: SegmentMeta): MetaJson {
   return {
     layout: META_LAYOUT,
     first: m.first.toString(),
