@@ -1,5 +1,6 @@
 /** The segment store on real LevelDB: exactly-once writes, ordered reads, rolls, LRU, retention, recovery. */
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -457,6 +458,28 @@ describe('storage node > segment store > frame versions', () => {
       }
       const all = req({ tenant: 'acme' });
       expect(await collect(store, all)).toEqual(model.expect(all));
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('storage node > segment store > idle streams', () => {
+  it('compacts a stream\'s small frames short of the target once it has noted none for compactionIdleMs, and not before', async () => {
+    const model = new Model();
+    const dir = freshDir();
+    const store = await SegmentStore.open(options(dir, { compactionTargetEntries: 100_000, compactionIdleMs: 1000 }));
+    try {
+      await writeAll(store, randomBlocks(model, rng(41), [0], 30));
+      expect(store.compactionCounts.compactions).toBe(0);
+      await sleep(2500);
+      await store.compactionsSettled();
+      expect(store.compactionCounts.compactions).toBeGreaterThan(0);
+      expect(store.compactionCounts.failed).toBe(0);
+      for (const tenant of ['acme', 'globex']) {
+        const all = req({ tenant });
+        expect(await collect(store, all)).toEqual(model.expect(all));
+      }
     } finally {
       await store.close();
     }

@@ -28,6 +28,8 @@ const MAX_QUEUED_COMPACTIONS = 20_000;
 // for WRITE_IDLE_MS it runs flat out.
 const COMPACTION_DUTY = 0.1;
 const WRITE_IDLE_MS = 1000;
+/** How long a segment's small frames wait for more of their stream before they are compacted as they are, unless the store's options say otherwise. */
+export const COMPACTION_IDLE_MS = 60_000;
 // Bytes of deleted small frames after which a segment's LevelDB is compacted (`compactRange`) even
 // while compactions are queued.
 const RECLAIM_BYTES = 16 * 1024 * 1024;
@@ -49,6 +51,8 @@ interface PendingFrames {
   keys: Buffer[];
   entries: number;
   rawBytes: number;
+  /** performance.now() when the last of them was noted. */
+  lastAt: number;
 }
 
 /** Frames of one stream of one segment to compact into one. */
@@ -77,11 +81,16 @@ export class Compactor {
   /** performance.now() of the last write that stored anything. */
   private lastWriteAt = -Infinity;
   private readonly bySegment = new PerSegment(() => new SegmentCompaction());
+  /** Segments holding noted small frames, which an idle check may close out. */
+  private readonly waiting = new Set<Segment>();
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly targetEntries: number,
     /** 2 (frames v2), or 1 to write what a node without v2 reads (a downgrade). */
     private readonly frameVersion: number,
+    /** A segment whose last small frame is this old (ms) has its small frames compacted as they are; 0: only when it rolls. */
+    private readonly idleMs: number,
     private readonly parts: Partitions,
     private readonly handles: HandleCache,
     private readonly registry: Registry,
@@ -105,11 +114,14 @@ export class Compactor {
     let byStream = c.pending.get(tenant);
     if (byStream === undefined) c.pending.set(tenant, (byStream = new Map()));
     let p = byStream.get(streamId);
-    if (p === undefined) byStream.set(streamId, (p = { prefix, keys: [], entries: 0, rawBytes: 0 }));
+    if (p === undefined) byStream.set(streamId, (p = { prefix, keys: [], entries: 0, rawBytes: 0, lastAt: 0 }));
     p.keys.push(key);
     p.entries += entries;
     p.rawBytes += rawBytes;
     c.pendingFrames++;
+    p.lastAt = performance.now();
+    this.waiting.add(seg);
+    this.armIdleCheck();
     if (p.entries < this.targetEntries && p.rawBytes < COMPACTION_TARGET_RAW_BYTES) return;
     byStream.delete(streamId);
     c.pendingFrames -= p.keys.length;
@@ -118,12 +130,48 @@ export class Compactor {
 
   /** Queues every stream's remaining small frames of a segment that will get no more writes. */
   sealed(seg: Segment): void {
+    this.waiting.delete(seg);
     const c = this.bySegment.of(seg);
     for (const [tenant, byStream] of c.pending) {
       for (const [streamId, frames] of byStream) if (frames.keys.length > 1) this.enqueue({ seg, tenant, streamId, frames });
     }
     c.pending = new Map();
     c.pendingFrames = 0;
+  }
+
+  /** Stops the idle check (the store is closing). */
+  stop(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  /**
+   * A stream that stops receiving leaves its last small frames short of the target, uncompacted for
+   * as long as its segment stays active; the idle check compacts them as they are once the stream
+   * has noted none for `idleMs` (a lone small frame is left as it is: there is nothing to join it to).
+   */
+  private armIdleCheck(): void {
+    if (this.idleTimer !== null || this.idleMs <= 0 || this.life.closed) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.life.closed) return;
+      const now = performance.now();
+      for (const seg of this.waiting) {
+        const c = this.bySegment.of(seg);
+        for (const [tenant, byStream] of c.pending) {
+          for (const [streamId, frames] of byStream) {
+            if (seg.doomed || now - frames.lastAt < this.idleMs) continue;
+            byStream.delete(streamId);
+            c.pendingFrames -= frames.keys.length;
+            if (frames.keys.length > 1) this.enqueue({ seg, tenant, streamId, frames });
+          }
+          if (byStream.size === 0) c.pending.delete(tenant);
+        }
+        if (seg.doomed || c.pending.size === 0) this.waiting.delete(seg);
+      }
+      if (this.waiting.size > 0) this.armIdleCheck();
+    }, this.idleMs / 2);
+    this.idleTimer.unref();
   }
 
   /** Streams whose small frames wait to be compacted, plus one while a job or a `compactRange` runs. */

@@ -26,7 +26,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Labels } from '../../../core/src/labels';
-import { COMPACTION_FRAME_VERSION, COMPACTION_TARGET_ENTRIES, type CompactionCounts, Compactor } from './compactor';
+import { COMPACTION_FRAME_VERSION, COMPACTION_IDLE_MS, COMPACTION_TARGET_ENTRIES, type CompactionCounts, Compactor } from './compactor';
 import * as K from './keys';
 import type { ReadStats, StoredEntry } from './merge';
 import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, type StoredFrame } from './reader';
@@ -56,6 +56,8 @@ export interface SegmentStoreOptions {
   compactionTargetEntries?: number;
   /** The version of the frames compaction writes: 2 (frames v2, the default) or 1 (what a node without v2 reads). */
   compactionFrameVersion?: 1 | 2;
+  /** A segment that has noted no small frame for this long (ms; default 60 s) has its small frames compacted as they are; 0: only when it rolls. */
+  compactionIdleMs?: number;
 }
 
 /** What the store holds of one partition. */
@@ -77,6 +79,9 @@ function checkOptions(o: SegmentStoreOptions): void {
   if (!Number.isInteger(o.maxOpenSegments) || o.maxOpenSegments < 1) throw new RangeError('segment store: maxOpenSegments must be a positive integer');
   if (o.compactionTargetEntries !== undefined && !(Number.isInteger(o.compactionTargetEntries) && o.compactionTargetEntries >= 8)) {
     throw new RangeError('segment store: compactionTargetEntries must be an integer ≥ 8');
+  }
+  if (o.compactionIdleMs !== undefined && !(Number.isInteger(o.compactionIdleMs) && o.compactionIdleMs >= 0)) {
+    throw new RangeError('segment store: compactionIdleMs must be an integer ≥ 0');
   }
   if (o.compactionFrameVersion !== undefined && o.compactionFrameVersion !== 1 && o.compactionFrameVersion !== 2) {
     throw new RangeError('segment store: compactionFrameVersion must be 1 or 2');
@@ -105,7 +110,7 @@ export class SegmentStore {
       closing: (seg) => registry.dropCache(seg),
     }));
     const registry = new Registry(handles, life);
-    this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, options.compactionFrameVersion ?? COMPACTION_FRAME_VERSION, parts, handles, registry, life);
+    this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, options.compactionFrameVersion ?? COMPACTION_FRAME_VERSION, options.compactionIdleMs ?? COMPACTION_IDLE_MS, parts, handles, registry, life);
     this.compactionCounts = this.compactor.counts;
     this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
     this.retention = new Retention(parts, handles, this.writer, life);
@@ -222,6 +227,7 @@ export class SegmentStore {
   async close(): Promise<void> {
     if (this.life.closed) return;
     this.life.closed = true;
+    this.compactor.stop();
     await Promise.all([...this.parts.all()].map((ps) => ps.settled()));
     await this.handles.closeAll();
     this.retention.removeRemaining();
