@@ -72,6 +72,17 @@ export function streamOfEntry(corpus: CorpusStream[], batch: number): (seq: numb
   return (seq) => (seq % cycle) % corpus.length;
 }
 
+/** The corpus line (as cycle 0 holds it: later cycles vary its digits) of each global entry: the cycle's layout of batchStreams, repeated. */
+export function lineOfEntry(corpus: CorpusStream[], batch: number): (seq: number) => string {
+  const cycle = cycleBatches(corpus, batch) * batch;
+  const streams = corpus.length;
+  return (seq) => {
+    const i = seq % cycle;
+    const lines = corpus[i % streams]!.lines;
+    return lines[Math.floor(i / streams) % lines.length]!;
+  };
+}
+
 /** Builds the templates of one full cycle of the corpus. */
 export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemplate[] {
   const templates: BatchTemplate[] = [];

@@ -3,6 +3,7 @@ import type { PhysicalLimits } from './limits';
 import type { BenchOptions } from './options';
 import type { PushProtocol } from './protocol-bodies';
 import type { QueryResults } from './queries';
+import type { WordQueryResults } from './word-queries';
 import type { Summary } from './stats';
 
 /** Resident memory of one process, bytes. */
@@ -86,6 +87,8 @@ export interface ScaleFigures {
   probes?: ProbeFigures;
   disk: DiskFigures;
   queries?: QueryResults;
+  /** The storage engine's queries (e)–(h), with the queries. */
+  storage?: WordQueryResults;
   memory: Record<string, Memory>;
 }
 

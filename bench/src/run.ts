@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DEFAULT_CONFIG } from '../../core/src/config';
 import { decodeWriteToken } from '../../core/src/write-token';
 import { loadCorpus, type CorpusStream } from '../../test/support/corpus';
-import { clockFor, streamOfEntry, type Clock } from './bodies';
+import { clockFor, lineOfEntry, streamOfEntry, type Clock } from './bodies';
 import { dirBytes, kafkaTopicBytes, openKafka, processCpuSeconds, processMemory, SiltCluster, type KafkaUnderTest, type ServiceUnderTest } from './cluster';
 import { measureLimits } from './limits';
 import { LoadGenerator } from './load-client';
@@ -19,6 +19,7 @@ import { parseOptions, type BenchOptions } from './options';
 import { MarkerProbe } from './probes';
 import { PROTOCOLS, type PushProtocol } from './protocol-bodies';
 import { runQueries } from './queries';
+import { runWordQueries } from './word-queries';
 import { renderMarkdown } from './report';
 import type { BenchResults, CpuUse, IngestFigures, LoadFigures, Memory, ProtocolFigures, ProtocolRun, ScaleFigures } from './results';
 import { sleep, summarize, wallMs } from './stats';
@@ -245,6 +246,7 @@ async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, genera
         levelDbBytes: [0, 1].map((g) => dirBytes(cluster.storageDir(g))),
       };
       let queries: ScaleFigures['queries'];
+      let storage: ScaleFigures['storage'];
       if (queriesWanted) {
         log(`${scale}x: queries`);
         queries = await runQueries({
@@ -257,6 +259,18 @@ async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, genera
         log(
           `${scale}x: (a) p99 ${queries.newest.p99.toFixed(1)} ms, (b) p99 ${queries.window.p99.toFixed(1)} ms, scan ${Math.round(queries.scanEntriesPerS)} entries/s, ` +
             `metric p50 ${queries.metric.p50.toFixed(0)} ms, ${Math.round(queries.metricEntriesPerS)} entries/s aggregated (${queries.metricToScan.toFixed(2)}x the scan)`,
+        );
+        storage = await runWordQueries({
+          ingestUrl: ingest.url,
+          queryUrl: query.url,
+          tenant: TENANT,
+          data: { clock, entries: seq, streams: corpus.map((s) => s.app), streamOf: streamOfEntry(corpus, options.batch), lineOf: lineOfEntry(corpus, options.batch) },
+          lines: corpus.flatMap((s) => s.lines),
+          runs: options.scanQueries,
+        });
+        log(
+          `${scale}x: (e) rare word p50 ${storage.rareScan.p50.toFixed(0)} ms, (f) common word count p50 ${storage.commonCount.p50.toFixed(0)} ms, ` +
+            `(g) count per stream p50 ${storage.countPerStream.p50.toFixed(1)} ms, (h) needle p50 ${storage.needle.p50.toFixed(1)} ms (${storage.needleSpeedup.toFixed(1)}x faster than (e))`,
         );
       }
       let probes: ScaleFigures['probes'];
@@ -287,7 +301,7 @@ async function clusterPhase(options: BenchOptions, kafka: KafkaUnderTest, genera
       }
 
       // Disk and queries above were measured at exactly this volume; the half-rate phase then adds to it.
-      out.push({ scale, entries, load: loadFigures, ...(probes ? { probes } : {}), disk, ...(queries ? { queries } : {}), memory: memories(servicePids, cluster) });
+      out.push({ scale, entries, load: loadFigures, ...(probes ? { probes } : {}), disk, ...(queries ? { queries } : {}), ...(storage ? { storage } : {}), memory: memories(servicePids, cluster) });
     }
     return out;
   } catch (err) {

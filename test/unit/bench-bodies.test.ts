@@ -1,5 +1,6 @@
 /** The benchmark's push bodies: each replay cycle of the corpus varies the lines' digits in place, and nothing else. */
-import { buildTemplates, stampBatch, varyDigit, type Clock } from '../../bench/src/bodies';
+import { batchStreams, buildTemplates, cycleBatches, lineOfEntry, stampBatch, varyDigit, type Clock } from '../../bench/src/bodies';
+import { pickWords } from '../../bench/src/word-queries';
 import type { CorpusStream } from '../../test/support/corpus';
 
 const corpus: CorpusStream[] = [
@@ -47,5 +48,25 @@ describe('bench > bodies > replay cycles', () => {
         expect(v >= 0 && v <= 9).toBe(true);
       }
     }
+  });
+});
+
+describe('bench > bodies > entry layout', () => {
+  test('lineOfEntry names the line batchStreams gives every entry, over several cycles', () => {
+    const batch = 3;
+    const lineOf = lineOfEntry(corpus, batch);
+    const batches = cycleBatches(corpus, batch);
+    for (let k = 0; k < 3 * batches; k++) {
+      for (const group of batchStreams(corpus, batch, k % batches)) {
+        group.entryIndex.forEach((i, n) => expect(lineOf(k * batch + i)).toBe(group.lines[n]));
+      }
+    }
+  });
+});
+
+describe('bench > word queries > words', () => {
+  test('picks the rarest and the most common word of six letters or more, by the lines holding them', () => {
+    const lines = ['alpha charlie bravoo', 'charlie deltaa', 'charlie deltaa x1234567', 'zulu'];
+    expect(pickWords(lines)).toEqual({ rare: 'bravoo', common: 'charlie' });
   });
 });
