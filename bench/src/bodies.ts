@@ -5,10 +5,12 @@
  * timestamps. A send copies a template and writes its timestamps in place.
  *
  * Replayed as it is, every cycle of the corpus would repeat the last one's lines exactly, which
- * block compression exploits as real logs never allow. So every digit of the lines is rewritten in
- * place from the second cycle on (`varyDigit`: deterministic per cycle and position, same length):
- * the templates of the lines stay and their numbers change from cycle to cycle (a line without a
- * digit still repeats, as constant lines of real logs do).
+ * block compression exploits as real logs never allow. So from the second cycle on every run of
+ * digits in the lines is rewritten in place (`varyRun`): the number it spells is shifted by an
+ * amount that depends on the cycle and the run's length only, modulo its width. The templates stay,
+ * and so do the relations between the numbers of one cycle (consecutive times, ids, addresses
+ * still look alike, as in real logs), but no cycle repeats the one before exactly (a line without
+ * a digit still repeats, as constant lines of real logs do).
  */
 import type { CorpusStream } from '../../test/support/corpus';
 
@@ -21,8 +23,8 @@ export interface BatchTemplate {
   entryIndex: number[];
   /** UTF-8 bytes of the lines (what "raw" means in MB/s and compression ratios). */
   lineBytes: number;
-  /** Byte offset of every ASCII digit inside the lines (not of JSON escapes), which each cycle varies. */
-  digitOffsets: number[];
+  /** Every run of ASCII digits inside the lines (not in JSON escapes), which each cycle varies: byte offset and length, flat. */
+  digitRuns: number[];
   entries: number;
 }
 
@@ -91,7 +93,7 @@ export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemp
     const tsOffsets: number[] = [];
     const entryIndex: number[] = [];
     let lineBytes = 0;
-    const digitOffsets: number[] = [];
+    const digitRuns: number[] = [];
     batchStreams(corpus, batch, k).forEach((group, g) => {
       json += (g === 0 ? '' : ',') + `{"labels":{"app":${JSON.stringify(group.stream.app)}},"entries":[`;
       group.lines.forEach((line, n) => {
@@ -100,39 +102,63 @@ export function buildTemplates(corpus: CorpusStream[], batch: number): BatchTemp
         tsOffsets.push(Buffer.byteLength(json));
         entryIndex.push(group.entryIndex[n]!);
         json += `${TS_SLOT}","line":`;
-        digitsOf(JSON.stringify(line), Buffer.byteLength(json), digitOffsets);
+        digitRunsOf(JSON.stringify(line), Buffer.byteLength(json), digitRuns);
         json += `${JSON.stringify(line)}}`;
       });
       json += ']}';
     });
     json += ']}';
-    templates.push({ body: Buffer.from(json, 'utf8'), tsOffsets, entryIndex, lineBytes, digitOffsets, entries: batch });
+    templates.push({ body: Buffer.from(json, 'utf8'), tsOffsets, entryIndex, lineBytes, digitRuns, entries: batch });
   }
   return templates;
 }
 
-/** Adds to `out` the byte offset (from `at`, the encoded string's first byte) of each digit of a JSON string literal, skipping escapes such as `\u001b`. */
-function digitsOf(encoded: string, at: number, out: number[]): void {
+/** Adds to `out` each run of digits of a JSON string literal as (byte offset from `at`, the encoded string's first byte; length), skipping escapes such as `\u001b`. */
+function digitRunsOf(encoded: string, at: number, out: number[]): void {
   let bytes = at;
+  let runStart = -1;
+  const close = (): void => {
+    if (runStart >= 0) out.push(runStart, bytes - runStart);
+    runStart = -1;
+  };
   for (let i = 0; i < encoded.length; i++) {
     const c = encoded.charCodeAt(i);
     if (c === 0x5c) {
+      close();
       // An escape is ASCII: `\uXXXX` is six bytes, any other two.
       const skip = encoded[i + 1] === 'u' ? 5 : 1;
       i += skip;
       bytes += skip + 1;
       continue;
     }
-    if (c >= 0x30 && c <= 0x39) out.push(bytes);
+    if (c >= 0x30 && c <= 0x39) {
+      if (runStart < 0) runStart = bytes;
+    } else close();
     bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff ? (i++, 4) : 3;
   }
+  close();
 }
 
-/** The digit (0–9) that `digit` becomes in replay cycle `cycle` at position `k` of its template: itself in cycle 0, else shifted by a hash of both. */
-export function varyDigit(digit: number, cycle: number, k: number): number {
-  if (cycle === 0) return digit;
-  const h = Math.imul(cycle, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b);
-  return (digit + 1 + ((h >>> 7) % 9)) % 10;
+/** Widest piece of a digit run shifted as one number (exact in a double). */
+const RUN_PIECE = 15;
+
+/**
+ * Rewrites the digits `buf[at … at + length)` for replay cycle `cycle`: the number they spell (per
+ * piece of at most 15 digits) plus cycle × 7919, modulo 10^width, zero-padded; cycle 0 leaves them.
+ */
+export function varyRun(buf: Buffer, at: number, length: number, cycle: number): void {
+  if (cycle === 0) return;
+  for (let from = at; from < at + length; from += RUN_PIECE) {
+    const width = Math.min(RUN_PIECE, at + length - from);
+    const mod = 10 ** width;
+    let v = 0;
+    for (let i = from; i < from + width; i++) v = v * 10 + (buf[i]! - 0x30);
+    v = (v + ((cycle * 7919) % mod)) % mod;
+    for (let i = from + width - 1; i >= from; i--) {
+      buf[i] = 0x30 + (v % 10);
+      v = Math.floor(v / 10);
+    }
+  }
 }
 
 /** Which template of the cycle the batch starting at global entry `seq` (a multiple of the batch size) takes its entries from. */
@@ -145,10 +171,8 @@ export function stampBatch(templates: BatchTemplate[], seq: number, clock: Clock
   const template = templates[cycleIndex(templates, seq)]!;
   const body = Buffer.from(template.body);
   const cycle = Math.floor(seq / (templates.length * template.entries));
-  if (cycle > 0) {
-    const offsets = template.digitOffsets;
-    for (let k = 0; k < offsets.length; k++) body[offsets[k]!] = 0x30 + varyDigit(template.body[offsets[k]!]! - 0x30, cycle, k);
-  }
+  const runs = template.digitRuns;
+  for (let k = 0; cycle > 0 && k < runs.length; k += 2) varyRun(body, runs[k]!, runs[k + 1]!, cycle);
   for (let k = 0; k < template.tsOffsets.length; k++) {
     const us = (seq + template.entryIndex[k]!) * clock.stepUs;
     const ms = clock.baseMs + Math.floor(us / 1000);
