@@ -99,11 +99,29 @@ export class Batcher {
     }
   }
 
-  /** Adds one stream's entries bound for `partition`, puts the blocks that will hold them into `into`, and returns their line bytes (UTF-8). */
-  add(partition: number, tenant: string, key: string, labels: Labels, entries: readonly BlockEntry[], into: Set<PendingBlock>): number {
+  /**
+   * Adds one stream's entries bound for `partition`, puts the blocks that will hold them into `into`,
+   * and returns their line bytes (UTF-8). `knownLineBytes`, when the protocol counted them, lets a
+   * stream that fits the open block go in without each entry being read again.
+   */
+  add(partition: number, tenant: string, key: string, labels: Labels, entries: readonly BlockEntry[], into: Set<PendingBlock>, knownLineBytes?: number): number {
     const slot = `${partition}\0${tenant}`;
     let block = this.open.get(slot) ?? this.openBlock(slot, partition, tenant);
     let stream = this.streamOf(block, key, labels);
+    if (knownLineBytes !== undefined) {
+      const n = entries.length;
+      const size = knownLineBytes + n * ENTRY_OVERHEAD;
+      // Then the loop below would seal nothing either: its outcome, without its reads.
+      if (block.rawBytes + size <= this.options.maxBlockBytes && block.entryCount + n <= this.options.maxBlockEntries) {
+        const out = stream.entries;
+        for (let i = 0; i < n; i++) out.push(entries[i]!);
+        block.rawBytes += size;
+        block.entryCount += n;
+        this.pendingBytes += size;
+        this.register(block, into);
+        return knownLineBytes;
+      }
+    }
     let lineBytes = 0;
     for (const entry of entries) {
       const bytes = Buffer.byteLength(entry.line);

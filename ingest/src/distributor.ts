@@ -91,10 +91,12 @@ export class Distributor {
       this.batcher.admit(sizeHint);
       const blocks = new Set<PendingBlock>();
       let bytes = 0;
-      for (const stream of parsed.streams) {
+      const { streams, lineBytes } = parsed;
+      for (let i = 0; i < streams.length; i++) {
+        const stream = streams[i]!;
         const key = labelsKey(stream.labels);
         const partition = this.partitioner.partition(tenant, key, streamId(tenant, stream.labels));
-        bytes += this.batcher.add(partition, tenant, key, stream.labels, stream.entries, blocks);
+        bytes += this.batcher.add(partition, tenant, key, stream.labels, stream.entries, blocks, lineBytes?.[i]);
       }
       token = await this.awaitBlocks(blocks);
       this.metrics.entriesAccepted.inc({ tenant }, parsed.accepted);

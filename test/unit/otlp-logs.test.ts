@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { double, fixed32, fixed64, len, sub, varint, wire, type Field } from '../support/proto-fields';
 import { DEFAULT_CONFIG } from '../../core/src/config';
 import { SiltError, UnavailableError, BadRequestError } from '../../core/src/errors';
 import { parseTimestamp } from '../../core/src/time';
@@ -12,28 +13,6 @@ const T = NOW - 1000n * S + 123_456_789n;
 const limits: PushLimits = { maxLineBytes: 262_144, maxLabels: 15, maxLabelValueBytes: 1024, maxLabelNameBytes: 1024, maxPastNs: 7n * 86_400n * S, maxFutureNs: 600n * S, maxAttrs: 64, maxAttrBytes: 65_536 };
 const STREAM_ATTRIBUTES = new Set(DEFAULT_CONFIG.ingest.otlpStreamAttributes);
 
-// ---- Protobuf written field by field with protobufjs's Writer, by the field numbers of
-// opentelemetry-proto: independent of the schema under test, so a wrong number there fails here.
-type Field = (w: protobuf.Writer) => void;
-const len = (n: number, v: string | Uint8Array): Field => (w) => {
-  w.uint32((n << 3) | 2);
-  if (typeof v === 'string') w.string(v);
-  else w.bytes(v);
-};
-const sub = (n: number, ...fields: Field[]): Field => (w) => {
-  w.uint32((n << 3) | 2).fork();
-  for (const f of fields) f(w);
-  w.ldelim();
-};
-const varint = (n: number, v: number | string): Field => (w) => w.uint32(n << 3).int64(v);
-const fixed64 = (n: number, v: bigint): Field => (w) => w.uint32((n << 3) | 1).fixed64(v.toString());
-const fixed32 = (n: number, v: number): Field => (w) => w.uint32((n << 3) | 5).fixed32(v);
-const double = (n: number, v: number): Field => (w) => w.uint32((n << 3) | 1).double(v);
-function wire(...fields: Field[]): Buffer {
-  const w = protobuf.Writer.create();
-  for (const f of fields) f(w);
-  return Buffer.from(w.finish());
-}
 
 // AnyValue members (string_value=1 … bytes_value=7) as the fields of an AnyValue.
 const pString = (s: string | Uint8Array): Field[] => [len(1, s)];

@@ -15,6 +15,7 @@ import { PushBuilder, isJsonObject, kindOf, type ParsedPush, type PushLimits, ty
 import { MAX_JSON_DEPTH, assertDepth, parseJson } from '../push/json';
 import { parseMediaType, unsupportedType } from '../push/media-type';
 import type { BulkMapping, NameNode } from './elastic-mapping';
+import { ABSENT, DocumentScanner, EMPTY_TEXT, type DocumentPlan, type Mapped } from './elastic-scan';
 
 /** Where the documents of a request go and how they are read. */
 export interface BulkOptions {
@@ -174,6 +175,10 @@ class BulkParser {
   private docText = '';
   private depthChecked = false;
   private attrs: Record<string, string> | null = null;
+  /** What `extract` made of the last document (one object, rewritten for each). */
+  private readonly mapped: Mapped;
+  /** Maps the documents of an ASCII body by their shape, without JSON.parse (null for other bodies). */
+  private readonly scanner: DocumentScanner | null;
 
   constructor(
     private readonly body: Buffer,
@@ -190,6 +195,9 @@ class BulkParser {
     const m = this.mapping;
     this.found = new Array<unknown>(m.messageFields.length + m.timestampFields.length + m.streamFields.length).fill(undefined);
     this.consumedIn = new Int32Array(this.mapping.nameCount);
+    this.mapped = { line: undefined, ts: undefined, values: this.values, attrs: null };
+    // An ASCII body's bytes are its text, so its documents can be read in place.
+    this.scanner = this.encoding === 'latin1' ? new DocumentScanner(body, m, (doc) => this.extract(doc)) : null;
   }
 
   /**
@@ -338,6 +346,8 @@ class BulkParser {
   }
 
   private document(i: number, start: number, end: number): void {
+    const plan = this.scanner === null ? null : this.scanner.plan(start, end);
+    if (plan !== null) return this.mapPlanned(i, plan, start, end);
     const text = this.text(start, end);
     if (text === null) return this.fail(i, 'SILT_INVALID_UTF8', 'document is not valid UTF-8');
     let doc: unknown;
@@ -370,6 +380,46 @@ class BulkParser {
 
   /** Maps a parsed document to its entry and label set, and adds it (or fails item `i`). */
   private map(i: number, doc: Record<string, unknown>, text: string): void {
+    const { line, ts, values, attrs } = this.extract(doc);
+    const entryLine = line ?? text;
+    this.add(i, entryLine, Buffer.byteLength(entryLine), ts === undefined ? undefined : esDate(ts), attrs ?? undefined, values);
+  }
+
+  /** Maps a scanned document (see elastic-scan.ts) by its shape's plan, as `map` maps it parsed. */
+  private mapPlanned(i: number, plan: DocumentPlan, start: number, end: number): void {
+    const scanner = this.scanner!;
+    const line = plan.line >= 0 ? scanner.text(plan.line) : plan.line === EMPTY_TEXT ? '' : scanner.slice(start, end);
+    const ts = plan.ts >= 0 ? esDate(scanner.text(plan.ts)) : plan.ts === EMPTY_TEXT ? '' : undefined;
+    let attrs: Record<string, string> | undefined;
+    const names = plan.attrNames;
+    if (names.length > 0) {
+      attrs = {};
+      for (let k = 0; k < names.length; k++) attrs[names[k]!] = scanner.text(plan.attrTokens[k]!);
+    }
+    const values = this.values;
+    for (let k = 0; k < values.length; k++) {
+      const t = plan.values[k]!;
+      values[k] = t >= 0 ? scanner.repeatedText(t) : t === ABSENT ? undefined : '';
+    }
+    // The body is ASCII: a line's bytes are its characters.
+    this.add(i, line, line.length, ts, attrs, values);
+  }
+
+  /** Adds item `i`'s entry (its line `lineBytes` long in UTF-8) to the stream of its index and label values, or fails the item. */
+  private add(i: number, line: string, lineBytes: number, ts: unknown, attrs: Record<string, string> | undefined, values: readonly (string | undefined)[]): void {
+    const b = this.b;
+    const entry = b.entry(line, ts, attrs);
+    if (entry === null) return this.fail(i, b.code, b.reason);
+    const slot = this.slotOf(this.items[i]!.index!, values);
+    if (slot.problem !== null) return this.fail(i, 'SILT_BAD_LABELS', slot.problem);
+    b.add(slot, entry, lineBytes);
+  }
+
+  /**
+   * What a document maps to: its line, its timestamp as found (before `esDate`), its stream label
+   * values (in `values`) and its attrs; throws SILT_TOO_DEEP (a BadRequestError) for nesting past the bound.
+   */
+  private extract(doc: Record<string, unknown>): Mapped {
     const m = this.mapping;
     const consumedIn = this.consumedIn;
     const docNo = ++this.docNo;
@@ -389,7 +439,7 @@ class BulkParser {
     for (let k = 0; k < timestampFields.length; k++) {
       const v = found[t0 + k];
       if (v !== undefined && v !== null) {
-        ts = esDate(v);
+        ts = v;
         consumedIn[timestampFields[k]!.id] = docNo;
         break;
       }
@@ -405,12 +455,11 @@ class BulkParser {
     }
     this.attrs = null;
     this.flatten(doc, '', m.names, 1);
-    const b = this.b;
-    const entry = b.entry(line ?? text, ts, this.attrs ?? undefined);
-    if (entry === null) return this.fail(i, b.code, b.reason);
-    const slot = this.slotOf(this.items[i]!.index!, values);
-    if (slot.problem !== null) return this.fail(i, 'SILT_BAD_LABELS', slot.problem);
-    b.add(slot, entry);
+    const mapped = this.mapped;
+    mapped.line = line;
+    mapped.ts = ts;
+    mapped.attrs = this.attrs;
+    return mapped;
   }
 
   /**
@@ -457,7 +506,7 @@ class BulkParser {
   }
 
   /** The slot of a document's label set, built and validated on first sight of its index and values. */
-  private slotOf(index: string, values: (string | undefined)[]): StreamSlot {
+  private slotOf(index: string, values: readonly (string | undefined)[]): StreamSlot {
     if (index !== this.lastIndex || this.lastIndexNode === undefined) {
       this.lastIndexNode = childOf(this.slots, index);
       this.lastIndex = index;

@@ -142,6 +142,14 @@ protobuf.parse(STATUS_SCHEMA, root);
 
 /** `opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest`: the body of an OTLP/HTTP logs export. */
 export const ExportLogsServiceRequest = root.lookupType('otlp.ExportLogsServiceRequest');
+/** `opentelemetry.proto.resource.v1.Resource`: `otlp-wire.ts` leaves it to protobufjs (once per resource). */
+export const Resource = root.lookupType('otlp.Resource');
+/** `opentelemetry.proto.common.v1.InstrumentationScope`: left to protobufjs (once per scope). */
+export const InstrumentationScope = root.lookupType('otlp.InstrumentationScope');
+/** `opentelemetry.proto.common.v1.KeyValue`: a record's attributes are left to protobufjs. */
+export const KeyValue = root.lookupType('otlp.KeyValue');
+/** `opentelemetry.proto.common.v1.AnyValue`: a body other than one string is left to protobufjs. */
+export const AnyValue = root.lookupType('otlp.AnyValue');
 /** `ExportLogsServiceResponse`: the body of a 200 answer, with `partialSuccess` when records were rejected. */
 export const ExportLogsServiceResponse = root.lookupType('otlp.ExportLogsServiceResponse');
 /** `google.rpc.Status`: the body of every 4xx and 5xx answer. */
@@ -201,6 +209,11 @@ class StrictTextReader extends protobuf.BufferReader {
     const low = this.fixed32();
     return uint64Of(low, this.fixed32()) as unknown as ReturnType<protobuf.Reader['fixed64']>;
   }
+}
+
+/** A reader of `body` with strict text (and fixed64 as bigint), as `decodeExportLogsRequest` decodes with. */
+export function strictTextReader(body: Buffer): protobuf.Reader {
+  return new StrictTextReader(body);
 }
 
 /** Decodes an ExportLogsServiceRequest with strict text; throws (as protobufjs does) on malformed or truncated input. */

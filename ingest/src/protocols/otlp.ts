@@ -26,6 +26,7 @@ import { PushBuilder, isJsonObject, kindOf, type ParsedPush, type PushLimits, ty
 import { decodeUtf8Body, parseJson } from '../push/json';
 import { parseMediaType, unsupportedType } from '../push/media-type';
 import { decodeExportLogsRequest } from './otlp-proto';
+import { walkLogsRequest, type LogsVisitor } from './otlp-wire';
 import { addAttributes, idHex, isMessage, severityNumber, text, timestampNs, uint32, valueText, type OtlpMessage } from './otlp-value';
 
 /** The two OTLP/HTTP encodings; an answer uses the encoding of its request. */
@@ -192,8 +193,8 @@ function copyOf(base: Record<string, string>): Record<string, string> {
   return Object.assign({}, base);
 }
 
-/** Maps one log record and adds it to `slot`, or records why it is refused. */
-function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, base: Record<string, string>, record: unknown, stream: number, entry: number): void {
+/** Maps one log record and adds it to `slot`, or records why it is refused; `lineBytes` as `b.add` takes it. */
+function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, base: Record<string, string>, record: unknown, stream: number, entry: number, lineBytes: number): void {
   if (!isMessage(record)) {
     b.reject(stream, entry, 'SILT_BAD_ENTRY', `log record must be an object, not ${kindOf(record)}`);
     return;
@@ -247,22 +248,43 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     b.reject(stream, entry, b.code, b.reason);
     return;
   }
-  b.add(slot, e);
+  b.add(slot, e, lineBytes);
 }
 
-/**
- * Parses and maps a decoded OTLP/HTTP logs body (see the module comment); `streamAttributes` are
- * the resource attribute names that become stream labels.
- */
-export function parseOtlpLogs(
-  body: Buffer,
-  encoding: OtlpEncoding,
-  receivedNs: bigint,
-  limits: PushLimits,
-  streamAttributes: ReadonlySet<string>,
-): ParsedPush {
-  const request = decodeRequest(body, encoding);
-  const b = new PushBuilder(limits, receivedNs);
+/** Maps a protobuf request as `walkLogsRequest` reads it, exactly as `mapObjects` maps the same request decoded whole. */
+class RecordMapper implements LogsVisitor {
+  private mapped: MappedResource | Refusal | null = null;
+  private base: Record<string, string> | Refusal | null = null;
+  private shared: SharedAttributes | null = null;
+  private index = -1;
+  private entry = 0;
+
+  constructor(
+    private readonly b: PushBuilder,
+    private readonly streamAttributes: ReadonlySet<string>,
+  ) {}
+
+  resource(index: number, resource: OtlpMessage | null): void {
+    this.index = index;
+    this.entry = 0;
+    this.mapped = mapResource(resource, this.streamAttributes, this.b);
+  }
+
+  scope(scope: OtlpMessage | null): void {
+    const mapped = this.mapped!;
+    this.base = mapped instanceof Refusal ? mapped : scopeAttributes(scope, mapped.attrs);
+    this.shared = this.base instanceof Refusal ? null : new SharedAttributes(this.base);
+  }
+
+  record(record: OtlpMessage, lineBytes: number): void {
+    const base = this.base!;
+    if (base instanceof Refusal) this.b.reject(this.index, this.entry++, base.code, base.reason);
+    else addRecord(this.b, (this.mapped as MappedResource).slot, this.shared!, base, record, this.index, this.entry++, lineBytes);
+  }
+}
+
+/** Maps a request decoded whole (OTLP/JSON, or protobuf the walk refused) into `b`. */
+function mapObjects(request: OtlpMessage, b: PushBuilder, streamAttributes: ReadonlySet<string>): void {
   const resources = listOf(request.resourceLogs ?? request.resource_logs, () => 'resourceLogs');
   for (let r = 0; r < resources.length; r++) {
     const rl = messageAt(resources[r], () => `resourceLogs[${r}]`);
@@ -280,8 +302,34 @@ export function parseOtlpLogs(
       }
       const slot = (resource as MappedResource).slot;
       const shared = new SharedAttributes(base);
-      for (let i = 0; i < records.length; i++) addRecord(b, slot, shared, base, records[i], r, entry++);
+      for (let i = 0; i < records.length; i++) addRecord(b, slot, shared, base, records[i], r, entry++, -1);
     }
   }
+}
+
+/**
+ * Parses and maps a decoded OTLP/HTTP logs body (see the module comment); `streamAttributes` are
+ * the resource attribute names that become stream labels. A protobuf body is mapped as it is
+ * walked, with no object per record; should the walk throw, the body is decoded whole and mapped
+ * again, which gives every malformed or refused body its usual answer.
+ */
+export function parseOtlpLogs(
+  body: Buffer,
+  encoding: OtlpEncoding,
+  receivedNs: bigint,
+  limits: PushLimits,
+  streamAttributes: ReadonlySet<string>,
+): ParsedPush {
+  if (encoding === 'protobuf') {
+    const walked = new PushBuilder(limits, receivedNs);
+    try {
+      walkLogsRequest(body, new RecordMapper(walked, streamAttributes));
+      return walked.result();
+    } catch {
+      // The whole decode below throws the error this body has always been answered with.
+    }
+  }
+  const b = new PushBuilder(limits, receivedNs);
+  mapObjects(decodeRequest(body, encoding), b, streamAttributes);
   return b.result();
 }

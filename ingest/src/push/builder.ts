@@ -65,6 +65,12 @@ export interface ParsedPush {
   streams: PushStream[];
   accepted: number;
   rejected: Rejection[];
+  /**
+   * UTF-8 bytes of each stream's lines, in `streams` order, when the protocol knew them for every
+   * entry (a wire length, a byte range): the batcher then need not read each entry again, which
+   * costs most where a body interleaves streams and their entries lie far apart in memory.
+   */
+  lineBytes?: number[];
 }
 
 /** What a protocol's stream handle is before its first accepted entry: the verdict on its labels. */
@@ -74,6 +80,8 @@ export interface StreamSlot {
   key: string;
   labels: Labels;
   stream: PushStream | undefined;
+  /** UTF-8 bytes of the lines `add` was told of for this stream. */
+  lineBytes: number;
 }
 
 /** JSON.parse only makes plain objects and arrays, so this is `isPlainObject` for parsed JSON, cheaper. */
@@ -125,6 +133,8 @@ export class PushBuilder {
   /** The last attrs object `entry()` accepted, and how many attributes it has. */
   private lastAttrs: unknown = undefined;
   private lastAttrsCount = 0;
+  /** Entries added with their line's length. */
+  private counted = 0;
   /** Why the last `entry()` call returned null. */
   code = '';
   reason = '';
@@ -159,20 +169,24 @@ export class PushBuilder {
    */
   slot(labels: Labels): StreamSlot {
     const problem = labelsProblem(labels, this.limits);
-    if (problem !== null) return { problem, key: '', labels, stream: undefined };
+    if (problem !== null) return { problem, key: '', labels, stream: undefined, lineBytes: 0 };
     const key = labelsKey(labels);
     let slot = this.slots.get(key);
     if (slot === undefined) {
-      slot = { problem: null, key, labels, stream: undefined };
+      slot = { problem: null, key, labels, stream: undefined, lineBytes: 0 };
       this.slots.set(key, slot);
     }
     return slot;
   }
 
-  /** Adds an accepted entry to a slot whose labels are valid. */
-  add(slot: StreamSlot, entry: PushEntry): void {
+  /** Adds an accepted entry to a slot whose labels are valid; `lineBytes` is its line's UTF-8 length when the protocol knows it (else −1). */
+  add(slot: StreamSlot, entry: PushEntry, lineBytes = -1): void {
     (slot.stream ??= this.group(slot.key, slot.labels)).entries.push(entry);
     this.accepted++;
+    if (lineBytes >= 0) {
+      slot.lineBytes += lineBytes;
+      this.counted++;
+    }
   }
 
   private fail(code: string, reason: string): null {
@@ -270,8 +284,14 @@ export class PushBuilder {
     return names.length;
   }
 
-  /** The outcome so far. */
+  /** The outcome so far; with `lineBytes` when every entry came through `add` with its length. */
   result(): ParsedPush {
-    return { streams: this.streams, accepted: this.accepted, rejected: this.rejected };
+    const out: ParsedPush = { streams: this.streams, accepted: this.accepted, rejected: this.rejected };
+    if (this.accepted > 0 && this.counted === this.accepted) {
+      // Streams with entries come from slots of the same key, in the same order.
+      out.lineBytes = [];
+      for (const key of this.groups.keys()) out.lineBytes.push(this.slots.get(key)!.lineBytes);
+    }
+    return out;
   }
 }

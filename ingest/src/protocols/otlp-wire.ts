@@ -1,0 +1,279 @@
+/**
+ * A streaming reader of a binary `ExportLogsServiceRequest`: it walks the request with protobufjs's
+ * Reader (the strict-text one of otlp-proto.ts) and hands each resource, scope and log record to a
+ * visitor as it reaches them, instead of building the whole request as objects first. A record is
+ * read into one reused object whose properties are named as protobufjs names them, so the mapper
+ * reads both alike; its string body (most bodies) is read in place. Resources, scopes, attributes
+ * and other bodies are decoded by protobufjs itself, at the nesting depth it would give them.
+ *
+ * Every message is read as protobufjs's generated decoders read it: fields by number whatever
+ * their wire type, the last of a repeated singular field winning, unknown fields skipped, the same
+ * bounds checked. So the walk throws on every input the object decode throws on; a caller that
+ * falls back to the object decode on any throw keeps its outcome for every input. A resource or
+ * scope must be known before its records are mapped: one that the wire carries after them throws
+ * LateField, for that fallback.
+ */
+import type protobuf from 'protobufjs';
+import { AnyValue, InstrumentationScope, KeyValue, Resource, strictTextReader } from './otlp-proto';
+import type { OtlpMessage } from './otlp-value';
+
+/** What a walk hands over, in wire order: a resource before its scopes, a scope before its records. */
+export interface LogsVisitor {
+  /** The start of `resourceLogs[index]`, with its resource (null when it has none). */
+  resource(index: number, resource: OtlpMessage | null): void;
+  /** The start of a ScopeLogs of the current resource, with its scope (null when it has none). */
+  scope(scope: OtlpMessage | null): void;
+  /**
+   * A log record of the current scope: the object is reused for the next record, so it must not be
+   * kept. `lineBytes` is the UTF-8 length of its body when that is one string (or none: 0), else −1.
+   */
+  record(record: OtlpMessage, lineBytes: number): void;
+}
+
+/** A log record as the walk reads it: the properties of a protobufjs LogRecord that are on the wire (undefined when absent). */
+interface RecordFields {
+  timeUnixNano: unknown;
+  severityNumber: number | undefined;
+  severityText: unknown;
+  body: OtlpMessage | undefined;
+  attributes: unknown[];
+  droppedAttributesCount: number | undefined;
+  flags: number | undefined;
+  traceId: Uint8Array | undefined;
+  spanId: Uint8Array | undefined;
+  observedTimeUnixNano: unknown;
+  eventName: unknown;
+}
+
+/**
+ * Thrown for a resource or scope that comes after the scopes or records it belongs to: protobuf
+ * allows any field order, but encoders write fields in number order, so such a request is left to
+ * the object decode rather than read twice.
+ */
+export class LateField extends Error {}
+
+/** A record without attributes: never written to, so records share it. */
+const NO_ATTRIBUTES: unknown[] = [];
+
+function outOfRange(): RangeError {
+  return new RangeError('index out of range');
+}
+
+/** Enters a sub-message of `length` bytes at the reader's position, as protobufjs does: returns the outer bound to restore. */
+function enter(r: protobuf.Reader, length: number): number {
+  const end = r.pos + length;
+  if (end > r.len) throw outOfRange();
+  const outer = r.len;
+  r.len = end;
+  return outer;
+}
+
+/** Leaves a sub-message entered with `enter`, which must have been read to its end exactly. */
+function leave(r: protobuf.Reader, outer: number): void {
+  if (r.pos !== r.len) throw outOfRange();
+  r.len = outer;
+}
+
+/** Reads requests; one walker per request (its record object is reused across records). */
+class Walker {
+  private readonly record: RecordFields = {
+    timeUnixNano: undefined,
+    severityNumber: undefined,
+    severityText: undefined,
+    body: undefined,
+    attributes: [],
+    droppedAttributesCount: undefined,
+    flags: undefined,
+    traceId: undefined,
+    spanId: undefined,
+    observedTimeUnixNano: undefined,
+    eventName: undefined,
+  };
+  /** The AnyValue of a record whose body is one string_value (reused, as the record is), and the byte length of the record's body text (−1: not one string). */
+  private readonly stringBody: { stringValue: unknown } = { stringValue: undefined };
+  private bodyBytes = 0;
+  private readonly r: protobuf.Reader;
+  /** The last text `repeatedText` decoded, and where its bytes are. */
+  private lastText: unknown = undefined;
+  private lastStart = 0;
+  private lastLength = -1;
+
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly visit: LogsVisitor,
+  ) {
+    this.r = strictTextReader(bytes);
+  }
+
+  /** ExportLogsServiceRequest (depth 0): resource_logs = 1. */
+  request(): void {
+    const r = this.r;
+    let index = 0;
+    while (r.pos < r.len) {
+      const t = r.uint32();
+      if (t >>> 3 === 1) this.resourceLogs(r.uint32(), index++);
+      else r.skipType(t & 7, 0);
+    }
+  }
+
+    /** ResourceLogs (depth 1): resource = 1, scope_logs = 2. */
+  private resourceLogs(length: number, index: number): void {
+    const r = this.r;
+    const outer = enter(r, length);
+    let resource: OtlpMessage | null = null;
+    let mapped = false;
+    while (r.pos < r.len) {
+      const t = r.uint32();
+      const field = t >>> 3;
+      if (field === 1) {
+        if (mapped) throw new LateField('a resource after its scope_logs');
+        resource = Resource.decode(r, r.uint32(), undefined, 2) as unknown as OtlpMessage;
+      } else if (field === 2) {
+        if (!mapped) this.visit.resource(index, resource);
+        mapped = true;
+        this.scopeLogs(r.uint32());
+      } else {
+        r.skipType(t & 7, 1);
+      }
+    }
+    leave(r, outer);
+    if (!mapped) this.visit.resource(index, resource);
+  }
+
+  /** ScopeLogs (depth 2): scope = 1, log_records = 2. */
+  private scopeLogs(length: number): void {
+    const r = this.r;
+    const outer = enter(r, length);
+    let scope: OtlpMessage | null = null;
+    let mapped = false;
+    while (r.pos < r.len) {
+      const t = r.uint32();
+      const field = t >>> 3;
+      if (field === 1) {
+        if (mapped) throw new LateField('a scope after its log_records');
+        scope = InstrumentationScope.decode(r, r.uint32(), undefined, 3) as unknown as OtlpMessage;
+      } else if (field === 2) {
+        if (!mapped) this.visit.scope(scope);
+        mapped = true;
+        this.logRecord(r.uint32());
+      } else {
+        r.skipType(t & 7, 2);
+      }
+    }
+    leave(r, outer);
+    if (!mapped) this.visit.scope(scope);
+  }
+
+  /** LogRecord (depth 3), by the field numbers of logs.proto, read into the reused record. */
+  private logRecord(length: number): void {
+    const r = this.r;
+    const rec = this.record;
+    rec.timeUnixNano = undefined;
+    rec.severityNumber = undefined;
+    rec.severityText = undefined;
+    rec.body = undefined;
+    this.bodyBytes = 0;
+    rec.attributes = NO_ATTRIBUTES;
+    rec.droppedAttributesCount = undefined;
+    rec.flags = undefined;
+    rec.traceId = undefined;
+    rec.spanId = undefined;
+    rec.observedTimeUnixNano = undefined;
+    rec.eventName = undefined;
+    const outer = enter(r, length);
+    while (r.pos < r.len) {
+      const t = r.uint32();
+      switch (t >>> 3) {
+        case 1:
+          rec.timeUnixNano = r.fixed64();
+          break;
+        case 2:
+          rec.severityNumber = r.int32();
+          break;
+        case 3:
+          rec.severityText = this.repeatedText();
+          break;
+        case 5:
+          rec.body = this.body(r.uint32());
+          break;
+        case 6:
+          if (rec.attributes === NO_ATTRIBUTES) rec.attributes = [];
+          rec.attributes.push(KeyValue.decode(r, r.uint32(), undefined, 4));
+          break;
+        case 7:
+          rec.droppedAttributesCount = r.uint32();
+          break;
+        case 8:
+          rec.flags = r.fixed32();
+          break;
+        case 9:
+          rec.traceId = r.bytes();
+          break;
+        case 10:
+          rec.spanId = r.bytes();
+          break;
+        case 11:
+          rec.observedTimeUnixNano = r.fixed64();
+          break;
+        case 12:
+          rec.eventName = r.string();
+          break;
+        default:
+          r.skipType(t & 7, 3);
+      }
+    }
+    leave(r, outer);
+    this.visit.record(rec as unknown as OtlpMessage, this.bodyBytes);
+  }
+
+  /** A short string field that mostly repeats (a scope's records mostly share one severity text): the same bytes as the last one give the same string, not a new one. */
+  private repeatedText(): unknown {
+    const r = this.r;
+    const at = r.pos;
+    const length = r.uint32();
+    const start = r.pos;
+    if (length === this.lastLength && start + length <= r.len && this.sameBytes(start, this.lastStart, length)) {
+      r.pos = start + length;
+      return this.lastText;
+    }
+    r.pos = at;
+    this.lastText = r.string();
+    this.lastStart = start;
+    this.lastLength = length;
+    return this.lastText;
+  }
+
+  private sameBytes(a: number, b: number, length: number): boolean {
+    const bytes = this.bytes;
+    for (let i = 0; i < length; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+    return true;
+  }
+
+  /** A record's body (AnyValue, depth 4): one string_value is read in place, anything else by protobufjs. */
+  private body(length: number): OtlpMessage {
+    const r = this.r;
+    const start = r.pos;
+    const outer = enter(r, length);
+    if (r.pos < r.len && r.uint32() >>> 3 === 1) {
+      const at = r.pos;
+      const bytes = r.uint32();
+      r.pos = at;
+      const s = r.string();
+      if (r.pos === r.len) {
+        r.len = outer;
+        this.stringBody.stringValue = s;
+        this.bodyBytes = bytes;
+        return this.stringBody;
+      }
+    }
+    r.pos = start;
+    r.len = outer;
+    this.bodyBytes = -1;
+    return AnyValue.decode(r, length, undefined, 4) as unknown as OtlpMessage;
+  }
+}
+
+/** Walks a binary ExportLogsServiceRequest, calling `visit` as it goes (see the module comment); throws on malformed input. */
+export function walkLogsRequest(body: Buffer, visit: LogsVisitor): void {
+  new Walker(body, visit).request();
+}

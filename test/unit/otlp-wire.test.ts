@@ -1,0 +1,161 @@
+import { fixed32, fixed64, len, sub, varint, wire, type Field } from '../support/proto-fields';
+import { DEFAULT_CONFIG } from '../../core/src/config';
+import { parseTimestamp } from '../../core/src/time';
+import { parseOtlpLogs } from '../../ingest/src/protocols/otlp';
+import { decodeExportLogsRequest, INVALID_TEXT } from '../../ingest/src/protocols/otlp-proto';
+import { LateField, walkLogsRequest } from '../../ingest/src/protocols/otlp-wire';
+import type { OtlpMessage } from '../../ingest/src/protocols/otlp-value';
+import type { PushLimits } from '../../ingest/src/push/builder';
+
+const kv = (n: number, key: string | Uint8Array, ...value: Field[]): Field => sub(n, len(1, key), sub(2, ...value));
+const record = (...fields: Field[]): Field => sub(2, ...fields);
+
+const S = 1_000_000_000n;
+const NOW = parseTimestamp('2026-11-26T04:00:00Z');
+const T = NOW - 60n * S;
+const BAD_UTF8 = Buffer.from([0x61, 0xff]);
+
+/** A request with every part the walk reads or leaves to protobufjs, and the quirks of the wire it must read as protobufjs does. */
+const RICH = wire(
+  sub(
+    1,
+    sub(1, kv(1, 'service.name', len(1, 'checkout')), kv(1, 'host.name', len(1, 'h1'))),
+    sub(
+      2,
+      sub(1, len(1, 'scope'), len(2, '1.0'), kv(3, 'lib', varint(2, 1)), varint(4, 2)),
+      record(fixed64(1, T), varint(2, 9), len(3, 'INFO'), sub(5, len(1, 'plain line'))),
+      record(fixed64(1, T + 1n), varint(2, 9), len(3, 'INFO'), sub(5, len(1, 'same severity'))),
+      record(fixed64(1, T + 2n), varint(2, 13), len(3, 'WARN'), sub(5, len(1, 'other severity')), kv(6, 'k', len(1, 'v')), kv(6, 'n', varint(3, 7))),
+      record(sub(5, varint(3, 42)), fixed64(11, T + 3n), varint(7, 1), fixed32(8, 1), len(9, Buffer.alloc(16, 1)), len(10, Buffer.alloc(8, 2)), len(12, 'ev')),
+      record(sub(5, len(1, 'first'), varint(2, 1))),
+      record(sub(5, len(1, 'replaced')), sub(5, len(1, 'last body wins'))),
+      record(len(3, BAD_UTF8), sub(5, len(1, BAD_UTF8))),
+      record(varint(99, 5), len(100, 'unknown'), sub(5, len(1, 'after unknown fields'))),
+      record(),
+    ),
+    sub(2, record(fixed64(1, T), sub(5, len(1, 'a scope without scope')))),
+    varint(3, 1),
+  ),
+  sub(1, sub(2, record(fixed64(1, T), sub(5, len(1, 'no resource'))))),
+  sub(1, sub(1, kv(1, 'service.name', len(1, 'first'))), sub(1, kv(1, 'service.name', len(1, 'last resource wins'))), sub(2, record(fixed64(1, T)))),
+  sub(1),
+  varint(2, 7),
+);
+
+/** A value with Buffers as hex, bigints and Longs as decimal, the invalid-text mark named, and only own fields: comparable across both readers. */
+function plain(v: unknown): unknown {
+  if (v === INVALID_TEXT) return '<invalid utf-8>';
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v instanceof Uint8Array) return `hex:${Buffer.from(v).toString('hex')}`;
+  if (Array.isArray(v)) return v.map(plain);
+  if (typeof v === 'object' && v !== null) {
+    const long = v as { low?: unknown; high?: unknown };
+    if (typeof long.low === 'number' && typeof long.high === 'number') return `long:${long.high}:${long.low}`;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined && !(Array.isArray(x) && x.length === 0)) out[k] = plain(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+/** What the walk hands over, as plain values. */
+function walked(body: Buffer): unknown[] {
+  const seen: unknown[] = [];
+  walkLogsRequest(body, {
+    resource: (index, resource) => seen.push({ resource: index, value: plain(resource) }),
+    scope: (scope) => seen.push({ scope: plain(scope) }),
+    record: (r) => seen.push({ record: plain(r) }),
+  });
+  return seen;
+}
+
+/** The same, read off protobufjs's decode of the whole request. */
+function decoded(body: Buffer): unknown[] {
+  const seen: unknown[] = [];
+  const request = decodeExportLogsRequest(body) as { resourceLogs: { resource: OtlpMessage | null; scopeLogs: { scope: OtlpMessage | null; logRecords: OtlpMessage[] }[] }[] };
+  request.resourceLogs.forEach((rl, index) => {
+    seen.push({ resource: index, value: plain(rl.resource) });
+    for (const sl of rl.scopeLogs) {
+      seen.push({ scope: plain(sl.scope) });
+      for (const r of sl.logRecords) seen.push({ record: plain(r) });
+    }
+  });
+  return seen;
+}
+
+function outcome(read: (body: Buffer) => unknown[], body: Buffer): { threw: boolean; seen?: unknown[] } {
+  try {
+    return { threw: false, seen: read(body) };
+  } catch {
+    return { threw: true };
+  }
+}
+
+const limits: PushLimits = { maxLineBytes: 262_144, maxLabels: 15, maxLabelValueBytes: 1024, maxLabelNameBytes: 1024, maxPastNs: 7n * 86_400n * S, maxFutureNs: 600n * S, maxAttrs: 64, maxAttrBytes: 65_536 };
+const parse = (body: Buffer) => parseOtlpLogs(body, 'protobuf', NOW, limits, new Set(DEFAULT_CONFIG.ingest.otlpStreamAttributes));
+
+describe('ingest > otlp wire > walk', () => {
+  it('hands over every resource, scope and record as protobufjs decodes them, in order', () => {
+    const seen = walked(RICH);
+    expect(seen).toEqual(decoded(RICH));
+    expect(seen.filter((x) => 'record' in (x as object))).toHaveLength(12);
+  });
+
+  it('reads what protobufjs reads of every cut and corrupted variant of a request, and throws wherever it throws', () => {
+    const variants: Buffer[] = [];
+    for (let cut = 0; cut < RICH.length; cut++) variants.push(RICH.subarray(0, cut));
+    for (let at = 0; at < RICH.length; at++) {
+      for (const value of [0x00, 0x01, 0x7f, 0x80, 0xff, RICH[at]! ^ 0x07, RICH[at]! ^ 0x80]) {
+        const copy = Buffer.from(RICH);
+        copy[at] = value;
+        variants.push(copy);
+      }
+    }
+    let read = 0;
+    for (const body of variants) {
+      const expected = outcome(decoded, body);
+      const got = outcome(walked, body);
+      // The walk may refuse more (LateField), never less.
+      if (expected.threw) expect([body.toString('hex'), got.threw]).toEqual([body.toString('hex'), true]);
+      else if (!got.threw) {
+        expect(got.seen).toEqual(expected.seen);
+        read++;
+      }
+    }
+    expect(read).toBeGreaterThan(variants.length / 4);
+  });
+
+  it('throws LateField for a resource or scope after what it belongs to, and the request still maps as a whole decode maps it', () => {
+    const lateResource = wire(sub(1, sub(2, record(fixed64(1, T), sub(5, len(1, 'x')))), sub(1, kv(1, 'service.name', len(1, 'late')))));
+    const lateScope = wire(sub(1, sub(1, kv(1, 'service.name', len(1, 'a'))), sub(2, record(fixed64(1, T), sub(5, len(1, 'y'))), sub(1, len(1, 'late-scope')))));
+    for (const body of [lateResource, lateScope]) expect(() => walked(body)).toThrow(LateField);
+    expect(parse(lateResource).streams.map((s) => s.labels)).toEqual([{ service_name: 'late' }]);
+    expect(parse(lateScope).streams[0]!.entries[0]!.attrs).toEqual({ scope_name: 'late-scope' });
+  });
+});
+
+describe('ingest > otlp wire > parse', () => {
+  it('maps a request read by the walk as its whole decode is mapped', () => {
+    const r = parse(RICH);
+    expect(r.accepted).toBe(11);
+    expect(r.rejected.map((x) => `${x.stream}:${x.entry}:${x.code}`)).toEqual(['0:6:SILT_INVALID_UTF8']);
+    expect(r.streams.map((s) => s.labels)).toEqual([{ service_name: 'checkout' }, { service_name: 'unknown_service' }, { service_name: 'last resource wins' }]);
+    const lines = r.streams.flatMap((s) => s.entries.map((e) => e.line));
+    expect(lines).toEqual(['plain line', 'same severity', 'other severity', '42', 'first', 'last body wins', 'after unknown fields', '', 'a scope without scope', 'no resource', '']);
+    const [first, second] = r.streams[0]!.entries;
+    // Records that carry only a severity share one attrs object, as the whole decode's mapping shares it.
+    expect(first!.attrs).toBe(second!.attrs);
+    expect(first!.attrs).toEqual({ host_name: 'h1', scope_name: 'scope', scope_version: '1.0', lib: 'true', scope_dropped_attributes_count: '2', severity_number: '9', severity_text: 'INFO' });
+    // A body decoded by protobufjs (the int 42) leaves the lines' bytes uncounted.
+    expect(r.lineBytes).toBeUndefined();
+  });
+
+  it('counts the lines’ bytes by their wire length when every body is one string (or none)', () => {
+    const r = parse(wire(sub(1, sub(2, record(fixed64(1, T), sub(5, len(1, 'zwölf'))), record(fixed64(1, T)), record(fixed64(1, T), sub(5, len(1, '€'))))), sub(1, sub(1, kv(1, 'service.name', len(1, 'b'))), sub(2, record(fixed64(1, T), sub(5, len(1, 'abc')))))));
+    expect(r.streams.map((s) => s.entries.map((e) => e.line))).toEqual([['zwölf', '', '€'], ['abc']]);
+    expect(r.lineBytes).toEqual([9, 3]);
+  });
+});
