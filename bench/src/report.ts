@@ -1,6 +1,6 @@
 /** Renders a run's results as bench/RESULTS.md: one table per scenario, each figure with its target and its ratio to the physical limit. */
 import { PROTOCOLS } from './protocol-bodies';
-import type { BenchResults, CpuUse, LoadFigures, Memory, ScaleFigures } from './results';
+import type { BenchResults, CpuUse, LoadFigures, Memory, ProtocolRun, ScaleFigures } from './results';
 
 /** A target from the benchmark issue. */
 interface Target {
@@ -171,47 +171,70 @@ function ingestSection(r: BenchResults): string {
   ].join('\n');
 }
 
+/** The median of `values` (the mean of the middle two when there are an even number); NaN when there are none. */
+function median(values: readonly number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 function protocolsSection(r: BenchResults): string {
   const { runs, warmUpS } = r.protocols!;
-  const natives = runs.filter((run) => run.protocol === 'native');
-  const reference = natives.reduce((sum, run) => sum + run.entriesPerS, 0) / natives.length;
-  // Native JSON runs first and last (run.ts); the others once each.
-  const headers = runs.map((run) => {
-    const name = PROTOCOLS[run.protocol].name;
-    if (run.protocol !== 'native') return name;
-    return `${name} (${natives[0] === run ? 'first' : 'last'})`;
-  });
-  const ratios = runs.map((run) => run.entriesPerS / reference);
+  // One column per protocol, in the order of the first round (run.ts): each figure is the median of its runs.
+  const protocols = [...new Set(runs.map((run) => run.protocol))];
+  const runsOf = protocols.map((p) => runs.filter((run) => run.protocol === p));
+  const rounds = Math.max(...runsOf.map((list) => list.length));
+  const headers = protocols.map((p) => PROTOCOLS[p].name);
+  const med = (figure: (run: ProtocolRun) => number): number[] => runsOf.map((list) => median(list.map(figure)));
+  const rate = med((run) => run.entriesPerS);
+  const reference = rate[protocols.indexOf('native')] ?? NaN;
+  const ratios = rate.map((v) => v / reference);
   const rows: Row[] = [
-    { label: 'protocols: entries/s accepted', unit: 'entries/s', values: runs.map((run) => run.entriesPerS) },
-    { label: 'protocols: raw MB/s accepted', unit: 'MB/s', values: runs.map((run) => run.lineMBps), digits: 1 },
-    { label: 'protocols: body bytes/entry', unit: 'B', values: runs.map((run) => run.bodyBytesPerEntry), digits: 1 },
-    { label: 'protocols: ack p50 at full load', unit: 'ms', values: runs.map((run) => run.ack.p50), digits: 1 },
-    { label: 'protocols: ack p99 at full load', unit: 'ms', values: runs.map((run) => run.ack.p99), digits: 1 },
-    ...cpuRows('protocols: CPU,', runs.map((run) => run.cpu)),
+    { label: 'protocols: entries/s accepted', unit: 'entries/s', values: rate },
+    { label: 'protocols: entries/s accepted, slowest round', unit: 'entries/s', values: runsOf.map((list) => Math.min(...list.map((run) => run.entriesPerS))) },
+    { label: 'protocols: entries/s accepted, fastest round', unit: 'entries/s', values: runsOf.map((list) => Math.max(...list.map((run) => run.entriesPerS))) },
+    { label: 'protocols: raw MB/s accepted', unit: 'MB/s', values: med((run) => run.lineMBps), digits: 1 },
+    { label: 'protocols: body bytes/entry', unit: 'B', values: med((run) => run.bodyBytesPerEntry), digits: 1 },
+    { label: 'protocols: ack p50 at full load', unit: 'ms', values: med((run) => run.ack.p50), digits: 1 },
+    { label: 'protocols: ack p99 at full load', unit: 'ms', values: med((run) => run.ack.p99), digits: 1 },
+    ...cpuRows('protocols: CPU,', runsOf.map((list) => medianCpu(list.map((run) => run.cpu)))),
     // Steadier than entries/s when other work on the machine takes cores from ingest.
-    { label: 'protocols: entries/s per ingest core', unit: 'entries/s', values: runs.map((run) => run.entriesPerS / (run.cpu.ingest ?? NaN)) },
+    { label: 'protocols: entries/s per ingest core', unit: 'entries/s', values: med((run) => run.entriesPerS / (run.cpu.ingest ?? NaN)) },
     { label: 'protocols: entries/s ÷ native JSON', unit: 'x', values: ratios, digits: 2, target: { op: '>=', value: TARGET_PROTOCOL_RATIO } },
     {
       label: 'protocols: protobuf entries/s ÷ native JSON',
       unit: 'x',
-      values: runs.map((run, i) => (PROTOCOLS[run.protocol].contentType === 'application/x-protobuf' ? ratios[i] : null)),
+      values: protocols.map((p, i) => (PROTOCOLS[p].contentType === 'application/x-protobuf' ? ratios[i] : null)),
       digits: 2,
       target: { op: '>=', value: TARGET_PROTOBUF_RATIO },
     },
   ];
-  const errors = runs.flatMap((run, i) => Object.entries(run.errors).map(([status, n]) => `${headers[i]} ${status}×${n}`));
-  const drift = (natives[natives.length - 1]!.entriesPerS / natives[0]!.entriesPerS) * 100;
+  const errors = headers.flatMap((header, i) => {
+    const counts = new Map<string, number>();
+    for (const run of runsOf[i]!) for (const [status, n] of Object.entries(run.errors)) counts.set(status, (counts.get(status) ?? 0) + n);
+    return [...counts].map(([status, n]) => `${header} ${status}×${n}`);
+  });
+  const natives = runsOf[protocols.indexOf('native')] ?? [];
+  const drift = natives.length > 0 ? (natives[natives.length - 1]!.entriesPerS / natives[0]!.entriesPerS) * 100 : NaN;
   return [
     '## Protocols (each shipper protocol → Kafka acknowledged; one ingest process, no storage node consuming)',
     '',
-    `Each protocol in turn for ${fmt(r.options.protocolDurationS, 1)} s closed loop after ${fmt(warmUpS, 1)} s unmeasured, ${r.options.connections} keep-alive connections, ` +
+    `${fmt(rounds)} rounds; in each, every protocol in turn for ${fmt(r.options.protocolDurationS / rounds, 1)} s closed loop after ${fmt(warmUpS, 1)} s unmeasured, ` +
+      `each round's order rotated by one protocol; ${r.options.connections} keep-alive connections, ` +
       `pushes of ${fmt(r.options.batch)} entries of the same corpus and streams, every body encoded before its run. ` +
-      `The ratios are to the mean of native JSON's first and last runs (the last reached ${fmt(drift)}% of the first: the shared machine's drift during the phase).` +
+      `Every figure is the median of a protocol's ${fmt(rounds)} runs (the slowest and fastest rows show their spread), and each ratio is a protocol's median entries/s ÷ native JSON's median ` +
+      `(native JSON's last round reached ${fmt(drift)}% of its first: the shared machine's drift during the phase).` +
       (errors.length ? ` Answers other than 2xx (retried): ${errors.join(', ')}.` : ''),
     '',
     table(headers, rows),
   ].join('\n');
+}
+
+/** Per process, the median of its CPU use over several runs. */
+function medianCpu(cpus: CpuUse[]): CpuUse {
+  const names = [...new Set(cpus.flatMap((c) => Object.keys(c)))];
+  return Object.fromEntries(names.map((n) => [n, median(cpus.map((c) => c[n] ?? NaN))]));
 }
 
 function growthSections(r: BenchResults): string {
@@ -393,7 +416,7 @@ export function renderMarkdown(r: BenchResults): string {
     '## How each figure is measured',
     '',
     '- **ingest entries/s, MB/s**: entries (and their line bytes) answered 200 by ingest, i.e. acknowledged by Kafka with acks=all, over the phase; the topic has no consumer.',
-    '- **protocols**: as ingest entries/s, for each protocol\'s route, content type and body; the harness fails the run unless ingest\'s `silt_ingest_entries_accepted_total` grew by exactly the entries answered 2xx. Bodies: native `{"streams":[…]}` JSON (`/api/v1/push`); Loki `logproto.PushRequest` protobuf, snappy block format, one stream per `app` (`/loki/api/v1/push`); OTLP `ExportLogsServiceRequest` protobuf, one ResourceLogs per app (`service.name`), one ScopeLogs, LogRecords with `timeUnixNano` and severity INFO (`/v1/logs`); Elasticsearch `_bulk` NDJSON, a `create` action and a document (`@timestamp`, `message`, `service.name`) per entry in arrival order (`/_bulk`, with Filebeat\'s `filter_path`, so the answer holds only each item\'s status). A body is encoded for a run once, so each round of the corpus repeats its timestamps. *body bytes/entry* is what travelled on the wire (after snappy for Loki).',
+    '- **protocols**: as ingest entries/s, for each protocol\'s route, content type and body; the harness fails the run unless ingest\'s `silt_ingest_entries_accepted_total` grew by exactly the entries answered 2xx. The protocols take turns in rounds (each round\'s order rotated by one, so none always follows the same one), one ingest process throughout; a protocol\'s figure is the median of its rounds\' figures, and *÷ native JSON* divides its median entries/s by native JSON\'s median, so a run the shared machine disturbed, and its drift over the phase, weigh on no protocol alone. Bodies: native `{"streams":[…]}` JSON (`/api/v1/push`); Loki `logproto.PushRequest` protobuf, snappy block format, one stream per `app` (`/loki/api/v1/push`); OTLP `ExportLogsServiceRequest` protobuf, one ResourceLogs per app (`service.name`), one ScopeLogs, LogRecords with `timeUnixNano` and severity INFO (`/v1/logs`); Elasticsearch `_bulk` NDJSON, a `create` action and a document (`@timestamp`, `message`, `service.name`) per entry in arrival order (`/_bulk`, with Filebeat\'s `filter_path`, so the answer holds only each item\'s status). A body is encoded for a run once, so each pass over the corpus within a run repeats its timestamps. *body bytes/entry* is what travelled on the wire (after snappy for Loki).',
     '- **e2e entries/s**: the entries of the load step ÷ the time from its first push until *both* storage nodes have applied the offsets of every push (their `/internal/v1/state`), i.e. stored and queryable in both replica groups.',
     '- **lag**: marker entries pushed 10 times a second beside a half-rate load; time from the push answer until a token read on each storage node returns the marker (the later of the two).',
     '- **tail**: an SSE tail on the marker stream through the query service; time from the push answer until the event arrives.',

@@ -46,7 +46,7 @@ export interface ProtocolRun extends LoadFigures {
   bodyBytesPerEntry: number;
 }
 
-/** The protocols phase: one ingest process, each protocol in turn on the same corpus, batch and connections, native JSON first and last. */
+/** The protocols phase: one ingest process, every protocol once per round for several rounds, on the same corpus, batch and connections; `runs` in the order they ran. */
 export interface ProtocolFigures {
   runs: ProtocolRun[];
   /** Seconds of unmeasured load before each run. */

@@ -31,8 +31,20 @@ const DAY_MS = 24 * 3600 * 1000;
 const MARKER_EVERY_MS = 100;
 /** No half rate is expected above this; it bounds the virtual clock so no timestamp lands in the future. */
 const MAX_HALF_RATE = 400_000;
-/** The protocols phase's order: native JSON both first and last, so that drift of the shared machine shows. */
-const PROTOCOL_RUNS: readonly PushProtocol[] = ['native', 'loki', 'otlp', 'elastic', 'native'];
+/**
+ * The protocols phase runs every protocol once per round, for PROTOCOL_ROUNDS rounds, each round's
+ * order rotated by one: the shared machine's drift and bursts then fall on every protocol alike, and
+ * the report's medians over rounds shrug off a disturbed run.
+ */
+const PROTOCOL_ORDER: readonly PushProtocol[] = ['native', 'loki', 'otlp', 'elastic'];
+const PROTOCOL_ROUNDS = 5;
+/** Unmeasured load before each run of the protocols phase: after the first round the JIT is warm, this only lets the previous protocol's requests, blocks and garbage clear. */
+const PROTOCOL_WARM_UP_MS = 1500;
+
+/** The protocols in the order of round `round`. */
+function protocolRound(round: number): PushProtocol[] {
+  return PROTOCOL_ORDER.map((_, i) => PROTOCOL_ORDER[(i + round) % PROTOCOL_ORDER.length]!);
+}
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -161,32 +173,39 @@ async function ingestPhase(options: BenchOptions, kafka: KafkaUnderTest, generat
   }
 }
 
-/** The protocols phase: one ingest process on its own topic, no consumer, each shipper protocol in turn closed loop. */
+/**
+ * The protocols phase: one ingest process on its own topic, no consumer, each shipper protocol
+ * closed loop in interleaved rounds; `--duration` is each protocol's measured seconds in all, split
+ * over the rounds.
+ */
 async function protocolsPhase(options: BenchOptions, kafka: KafkaUnderTest, generator: LoadGenerator, dir: string): Promise<ProtocolFigures> {
   const cluster = new SiltCluster(kafka, 'protocols', path.join(dir, 'protocols'), PARTITIONS, options.services, options.profileDir);
   try {
     const ingest = await cluster.start('ingest', 'ingest');
     const pids = { ingest: ingest.pid, kafka: kafka.pid, 'load generator': generator.pid };
-    const warmUp = warmUpMs(options.protocolDurationS);
-    const seconds = PROTOCOL_RUNS.length * (options.protocolDurationS + warmUp / 1000);
+    const runMs = (options.protocolDurationS * 1000) / PROTOCOL_ROUNDS;
+    // A quick run's runs are too short for a full warm-up each.
+    const warmUp = Math.min(PROTOCOL_WARM_UP_MS, runMs / 2);
+    const seconds = (PROTOCOL_ROUNDS * PROTOCOL_ORDER.length * (runMs + warmUp)) / 1000;
     const clock: Clock = clockFor(Math.max(1, seconds * MAX_HALF_RATE), DAY_MS, 5 * DAY_MS);
     const runs: ProtocolRun[] = [];
     let seq = 0;
-    for (const protocol of PROTOCOL_RUNS) {
-      const job = (durationMs: number, firstSeq: number): LoadJob => ({ url: ingest.url, tenant: TENANT, connections: options.connections, clock, firstSeq, durationMs, protocol });
-      const name = PROTOCOLS[protocol].name;
-      log(`protocols: ${name} for ${options.protocolDurationS} s`);
-      const acceptedBefore = await acceptedEntries(ingest);
-      const warm = await generator.run(job(warmUp, seq));
-      const cpu = new CpuMeter(pids).start();
-      const full = await generator.run(job(options.protocolDurationS * 1000, warm.nextSeq));
-      const run = { protocol, ...figures(full, cpu.stop()), bodyBytesPerEntry: full.bodyBytes / full.entries };
-      // A 2xx answer must mean every entry of the body was taken, or the figures would flatter the protocol.
-      const accepted = (await acceptedEntries(ingest)) - acceptedBefore;
-      if (accepted !== warm.entries + full.entries) throw new Error(`${name}: ingest accepted ${accepted} of the ${warm.entries + full.entries} entries answered 2xx`);
-      seq = full.nextSeq;
-      runs.push(run);
-      log(`protocols: ${name} ${Math.round(run.entriesPerS)} entries/s, ack p99 ${run.ack.p99.toFixed(1)} ms, ingest ${(run.cpu.ingest ?? NaN).toFixed(2)} cores`);
+    for (let round = 0; round < PROTOCOL_ROUNDS; round++) {
+      for (const protocol of protocolRound(round)) {
+        const job = (durationMs: number, firstSeq: number): LoadJob => ({ url: ingest.url, tenant: TENANT, connections: options.connections, clock, firstSeq, durationMs, protocol });
+        const name = PROTOCOLS[protocol].name;
+        const acceptedBefore = await acceptedEntries(ingest);
+        const warm = await generator.run(job(warmUp, seq));
+        const cpu = new CpuMeter(pids).start();
+        const full = await generator.run(job(runMs, warm.nextSeq));
+        const run = { protocol, ...figures(full, cpu.stop()), bodyBytesPerEntry: full.bodyBytes / full.entries };
+        // A 2xx answer must mean every entry of the body was taken, or the figures would flatter the protocol.
+        const accepted = (await acceptedEntries(ingest)) - acceptedBefore;
+        if (accepted !== warm.entries + full.entries) throw new Error(`${name}: ingest accepted ${accepted} of the ${warm.entries + full.entries} entries answered 2xx`);
+        seq = full.nextSeq;
+        runs.push(run);
+        log(`protocols: round ${round + 1}/${PROTOCOL_ROUNDS} ${name} ${Math.round(run.entriesPerS)} entries/s, ack p99 ${run.ack.p99.toFixed(1)} ms, ingest ${(run.cpu.ingest ?? NaN).toFixed(2)} cores`);
+      }
     }
     return { runs, warmUpS: warmUp / 1000 };
   } catch (err) {
