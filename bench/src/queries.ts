@@ -52,7 +52,8 @@ interface Answer {
   stats: { entriesScanned: number };
 }
 
-async function timedGet<T>(plan: QueryPlan, route: string, params: Record<string, string>): Promise<{ ms: number; answer: T }> {
+/** GETs `route` of the query service as the plan's tenant; its wall time and JSON answer (throws unless 200). */
+export async function timedGet<T>(plan: Pick<QueryPlan, 'queryUrl' | 'tenant'>, route: string, params: Record<string, string>): Promise<{ ms: number; answer: T }> {
   const started = wallMs();
   const res = await fetch(`${plan.queryUrl}${route}?${new URLSearchParams(params)}`, { headers: { 'X-Scope-OrgID': plan.tenant } });
   const text = await res.text();

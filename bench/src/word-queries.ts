@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { stampOf } from './bodies';
 import type { StoredData } from './metric-query';
-import { percentile, summarize, wallMs, type Summary } from './stats';
+import { timedGet } from './queries';
+import { percentile, summarize, type Summary } from './stats';
 
 /** The data streams only: markers and the needle have streams of their own, named `bench-…`. */
 const DATA_STREAMS = '{app=~".+", app!~"bench-.+"}';
@@ -69,15 +70,6 @@ function matches(data: WordQueryPlan['data'], word: string): number {
   return n;
 }
 
-async function get<T>(plan: WordQueryPlan, route: string, params: Record<string, string>): Promise<{ ms: number; answer: T }> {
-  const started = wallMs();
-  const res = await fetch(`${plan.queryUrl}${route}?${new URLSearchParams(params)}`, { headers: { 'X-Scope-OrgID': plan.tenant } });
-  const text = await res.text();
-  const ms = wallMs() - started;
-  if (res.status !== 200) throw new Error(`${route} ${JSON.stringify(params)} answered ${res.status}: ${text.slice(0, 500)}`);
-  return { ms, answer: JSON.parse(text) as T };
-}
-
 interface LogAnswer {
   entries: { line: string }[];
   stats: { entriesScanned: number };
@@ -98,7 +90,7 @@ async function pushNeedle(plan: WordQueryPlan, ts: bigint): Promise<string> {
   const text = await res.text();
   if (res.status !== 200) throw new Error(`needle push answered ${res.status}: ${text}`);
   const write = (JSON.parse(text) as { token: string }).token;
-  const { answer } = await get<LogAnswer>(plan, '/api/v1/query', { query: `{app="${NEEDLE_APP}"}`, start: ts.toString(), end: (ts + 1n).toString(), token: write });
+  const { answer } = await timedGet<LogAnswer>(plan, '/api/v1/query', { query: `{app="${NEEDLE_APP}"}`, start: ts.toString(), end: (ts + 1n).toString(), token: write });
   if (answer.entries.length !== 1) throw new Error(`the needle was not readable with its write token (${answer.entries.length} entries)`);
   return token;
 }
@@ -125,19 +117,19 @@ export async function runWordQueries(plan: WordQueryPlan): Promise<WordQueryResu
 
   const rareParams = { query: `${DATA_STREAMS} |= "${rare}"`, start, end, limit: String(Math.max(100, rareMatches + 1)), direction: 'backward' };
   const rareScan = async (): Promise<{ ms: number; scanned: number }> => {
-    const { ms, answer } = await get<LogAnswer>(plan, '/api/v1/query', rareParams);
+    const { ms, answer } = await timedGet<LogAnswer>(plan, '/api/v1/query', rareParams);
     if (answer.entries.length !== rareMatches) throw new Error(`(e) |= "${rare}" returned ${answer.entries.length} entries, ${rareMatches} hold it`);
     return { ms, scanned: answer.stats.entriesScanned };
   };
   const instant = (query: string): Record<string, string> => ({ query, time: end });
   const commonCount = async (): Promise<number> => {
-    const { ms, answer } = await get<VectorAnswer>(plan, '/loki/api/v1/query', instant(`sum(count_over_time(${DATA_STREAMS} |= "${common}" [${spanS}s]))`));
+    const { ms, answer } = await timedGet<VectorAnswer>(plan, '/loki/api/v1/query', instant(`sum(count_over_time(${DATA_STREAMS} |= "${common}" [${spanS}s]))`));
     const got = Number(answer.data.result[0]?.value[1] ?? 0);
     if (got !== commonMatches) throw new Error(`(f) count of "${common}" is ${got}, ${commonMatches} lines hold it`);
     return ms;
   };
   const countPerStream = async (): Promise<number> => {
-    const { ms, answer } = await get<VectorAnswer>(plan, '/loki/api/v1/query', instant(`sum by (app) (count_over_time(${DATA_STREAMS}[${spanS}s]))`));
+    const { ms, answer } = await timedGet<VectorAnswer>(plan, '/loki/api/v1/query', instant(`sum by (app) (count_over_time(${DATA_STREAMS}[${spanS}s]))`));
     const got = new Map(answer.data.result.map((r) => [r.metric.app!, Number(r.value[1])]));
     for (const [app, n] of perStream) if (got.get(app) !== n) throw new Error(`(g) count of ${app} is ${got.get(app)}, ${n} stored`);
     if (got.size !== perStream.size) throw new Error(`(g) ${got.size} streams answered, ${perStream.size} stored`);
@@ -145,7 +137,7 @@ export async function runWordQueries(plan: WordQueryPlan): Promise<WordQueryResu
   };
   const needleQuery = async (): Promise<number> => {
     // The token stands between spaces, so every line holding the needle holds it as a whole word.
-    const { ms, answer } = await get<LogAnswer>(plan, '/api/v1/query', { query: `{app=~".+"} |= " ${needle} "`, start, end: (needleTs + 1n).toString(), limit: '10', direction: 'backward' });
+    const { ms, answer } = await timedGet<LogAnswer>(plan, '/api/v1/query', { query: `{app=~".+"} |= " ${needle} "`, start, end: (needleTs + 1n).toString(), limit: '10', direction: 'backward' });
     if (answer.entries.length !== 1) throw new Error(`(h) the needle query returned ${answer.entries.length} entries`);
     return ms;
   };
