@@ -262,10 +262,10 @@ export function frameV2MayContain(frame: Uint8Array, mustContain: readonly Uint8
  * False, with `out` unusable, when the frame spans 2^53 ns or more (relative times would not be
  * exact doubles) so the caller decodes the entries instead. Unlike decodeFrameTimes, attributes do
  * not make it fail: a caller whose sample depends on them checks `attrKeyCount` in the header.
+ * `header`, when the caller has read it already, saves reading it again.
  */
-export function decodeFrameV2Times(frame: Uint8Array, out: PayloadTimes): boolean {
+export function decodeFrameV2Times(frame: Uint8Array, out: PayloadTimes, header: FrameV2Header = readFrameV2Header(frame)): boolean {
   const buf = asBuffer(frame);
-  const header = readFrameV2Header(buf);
   if (header.maxTs - header.minTs >= EXACT_SPAN) return false;
   const span = Number(header.maxTs - header.minTs);
   const unit = Number(header.tsUnit);

@@ -5,7 +5,7 @@
  */
 import { BLOCK_FORMAT_VERSION, type BlockEntry, PayloadTimes, decodeFrameBytes, decodeFrameTimes } from './block-format';
 import { BlockFormatError } from './errors';
-import { FRAME_V2_VERSION, readFrameV2Header } from './frame-v2';
+import { FRAME_V2_VERSION, type FrameV2Header, readFrameV2Header } from './frame-v2';
 import { NeedleSet, decodeFrameV2, decodeFrameV2Times } from './frame-v2-decode';
 
 export { NeedleSet, PayloadTimes };
@@ -28,20 +28,19 @@ export function decodeStoredFrame(version: number, frame: Uint8Array, rawLength:
   return decodeFrameBytes(frame, rawLength, frameCrc, needles?.needles);
 }
 
+/** A stored frame's own header, read without decompressing anything: v2 frames have one (entry count, time range, lines' bytes, attribute keys); null for v1. */
+export function storedFrameHeader(version: number, frame: Uint8Array): FrameV2Header | null {
+  return version === FRAME_V2_VERSION ? readFrameV2Header(frame) : null;
+}
+
 /**
  * The timestamps and line lengths of a stored frame without its entries, into `out`; false when
  * the frame may hold structured metadata (a v2 frame's header says whether it does; a v1 frame
- * tells only once read) or times beyond exact doubles, so the caller decodes it whole.
+ * tells only once read) or times beyond exact doubles, so the caller decodes it whole. `header` is
+ * storedFrameHeader's answer when the caller has it.
  */
-export function decodeStoredFrameTimes(version: number, frame: Uint8Array, rawLength: number, frameCrc: number, entryCount: number, out: PayloadTimes): boolean {
+export function decodeStoredFrameTimes(version: number, frame: Uint8Array, rawLength: number, frameCrc: number, entryCount: number, out: PayloadTimes, header = storedFrameHeader(version, frame)): boolean {
   checkStoredFrameVersion(version);
-  if (version === FRAME_V2_VERSION) return readFrameV2Header(frame).attrKeyCount === 0 && decodeFrameV2Times(frame, out);
+  if (header !== null) return header.attrKeyCount === 0 && decodeFrameV2Times(frame, out, header);
   return decodeFrameTimes(frame, rawLength, frameCrc, entryCount, out);
-}
-
-/** What a stored frame's header alone tells of it: its lines' bytes, when it certainly holds no structured metadata (v2 frames); else null. */
-export function storedFrameSummary(version: number, frame: Uint8Array): { linesLength: number } | null {
-  if (version !== FRAME_V2_VERSION) return null;
-  const h = readFrameV2Header(frame);
-  return h.attrKeyCount === 0 ? { linesLength: h.linesLength } : null;
 }

@@ -12,7 +12,7 @@
  * separated; `token`, `snapshot` — as for `/internal/v1/read`. Answer: `{applied, partials, stats}`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PayloadTimes, decodeStoredFrame, decodeStoredFrameTimes, storedFrameSummary } from '../../core/src/stored-frame';
+import { PayloadTimes, decodeStoredFrame, decodeStoredFrameTimes, storedFrameHeader } from '../../core/src/stored-frame';
 import { BadRequestError, BlockFormatError } from '../../core/src/errors';
 import { sendError, tenantOf, toSiltError } from '../../core/src/http';
 import { requiredSubstrings, type LineFilter } from '../../core/src/logql';
@@ -178,15 +178,13 @@ async function aggregateFrames(store: SegmentStore, req: ReadRequest, stats: Rea
       seriesOf.set(f.streamId, labels);
     }
     const kept = f.kept ?? [0, h.entryCount];
-    if (f.kept === null) {
-      // A frame whose every entry falls in one segment and which holds no structured metadata is counted from its header.
-      const summary = storedFrameSummary(h.version, f.bytes);
-      if (summary !== null && aggregator.addFrame(labels, h.minTs, h.maxTs, h.entryCount, bare.bytes ? summary.linesLength : h.entryCount)) {
-        samples += h.entryCount;
-        continue;
-      }
+    const own = storedFrameHeader(h.version, f.bytes);
+    // A frame whose every entry falls in one segment and which holds no structured metadata is counted from its header.
+    if (f.kept === null && own !== null && own.attrKeyCount === 0 && aggregator.addFrame(labels, h.minTs, h.maxTs, h.entryCount, bare.bytes ? own.linesLength : h.entryCount)) {
+      samples += h.entryCount;
+      continue;
     }
-    if (decodeStoredFrameTimes(h.version, f.bytes, h.rawLength, h.frameCrc, h.entryCount, times) && times.count === h.entryCount) {
+    if (decodeStoredFrameTimes(h.version, f.bytes, h.rawLength, h.frameCrc, h.entryCount, times, own) && times.count === h.entryCount) {
       const values = bare.bytes ? times.bytes : null;
       let added = true;
       for (let i = 0; i < kept.length && added; i += 2) added = aggregator.addTimes(labels, times.base, times.rel, values, kept[i]!, kept[i + 1]!);
