@@ -21,16 +21,23 @@ export function labelsKey(labels: Labels): string {
   return '{' + sortedLabelPairs(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',') + '}';
 }
 
+/** Stream ids most recently computed, by their hashed text; two generations, so a full one is dropped without losing the hot ids. */
+const ID_CACHE_SIZE = 8192;
+let recentIds = new Map<string, bigint>();
+let olderIds = new Map<string, bigint>();
+
 /** The stable 64-bit stream id of a tenant and a label set (first 8 bytes of SHA-256, big-endian). */
 export function streamId(tenant: string, labels: Labels): bigint {
-  const h = createHash('sha256');
-  h.update(tenant);
-  h.update('\0');
-  for (const [k, v] of sortedLabelPairs(labels)) {
-    h.update(k);
-    h.update('\0');
-    h.update(v);
-    h.update('\0');
+  // The hashed text itself keys the cache: SHA-256 costs several native calls per label, a lookup one.
+  let text = tenant + '\0';
+  for (const [k, v] of sortedLabelPairs(labels)) text += k + '\0' + v + '\0';
+  let id = recentIds.get(text);
+  if (id !== undefined) return id;
+  id = olderIds.get(text) ?? createHash('sha256').update(text).digest().readBigUInt64BE(0);
+  if (recentIds.size >= ID_CACHE_SIZE) {
+    olderIds = recentIds;
+    recentIds = new Map();
   }
-  return h.digest().readBigUInt64BE(0);
+  recentIds.set(text, id);
+  return id;
 }
