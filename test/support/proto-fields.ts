@@ -35,3 +35,39 @@ export function wire(...fields: Field[]): Buffer {
   for (const f of fields) f(w);
   return Buffer.from(w.finish());
 }
+
+function outcome(read: (body: Buffer) => unknown[], body: Buffer): { threw: boolean; seen?: unknown[] } {
+  try {
+    return { threw: false, seen: read(body) };
+  } catch {
+    return { threw: true };
+  }
+}
+
+/**
+ * Checks a protobuf walk against protobufjs's whole decode over every cut and one-byte corruption
+ * of `body`: the walk reads what the decode reads and throws wherever it throws (it may refuse
+ * more, never less); and enough variants are read for the check to mean something.
+ */
+export function expectWalkReadsAsDecode(body: Buffer, decoded: (body: Buffer) => unknown[], walked: (body: Buffer) => unknown[]): void {
+  const variants: Buffer[] = [];
+  for (let cut = 0; cut < body.length; cut++) variants.push(body.subarray(0, cut));
+  for (let at = 0; at < body.length; at++) {
+    for (const value of [0x00, 0x01, 0x7f, 0x80, 0xff, body[at]! ^ 0x07, body[at]! ^ 0x80]) {
+      const copy = Buffer.from(body);
+      copy[at] = value;
+      variants.push(copy);
+    }
+  }
+  let read = 0;
+  for (const variant of variants) {
+    const expected = outcome(decoded, variant);
+    const got = outcome(walked, variant);
+    if (expected.threw) expect([variant.toString('hex'), got.threw]).toEqual([variant.toString('hex'), true]);
+    else if (!got.threw) {
+      expect(got.seen).toEqual(expected.seen);
+      read++;
+    }
+  }
+  expect(read).toBeGreaterThan(variants.length / 4);
+}

@@ -1,9 +1,9 @@
 /**
  * Loki's push protobuf (`logproto.PushRequest`, field numbers of Loki's `pkg/push/push.proto`) as
  * protobufjs schemas, twice: once with the text fields (labels, lines, structured metadata) as
- * `string` — fast, but protobufjs turns invalid UTF-8 into U+FFFD without a word — and once with
- * them as `bytes`, the same wire type, so each can be checked with `isUtf8`. The parser decodes
- * with the first and falls back to the second only for a body where U+FFFD appears. Fields Loki
+ * `string`, which the parser decodes with (through proto-reader.ts's strict reader, so invalid
+ * UTF-8 is refused rather than turned into U+FFFD), and once with them as `bytes`, the same wire
+ * type, which encodes any bytes (what clients that send invalid UTF-8 put on the wire). Fields Loki
  * reserves for itself (PushRequest.format, EntryAdapter.parsed) are left out: protobufjs skips them.
  */
 import protobuf from 'protobufjs';
@@ -72,5 +72,5 @@ export interface EntryAdapterMessage<T> {
 /** `logproto.PushRequest` with text fields as `bytes` (decodes a Buffer to `PushRequestMessage<Buffer>`; encodes UTF-8 Buffers, or any bytes). */
 export const PushRequest = protobuf.parse(schema('bytes'), { keepCase: true }).root.lookupType('logproto.PushRequest');
 
-/** `logproto.PushRequest` with text fields as `string` (decodes to `PushRequestMessage<string>`, invalid UTF-8 as U+FFFD). */
+/** `logproto.PushRequest` with text fields as `string` (decodes to `PushRequestMessage<string>`; with protobufjs's own reader, invalid UTF-8 as U+FFFD). */
 export const PushRequestText = protobuf.parse(schema('string'), { keepCase: true }).root.lookupType('logproto.PushRequest');

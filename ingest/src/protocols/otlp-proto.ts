@@ -6,14 +6,14 @@
  * same property names as its OTLP/JSON form and one mapper reads both.
  *
  * protobufjs would turn invalid UTF-8 in a `string` into U+FFFD: requests are decoded with
- * `decodeExportLogsRequest`, whose reader turns such text into INVALID_TEXT so that Silt refuses
+ * `decodeExportLogsRequest`, whose reader (proto-reader.ts) turns such text into INVALID_TEXT so that Silt refuses
  * the records it belongs to instead of storing altered text. Fields Silt does not map
  * (`schema_url`, `Resource.dropped_attributes_count`, `Resource.entity_refs`, and the
  * profiling-only `string_value_strindex` and `key_strindex`, which a logs receiver treats as
  * absent) are left out: protobufjs skips unknown fields.
  */
-import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
+import { StrictTextReader } from './proto-reader';
 
 // Package names are not on the wire: one short package per schema keeps the lookups readable.
 const LOGS_SCHEMA = `
@@ -160,61 +160,6 @@ export const ErrorInfo = root.lookupType('google.rpc.ErrorInfo');
 export const RetryInfo = root.lookupType('google.rpc.RetryInfo');
 /** `google.rpc.BadRequest`: what was wrong with the data of a 400. */
 export const BadRequest = root.lookupType('google.rpc.BadRequest');
-
-/** What a text field that is not valid UTF-8 on the wire decodes to: the mapper refuses the records it belongs to. */
-export const INVALID_TEXT: unknown = Object.freeze({ invalidUtf8: true });
-
-/** One 64-bit word seen as two 32-bit halves: setting the halves and reading the word makes one bigint, where shifting and adding makes four. */
-const HALVES = new Uint32Array(2);
-const WHOLE = new BigUint64Array(HALVES.buffer);
-/** Index of the low half in HALVES: typed arrays use the platform's byte order. */
-const LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-
-/** The unsigned 64-bit integer whose 32-bit halves are `low` and `high`. */
-export function uint64Of(low: number, high: number): bigint {
-  HALVES[LOW] = low;
-  HALVES[LOW ^ 1] = high;
-  return WHOLE[0]!;
-}
-
-/** Node's Buffer decodes UTF-8 with `utf8Slice` (what protobufjs's own Buffer reader calls), without `toString`'s argument handling. */
-interface Utf8Slicing {
-  utf8Slice(start: number, end: number): string;
-}
-
-/**
- * protobufjs's Buffer reader with strict text: its own `string()` turns invalid UTF-8 into U+FFFD
- * and cuts a string that runs past the end. Node's decoder replaces every invalid sequence with
- * U+FFFD, so only text that holds one is checked against its bytes (with `isUtf8`); decoding text
- * in place this way spares the Buffer view a `bytes` field costs per value.
- */
-class StrictTextReader extends protobuf.BufferReader {
-  override string(): string {
-    const length = this.uint32();
-    const start = this.pos;
-    const end = start + length;
-    if (end > this.len) throw new RangeError(`index out of range: ${start} + ${length} > ${this.len}`);
-    this.pos = end;
-    const s = (this.buf as unknown as Utf8Slicing).utf8Slice(start, end);
-    if (s.indexOf('\uFFFD') >= 0 && !isUtf8(this.buf.subarray(start, end))) return INVALID_TEXT as string;
-    return s;
-  }
-
-  /**
-   * A fixed64 (the records' timestamps) as a bigint, which the mapper wants, rather than the
-   * LongBits and Long protobufjs makes of each: two objects of garbage per record. The typings
-   * say Long; `timestampNs` reads both.
-   */
-  override fixed64(): ReturnType<protobuf.Reader['fixed64']> {
-    const low = this.fixed32();
-    return uint64Of(low, this.fixed32()) as unknown as ReturnType<protobuf.Reader['fixed64']>;
-  }
-}
-
-/** A reader of `body` with strict text (and fixed64 as bigint), as `decodeExportLogsRequest` decodes with. */
-export function strictTextReader(body: Buffer): protobuf.Reader {
-  return new StrictTextReader(body);
-}
 
 /** Decodes an ExportLogsServiceRequest with strict text; throws (as protobufjs does) on malformed or truncated input. */
 export function decodeExportLogsRequest(body: Buffer): unknown {

@@ -12,7 +12,7 @@
  */
 import { BadRequestError, SiltError } from '../../../core/src/errors';
 import { kindOf } from '../push/builder';
-import { INVALID_TEXT, uint64Of } from './otlp-proto';
+import { INVALID_TEXT, uint64Of } from './proto-reader';
 
 /** A decoded OTLP message of either encoding: protobufjs objects or parsed JSON. */
 export type OtlpMessage = Record<string, unknown>;

@@ -14,7 +14,8 @@
  * LateField, for that fallback.
  */
 import type protobuf from 'protobufjs';
-import { AnyValue, InstrumentationScope, KeyValue, Resource, strictTextReader } from './otlp-proto';
+import { AnyValue, InstrumentationScope, KeyValue, Resource } from './otlp-proto';
+import { enter, leave, LateField, sameBytes, strictTextReader } from './proto-reader';
 import type { OtlpMessage } from './otlp-value';
 
 /** What a walk hands over, in wire order: a resource before its scopes, a scope before its records. */
@@ -45,34 +46,8 @@ interface RecordFields {
   eventName: unknown;
 }
 
-/**
- * Thrown for a resource or scope that comes after the scopes or records it belongs to: protobuf
- * allows any field order, but encoders write fields in number order, so such a request is left to
- * the object decode rather than read twice.
- */
-export class LateField extends Error {}
-
 /** A record without attributes: never written to, so records share it. */
 const NO_ATTRIBUTES: unknown[] = [];
-
-function outOfRange(): RangeError {
-  return new RangeError('index out of range');
-}
-
-/** Enters a sub-message of `length` bytes at the reader's position, as protobufjs does: returns the outer bound to restore. */
-function enter(r: protobuf.Reader, length: number): number {
-  const end = r.pos + length;
-  if (end > r.len) throw outOfRange();
-  const outer = r.len;
-  r.len = end;
-  return outer;
-}
-
-/** Leaves a sub-message entered with `enter`, which must have been read to its end exactly. */
-function leave(r: protobuf.Reader, outer: number): void {
-  if (r.pos !== r.len) throw outOfRange();
-  r.len = outer;
-}
 
 /** Reads requests; one walker per request (its record object is reused across records). */
 class Walker {
@@ -232,7 +207,7 @@ class Walker {
     const at = r.pos;
     const length = r.uint32();
     const start = r.pos;
-    if (length === this.lastLength && start + length <= r.len && this.sameBytes(start, this.lastStart, length)) {
+    if (length === this.lastLength && start + length <= r.len && sameBytes(this.bytes, start, this.lastStart, length)) {
       r.pos = start + length;
       return this.lastText;
     }
@@ -241,12 +216,6 @@ class Walker {
     this.lastStart = start;
     this.lastLength = length;
     return this.lastText;
-  }
-
-  private sameBytes(a: number, b: number, length: number): boolean {
-    const bytes = this.bytes;
-    for (let i = 0; i < length; i++) if (bytes[a + i] !== bytes[b + i]) return false;
-    return true;
   }
 
   /** A record's body (AnyValue, depth 4): one string_value is read in place, anything else by protobufjs. */
