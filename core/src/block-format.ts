@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import { CCtx, DCtx, compressBound, findFrameCompressedSize, getFrameContentSize, maxCLevel, minCLevel } from 'zstd-napi/binding';
 import { BlockFormatError } from './errors';
 import { I64_MAX, I64_MIN, MAX_BLOCK_ENTRIES, PayloadTimes, corrupt, parsePayload, scanPayloadTimes, setOwn, type DecodedPayload } from './frame-payload';
+import { FAST_DELTA, SCRATCH_RETAIN, Writer } from './byte-writer';
 import { type Labels, sortedLabelPairs, streamId } from './labels';
 
 export { MAX_BLOCK_ENTRIES, PayloadTimes };
@@ -86,62 +87,6 @@ const STREAM_ROW_LENGTH = 46;
 const MAGIC = Buffer.from(BLOCK_MAGIC, 'latin1');
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
-// Below this magnitude a delta survives Number() exactly and its zigzag stays a safe integer,
-// so the common case does no BigInt arithmetic beyond one subtraction.
-const FAST_DELTA = 2 ** 52;
-// One oversized block must not pin its scratch memory for the life of the process.
-const SCRATCH_RETAIN = 4 * 1024 * 1024;
-
-/** A growable output buffer reused across calls, so encoding allocates only on growth. */
-export class Writer {
-  buf = Buffer.allocUnsafe(64 * 1024);
-  pos = 0;
-
-  reserve(n: number): void {
-    const need = this.pos + n;
-    if (need <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  /** Needs `reserve` first; `v` is a non-negative safe integer. */
-  varint(v: number): void {
-    const buf = this.buf;
-    let p = this.pos;
-    while (v > 0x7fffffff) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    while (v > 0x7f) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[p++] = v;
-    this.pos = p;
-  }
-
-  /** Needs `reserve` first; `v` is in [0, 2^64). */
-  bigVarint(v: bigint): void {
-    while (v > 0x7fn) {
-      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.pos++] = Number(v);
-  }
-
-  /** Needs `reserve` first (5 + byteLength). */
-  string(s: string, byteLength: number): void {
-    this.varint(byteLength);
-    // As many bytes as UTF-16 units means pure ASCII, whose UTF-8 is its latin1: a plain copy, far cheaper than UTF-8 encoding.
-    this.pos += this.buf.write(s, this.pos, byteLength, byteLength === s.length ? 'latin1' : 'utf8');
-  }
-
-  release(): void {
-    if (this.buf.length > SCRATCH_RETAIN) this.buf = Buffer.allocUnsafe(64 * 1024);
-  }
-}
-
 let cctx: CCtx | undefined;
 let dctx: DCtx | undefined;
 const payloadWriter = new Writer();
@@ -224,97 +169,163 @@ function writePayload(entries: BlockEntry[]): PayloadSummary {
   return { minTs, maxTs };
 }
 
-/** Encodes one tenant's streams into a block; throws RangeError for input the format cannot hold. */
-export function encodeBlock(input: BlockInput, options: EncodeOptions = {}): Buffer {
-  const level = options.level ?? DEFAULT_COMPRESSION_LEVEL;
-  if (!Number.isInteger(level) || level < minCLevel() || level > maxCLevel()) throw new RangeError(`block: invalid zstd level ${level}`);
+/** One stream of a serialized block: what its stream table row says, and its payload's raw length. */
+export interface SerializedStream {
+  id: bigint;
+  pairs: [string, string][];
+  entryCount: number;
+  minTs: bigint;
+  maxTs: bigint;
+  rawLength: number;
+}
+
+/**
+ * A block with every frame's payload written but none compressed (the costly part, which may run
+ * on another thread): the payloads back to back in memory of their own, which may be transferred.
+ */
+export interface SerializedBlock {
+  tenant: string;
+  tenantLength: number;
+  headerLength: number;
+  entryCount: number;
+  streams: SerializedStream[];
+  payload: Buffer;
+}
+
+/** A block's frames compressed: back to back in `frames`, with each one's length and CRC-32. */
+export interface CompressedFrames {
+  frames: Buffer;
+  lengths: number[];
+  crcs: number[];
+}
+
+function checkLevel(level: number, what: string): void {
+  if (!Number.isInteger(level) || level < minCLevel() || level > maxCLevel()) throw new RangeError(`${what}: invalid zstd level ${level}`);
+}
+
+/** Writes every stream's payload of a block (see encodeBlock); throws RangeError for input the format cannot hold. */
+export function serializeBlock(input: BlockInput): SerializedBlock {
   const { tenant, streams } = input;
   if (streams.length === 0 || streams.length > U16_MAX) throw new RangeError(`block: needs 1 to ${U16_MAX} streams, got ${streams.length}`);
-
-  // The header's size depends only on strings known up front, so frames can be compressed
-  // straight into place after it.
   const tenantLength = u16Length(tenant, 'tenant');
-  const streamLabels: [string, string][][] = [];
   let headerLength = FIXED_HEADER_LENGTH + tenantLength;
   let entryCount = 0;
+  const out: SerializedStream[] = [];
   for (const stream of streams) {
     const pairs = sortedLabelPairs(stream.labels);
     if (pairs.length > U16_MAX) throw new RangeError(`block: more than ${U16_MAX} labels`);
     headerLength += STREAM_ROW_LENGTH;
     for (const [name, value] of pairs) headerLength += 4 + u16Length(name, 'label name') + u16Length(value, 'label value');
-    streamLabels.push(pairs);
     if (stream.entries.length === 0) throw new RangeError('block: a stream has no entries');
     entryCount += stream.entries.length;
+    out.push({ id: streamId(tenant, stream.labels), pairs, entryCount: stream.entries.length, minTs: 0n, maxTs: 0n, rawLength: 0 });
   }
   if (entryCount > MAX_BLOCK_ENTRIES) throw new RangeError(`block: ${entryCount} entries, more than ${MAX_BLOCK_ENTRIES}`);
-
-  cctx ??= new CCtx();
-  const out = blockWriter;
-  out.pos = 0;
-  out.reserve(headerLength);
-  out.pos = headerLength;
-  const frames: { frameOffset: number; frameLength: number; rawLength: number; frameCrc: number; summary: PayloadSummary }[] = [];
-  let rawTotal = 0;
+  const all = blockWriter;
+  all.pos = 0;
   try {
-    for (const stream of streams) {
-      const summary = writePayload(stream.entries);
-      const rawLength = payloadWriter.pos;
-      rawTotal += rawLength;
-      if (rawTotal > MAX_RAW_LENGTH) throw new RangeError(`block: uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
-      out.reserve(compressBound(rawLength));
-      const frameOffset = out.pos;
-      const frameLength = cctx.compress(out.buf.subarray(frameOffset), payloadWriter.buf.subarray(0, rawLength), level);
-      out.pos += frameLength;
-      frames.push({ frameOffset, frameLength, rawLength, frameCrc: crc32(out.buf.subarray(frameOffset, out.pos)), summary });
-    }
-    const totalLength = out.pos;
-    if (totalLength > U32_MAX) throw new RangeError(`block: ${totalLength} bytes, more than ${U32_MAX}`);
-
-    const buf = out.buf;
-    let minTs = frames[0]!.summary.minTs;
-    let maxTs = frames[0]!.summary.maxTs;
-    for (const { summary } of frames) {
-      if (summary.minTs < minTs) minTs = summary.minTs;
-      if (summary.maxTs > maxTs) maxTs = summary.maxTs;
-    }
-    MAGIC.copy(buf, 0);
-    buf[OFF_VERSION] = BLOCK_FORMAT_VERSION;
-    buf[OFF_CODEC] = BLOCK_CODEC_ZSTD;
-    buf.writeUInt16LE(0, OFF_FLAGS);
-    buf.writeUInt32LE(totalLength, OFF_TOTAL_LENGTH);
-    buf.writeUInt32LE(headerLength, OFF_HEADER_LENGTH);
-    buf.writeUInt32LE(entryCount, OFF_ENTRY_COUNT);
-    buf.writeBigInt64LE(minTs, OFF_MIN_TS);
-    buf.writeBigInt64LE(maxTs, OFF_MAX_TS);
-    buf.writeUInt16LE(streams.length, OFF_STREAM_COUNT);
-    buf.writeUInt16LE(tenantLength, OFF_TENANT_LENGTH);
-    let pos = FIXED_HEADER_LENGTH + buf.write(tenant, FIXED_HEADER_LENGTH, tenantLength);
     for (let i = 0; i < streams.length; i++) {
-      const frame = frames[i]!;
-      const pairs = streamLabels[i]!;
-      buf.writeBigUInt64LE(streamId(tenant, streams[i]!.labels), pos);
-      buf.writeUInt32LE(streams[i]!.entries.length, pos + 8);
-      buf.writeBigInt64LE(frame.summary.minTs, pos + 12);
-      buf.writeBigInt64LE(frame.summary.maxTs, pos + 20);
-      buf.writeUInt32LE(frame.frameOffset, pos + 28);
-      buf.writeUInt32LE(frame.frameLength, pos + 32);
-      buf.writeUInt32LE(frame.rawLength, pos + 36);
-      buf.writeUInt32LE(frame.frameCrc, pos + 40);
-      buf.writeUInt16LE(pairs.length, pos + 44);
-      pos += STREAM_ROW_LENGTH;
-      for (const [name, value] of pairs) {
-        pos = buf.writeUInt16LE(Buffer.byteLength(name), pos);
-        pos += buf.write(name, pos);
-        pos = buf.writeUInt16LE(Buffer.byteLength(value), pos);
-        pos += buf.write(value, pos);
-      }
+      const { minTs, maxTs } = writePayload(streams[i]!.entries);
+      const rawLength = payloadWriter.pos;
+      if (all.pos + rawLength > MAX_RAW_LENGTH) throw new RangeError(`block: uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
+      Object.assign(out[i]!, { minTs, maxTs, rawLength });
+      all.reserve(rawLength);
+      payloadWriter.buf.copy(all.buf, all.pos, 0, rawLength);
+      all.pos += rawLength;
     }
-    buf.writeUInt32LE(crc32(buf.subarray(OFF_TOTAL_LENGTH, totalLength)), OFF_CRC);
-    return Buffer.from(buf.subarray(0, totalLength));
+    // Memory of its own (never Node's shared pool), so the payload can be handed to a worker thread.
+    const payload = Buffer.allocUnsafeSlow(all.pos);
+    all.buf.copy(payload, 0, 0, all.pos);
+    return { tenant, tenantLength, headerLength, entryCount, streams: out, payload };
   } finally {
     payloadWriter.release();
     blockWriter.release();
   }
+}
+
+/** Compresses payloads lying back to back (`rawLengths` each) into zstd frames, each with its CRC-32; pure, so any thread may run it. */
+export function compressFrames(payload: Uint8Array, rawLengths: readonly number[], level: number): CompressedFrames {
+  checkLevel(level, 'block');
+  cctx ??= new CCtx();
+  let bound = 0;
+  for (const n of rawLengths) bound += compressBound(n);
+  const frames = Buffer.allocUnsafeSlow(bound);
+  const lengths: number[] = [];
+  const crcs: number[] = [];
+  let at = 0;
+  let pos = 0;
+  for (const n of rawLengths) {
+    const length = cctx.compress(frames.subarray(pos), payload.subarray(at, at + n), level);
+    crcs.push(crc32(frames.subarray(pos, pos + length)));
+    lengths.push(length);
+    at += n;
+    pos += length;
+  }
+  return { frames: frames.subarray(0, pos), lengths, crcs };
+}
+
+/** The block's bytes: the header and stream table of `block`, then its compressed frames. */
+export function assembleBlock(block: SerializedBlock, compressed: CompressedFrames): Buffer {
+  const { tenant, tenantLength, headerLength, streams } = block;
+  const totalLength = headerLength + compressed.frames.length;
+  if (totalLength > U32_MAX) throw new RangeError(`block: ${totalLength} bytes, more than ${U32_MAX}`);
+  const buf = Buffer.allocUnsafe(totalLength);
+  compressed.frames.copy(buf, headerLength);
+  let minTs = streams[0]!.minTs;
+  let maxTs = streams[0]!.maxTs;
+  for (const s of streams) {
+    if (s.minTs < minTs) minTs = s.minTs;
+    if (s.maxTs > maxTs) maxTs = s.maxTs;
+  }
+  MAGIC.copy(buf, 0);
+  buf[OFF_VERSION] = BLOCK_FORMAT_VERSION;
+  buf[OFF_CODEC] = BLOCK_CODEC_ZSTD;
+  buf.writeUInt16LE(0, OFF_FLAGS);
+  buf.writeUInt32LE(totalLength, OFF_TOTAL_LENGTH);
+  buf.writeUInt32LE(headerLength, OFF_HEADER_LENGTH);
+  buf.writeUInt32LE(block.entryCount, OFF_ENTRY_COUNT);
+  buf.writeBigInt64LE(minTs, OFF_MIN_TS);
+  buf.writeBigInt64LE(maxTs, OFF_MAX_TS);
+  buf.writeUInt16LE(streams.length, OFF_STREAM_COUNT);
+  buf.writeUInt16LE(tenantLength, OFF_TENANT_LENGTH);
+  let pos = FIXED_HEADER_LENGTH + buf.write(tenant, FIXED_HEADER_LENGTH, tenantLength);
+  let frameOffset = headerLength;
+  for (let i = 0; i < streams.length; i++) {
+    const s = streams[i]!;
+    const frameLength = compressed.lengths[i]!;
+    buf.writeBigUInt64LE(s.id, pos);
+    buf.writeUInt32LE(s.entryCount, pos + 8);
+    buf.writeBigInt64LE(s.minTs, pos + 12);
+    buf.writeBigInt64LE(s.maxTs, pos + 20);
+    buf.writeUInt32LE(frameOffset, pos + 28);
+    buf.writeUInt32LE(frameLength, pos + 32);
+    buf.writeUInt32LE(s.rawLength, pos + 36);
+    buf.writeUInt32LE(compressed.crcs[i]!, pos + 40);
+    buf.writeUInt16LE(s.pairs.length, pos + 44);
+    pos += STREAM_ROW_LENGTH;
+    for (const [name, value] of s.pairs) {
+      pos = buf.writeUInt16LE(Buffer.byteLength(name), pos);
+      pos += buf.write(name, pos);
+      pos = buf.writeUInt16LE(Buffer.byteLength(value), pos);
+      pos += buf.write(value, pos);
+    }
+    frameOffset += frameLength;
+  }
+  buf.writeUInt32LE(crc32(buf.subarray(OFF_TOTAL_LENGTH, totalLength)), OFF_CRC);
+  return buf;
+}
+
+/** Encodes one tenant's streams into a block on this thread; throws RangeError for input the format cannot hold. */
+export function encodeBlock(input: BlockInput, options: EncodeOptions = {}): Buffer {
+  const level = options.level ?? DEFAULT_COMPRESSION_LEVEL;
+  checkLevel(level, 'block');
+  const block = serializeBlock(input);
+  return assembleBlock(block, compressFrames(block.payload, rawLengthsOf(block), level));
+}
+
+/** Each frame's raw length, in stream order: what `compressFrames` cuts a serialized block's payload by. */
+export function rawLengthsOf(block: SerializedBlock): number[] {
+  return block.streams.map((s) => s.rawLength);
 }
 
 /** One stream's entries as a stand-alone frame: what a stream table row says of it, and its zstd bytes. */
@@ -332,7 +343,7 @@ export interface EncodedFrame {
  * block around it), which decodeFrameBytes reads back; used to merge small frames into bigger ones.
  */
 export function encodeFrame(entries: BlockEntry[], level: number): EncodedFrame {
-  if (!Number.isInteger(level) || level < minCLevel() || level > maxCLevel()) throw new RangeError(`frame: invalid zstd level ${level}`);
+  checkLevel(level, 'frame');
   if (entries.length === 0 || entries.length > MAX_BLOCK_ENTRIES) throw new RangeError(`frame: needs 1 to ${MAX_BLOCK_ENTRIES} entries, got ${entries.length}`);
   cctx ??= new CCtx();
   try {

@@ -46,6 +46,8 @@ export interface IngestSettings {
   /** Raw bytes waiting for Kafka beyond which new pushes get 503 at once instead of queueing. */
   maxPendingBytes: number;
   zstdLevel: number;
+  /** Worker threads that zstd-compress sealed blocks beside the event loop; 0 compresses on it. */
+  compressionThreads: number;
   /** Streams spread round-robin over all partitions, as `tenant/{name="value",…}`; their order is by timestamp only. */
   spreadStreams: string[];
   /** How long a push waits for Kafka's acknowledgement before it answers 503. */
@@ -181,6 +183,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     maxRequestBytes: 4 * 1024 * 1024,
     maxPendingBytes: 128 * 1024 * 1024,
     zstdLevel: 1,
+    compressionThreads: 1,
     spreadStreams: [],
     ackTimeoutMs: 10000,
     retryAfterSeconds: 5,
@@ -368,6 +371,7 @@ function validate(c: SiltConfig): void {
     ['kafka.localBrokerHeapMb', 128, 65536],
     ['ingest.maxLabels', 1, 1000],
     ['ingest.zstdLevel', 1, 19],
+    ['ingest.compressionThreads', 0, 64],
     ['ingest.maxBlockEntries', 1, 1_000_000],
     ['storage.port', 0, 65535],
     ['query.port', 0, 65535],

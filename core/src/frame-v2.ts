@@ -6,7 +6,8 @@
  */
 import { crc32 } from 'node:zlib';
 import { CCtx, compressBound, maxCLevel, minCLevel } from 'zstd-napi/binding';
-import { type BlockEntry, MAX_RAW_LENGTH, Writer, asBuffer } from './block-format';
+import { type BlockEntry, MAX_RAW_LENGTH, asBuffer } from './block-format';
+import { FAST_DELTA, Writer } from './byte-writer';
 import { BlockFormatError } from './errors';
 import { I64_MAX, I64_MIN, MAX_BLOCK_ENTRIES, corrupt } from './frame-payload';
 import { TOKEN_FILTER_BITS_PER_TOKEN, TOKEN_FILTER_HASHES, type TokenFilter, TokenFilterBuilder, UNICODE_VERSION } from './token-filter';
@@ -96,8 +97,6 @@ const OFF_RESERVED2 = 59;
 const OFF_COLUMNS = 60;
 const COLUMN_ROW = 16;
 const U32_MAX = 0xffffffff;
-// See FAST_DELTA in block-format.ts: below it a delta is written without BigInt arithmetic.
-const FAST_DELTA = 2 ** 52;
 
 let cctx: CCtx | undefined;
 const timesOut = new Writer();

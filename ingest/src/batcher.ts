@@ -26,8 +26,11 @@ export interface BatcherOptions {
   maxRequestBytes: number;
   maxPendingBytes: number;
   retryAfterSeconds: number;
-  /** Turns a sealed block's content into its bytes (the block codec, injected so tests can count calls). */
-  encode: (input: BlockInput) => Buffer;
+  /**
+   * Turns a sealed block's content into its bytes (the block codec, injected so tests can count
+   * calls): at once, or later (compressed on another thread). Blocks are sent in the order sealed.
+   */
+  encode: (input: BlockInput) => Buffer | Promise<Buffer>;
   /** Called once per sealed block, for metrics. */
   onSealed?: (rawBytes: number, encodedBytes: number, entries: number) => void;
   /** Called once per Kafka request, with its duration and outcome, for metrics. */
@@ -42,6 +45,9 @@ export class PendingBlock {
   readonly streams = new Map<string, { labels: Labels; entries: BlockEntry[] }>();
   rawBytes = 0;
   entryCount = 0;
+  sealed = false;
+  released = false;
+  /** The encoded block; null until its encoding finished. */
   value: Buffer | null = null;
   /** Pushes still waiting for this block; a queued block nobody waits for is not sent. */
   waiters = 0;
@@ -187,12 +193,29 @@ export class Batcher {
     if (this.open.get(slot) === block) this.open.delete(slot);
     if (block.timer) clearTimeout(block.timer);
     block.timer = null;
-    if (block.value !== null) return;
-    block.value = this.options.encode({ tenant: block.tenant, streams: [...block.streams.values()] });
-    this.options.onSealed?.(block.rawBytes, block.value.length, block.entryCount);
-    // The entries now live in the encoded bytes; drop the objects early to bound memory.
+    if (block.sealed) return;
+    block.sealed = true;
+    const value = this.options.encode({ tenant: block.tenant, streams: [...block.streams.values()] });
+    // The entries now live in the encoding (its bytes, or its serialized payload); drop the objects early to bound memory.
     block.streams.clear();
     this.queue.push(block);
+    if (!(value instanceof Promise)) return this.encoded(block, value);
+    value.then(
+      (bytes) => this.encoded(block, bytes),
+      (err: Error) => {
+        const at = this.queue.indexOf(block);
+        if (at >= 0) this.queue.splice(at, 1);
+        this.release(block);
+        block.reject(new UnavailableError(`a block could not be encoded: ${err.message}`, this.options.retryAfterSeconds));
+        this.pump();
+      },
+    );
+  }
+
+  private encoded(block: PendingBlock, value: Buffer): void {
+    if (block.released) return;
+    block.value = value;
+    this.options.onSealed?.(block.rawBytes, value.length, block.entryCount);
     this.pump();
   }
 
@@ -209,12 +232,14 @@ export class Batcher {
         next.reject(new UnavailableError('no push waits for this block any more', this.options.retryAfterSeconds));
         continue;
       }
+      // Still being encoded: it and the blocks sealed after it wait, so partitions keep their order.
+      if (next.value === null) break;
       if (batch.length > 0 && bytes + next.value!.length > this.options.maxRequestBytes) break;
       batch.push(this.queue.shift()!);
       bytes += next.value!.length;
     }
     if (batch.length === 0) {
-      for (const res of this.idle.splice(0)) res();
+      if (this.queue.length === 0) for (const res of this.idle.splice(0)) res();
       return;
     }
     this.sending = true;
@@ -238,6 +263,8 @@ export class Batcher {
   }
 
   private release(block: PendingBlock): void {
+    if (block.released) return;
+    block.released = true;
     this.pendingBytes -= block.rawBytes;
     block.value = Buffer.alloc(0);
   }

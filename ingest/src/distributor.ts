@@ -4,12 +4,13 @@
  * holds an entry of the push (or answers 503 after `ackTimeoutMs`), counts the outcome, and builds
  * the write token. Protocol routes and the syslog listener call `push` and only shape the reply.
  */
-import { encodeBlock } from '../../core/src/block-format';
+import { assembleBlock, encodeBlock, rawLengthsOf, serializeBlock, type BlockInput } from '../../core/src/block-format';
 import type { IngestSettings } from '../../core/src/config';
 import { ConfigError, SiltError, UnavailableError } from '../../core/src/errors';
 import { parseLabelSet } from '../../core/src/label-set';
 import { labelsKey, streamId } from '../../core/src/labels';
 import { encodeWriteToken, type WriteOffsets } from '../../core/src/write-token';
+import { FramePool } from '../../core/src/zstd-pool';
 import { Batcher, type BlockSender, type PendingBlock } from './batcher';
 import type { IngestMetrics } from './metrics';
 import { Partitioner, spreadKey } from './partitioner';
@@ -36,6 +37,8 @@ function parseSpreadStreams(list: readonly string[]): string[] {
 export class Distributor {
   private readonly batcher: Batcher;
   private readonly partitioner: Partitioner;
+  /** Threads compressing sealed blocks; null when `compressionThreads` is 0 (compressed on the event loop). */
+  private readonly pool: FramePool | null;
 
   constructor(
     private readonly s: IngestSettings,
@@ -44,6 +47,16 @@ export class Distributor {
     private readonly metrics: IngestMetrics,
   ) {
     this.partitioner = new Partitioner(partitions, parseSpreadStreams(s.spreadStreams));
+    const pool = (this.pool = s.compressionThreads > 0 ? new FramePool(s.compressionThreads) : null);
+    const level = s.zstdLevel;
+    // The payloads are written here (they read the entries); only their compression moves to a thread.
+    const encode =
+      pool === null
+        ? (input: BlockInput) => encodeBlock(input, { level })
+        : (input: BlockInput) => {
+            const block = serializeBlock(input);
+            return pool.compress(block.payload, rawLengthsOf(block), level).then((frames) => assembleBlock(block, frames));
+          };
     this.batcher = new Batcher(sender, {
       lingerMs: s.lingerMs,
       maxBlockBytes: s.maxBlockBytes,
@@ -51,7 +64,7 @@ export class Distributor {
       maxRequestBytes: s.maxRequestBytes,
       maxPendingBytes: s.maxPendingBytes,
       retryAfterSeconds: s.retryAfterSeconds,
-      encode: (input) => encodeBlock(input, { level: s.zstdLevel }),
+      encode,
       onSealed: (raw, encoded) => {
         metrics.blocks.inc();
         metrics.blockRawBytes.inc(raw);
@@ -105,9 +118,13 @@ export class Distributor {
     return { accepted: parsed.accepted, rejected: parsed.rejected, token: encodeWriteToken(token) };
   }
 
-  /** Seals and sends what is open, refuses new pushes, and waits for what is in flight. */
-  close(): Promise<void> {
-    return this.batcher.close();
+  /** Seals and sends what is open, refuses new pushes, waits for what is in flight, and stops the compression threads. */
+  async close(): Promise<void> {
+    try {
+      await this.batcher.close();
+    } finally {
+      await this.pool?.close();
+    }
   }
 
   /** Waits until Kafka acknowledged every block, or answers 503 once `ackTimeoutMs` passes. */

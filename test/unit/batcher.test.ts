@@ -123,4 +123,52 @@ describe('ingest > batcher', () => {
     expect(sent).toHaveLength(1);
     expect(batcher.pending).toBe(0);
   });
+
+  it('sends blocks encoded later (on another thread) in the order they were sealed, and flush waits for them', async () => {
+    const later: { input: BlockInput; resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
+    const { batcher, sent, ack } = setup({
+      lingerMs: 1_000,
+      maxBlockEntries: 2,
+      encode: (input) => new Promise<Buffer>((resolve, reject) => later.push({ input, resolve, reject })),
+    });
+    const blocks = new Set<PendingBlock>();
+    batcher.add(0, 't', 'k', { a: '1' }, entries(6), blocks);
+    const flushed = batcher.flush();
+    let done = false;
+    void flushed.then(() => (done = true));
+    expect(later).toHaveLength(3);
+    later[2]!.resolve(Buffer.from('third'));
+    later[1]!.resolve(Buffer.from('second'));
+    await tick(5);
+    expect(sent).toHaveLength(0);
+    later[0]!.resolve(Buffer.from('first'));
+    await tick(5);
+    expect(sent.map((r) => r.blocks.map((b) => b.value.toString()))).toEqual([['first', 'second', 'third']]);
+    expect(done).toBe(false);
+    ack(0);
+    await flushed;
+    expect((await Promise.all([...blocks].map((b) => b.done))).map(Number)).toEqual([0, 1, 2]);
+    expect(batcher.pending).toBe(0);
+  });
+
+  it('answers the pushes of a block whose encoding failed with a retriable 503, and sends the others', async () => {
+    const later: { resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
+    const { batcher, sent, ack } = setup({
+      lingerMs: 1_000,
+      maxBlockEntries: 1,
+      encode: () => new Promise<Buffer>((resolve, reject) => later.push({ resolve, reject })),
+    });
+    const blocks = new Set<PendingBlock>();
+    batcher.add(0, 't', 'k', { a: '1' }, entries(2), blocks);
+    void batcher.flush();
+    later[0]!.reject(new Error('thread exited'));
+    later[1]!.resolve(Buffer.from('ok'));
+    const [failed, kept] = [...blocks];
+    await expect(failed!.done).rejects.toMatchObject({ code: 'SILT_KAFKA_UNAVAILABLE', retriable: true });
+    await tick(5);
+    expect(sent.map((r) => r.blocks.map((b) => b.value.toString()))).toEqual([['ok']]);
+    ack(0);
+    expect(await kept!.done).toBe(0n);
+    expect(batcher.pending).toBe(0);
+  });
 });

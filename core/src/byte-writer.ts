@@ -1,0 +1,57 @@
+/** The growable output buffer the block and frame encoders write through, and the bound under which they write a timestamp delta without BigInt. */
+
+// Below this magnitude a delta survives Number() exactly and its zigzag stays a safe integer,
+// so the common case does no BigInt arithmetic beyond one subtraction.
+export const FAST_DELTA = 2 ** 52;
+// One oversized block must not pin its scratch memory for the life of the process.
+export const SCRATCH_RETAIN = 4 * 1024 * 1024;
+
+/** A growable output buffer reused across calls, so encoding allocates only on growth. */
+export class Writer {
+  buf = Buffer.allocUnsafe(64 * 1024);
+  pos = 0;
+
+  reserve(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** Needs `reserve` first; `v` is a non-negative safe integer. */
+  varint(v: number): void {
+    const buf = this.buf;
+    let p = this.pos;
+    while (v > 0x7fffffff) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    while (v > 0x7f) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[p++] = v;
+    this.pos = p;
+  }
+
+  /** Needs `reserve` first; `v` is in [0, 2^64). */
+  bigVarint(v: bigint): void {
+    while (v > 0x7fn) {
+      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[this.pos++] = Number(v);
+  }
+
+  /** Needs `reserve` first (5 + byteLength). */
+  string(s: string, byteLength: number): void {
+    this.varint(byteLength);
+    // As many bytes as UTF-16 units means pure ASCII, whose UTF-8 is its latin1: a plain copy, far cheaper than UTF-8 encoding.
+    this.pos += this.buf.write(s, this.pos, byteLength, byteLength === s.length ? 'latin1' : 'utf8');
+  }
+
+  release(): void {
+    if (this.buf.length > SCRATCH_RETAIN) this.buf = Buffer.allocUnsafe(64 * 1024);
+  }
+}
