@@ -22,6 +22,12 @@ export interface BenchOptions {
   halfDurationS: number;
   /** Concurrent keep-alive HTTP connections of the load generator. */
   connections: number;
+  /**
+   * The same, in the protocols phase: enough that ingest's CPU, not the round trip, is the limit,
+   * so that the phase compares what each protocol costs (with too few, every protocol reaches
+   * connections × batch ÷ ack latency, whatever it costs).
+   */
+  protocolConnections: number;
   /** Entries per push request. */
   batch: number;
   /** Repetitions of the newest-100 and 1-minute-window queries, and of the full scan, at each volume. */
@@ -51,6 +57,7 @@ export const USAGE = `usage: npm run bench -- [options]
                           protocol's load in the protocols phase (default 20)
   --half-duration S       seconds of each half-rate phase: ack latency, lag, tail (default 30)
   --connections N         concurrent keep-alive connections of the load generator (default 8)
+  --protocol-connections N  the same in the protocols phase, where they must saturate ingest (default 32)
   --batch N               entries per push (default 1000)
   --point-queries N       repetitions of queries (a) and (b) per volume (default 100)
   --scan-queries N        repetitions of the full scan (c) per volume (default 3)
@@ -81,7 +88,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     else flags.set(arg.slice(2), argv[++i] ?? '');
   }
   if (flags.has('help')) throw new Error(USAGE);
-  const known = ['scenario', 'scale', 'unit', 'duration', 'half-duration', 'connections', 'batch', 'point-queries', 'scan-queries', 'services', 'out', 'json', 'quick', 'keep', 'profile'];
+  const known = ['scenario', 'scale', 'unit', 'duration', 'half-duration', 'connections', 'protocol-connections', 'batch', 'point-queries', 'scan-queries', 'services', 'out', 'json', 'quick', 'keep', 'profile'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   const quick = flags.has('quick');
   const get = (k: string, normal: string, fast: string): string => flags.get(k) ?? (quick ? fast : normal);
@@ -101,6 +108,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     protocolDurationS: positive('--duration', get('duration', '20', '1'), false),
     halfDurationS: positive('--half-duration', get('half-duration', '30', '1'), false),
     connections: positive('--connections', get('connections', '8', '4')),
+    protocolConnections: positive('--protocol-connections', get('protocol-connections', '32', '8')),
     batch: positive('--batch', get('batch', '1000', '1000')),
     pointQueries: positive('--point-queries', get('point-queries', '100', '5')),
     scanQueries: positive('--scan-queries', get('scan-queries', '3', '2')),

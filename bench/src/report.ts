@@ -221,7 +221,7 @@ function protocolsSection(r: BenchResults): string {
     '## Protocols (each shipper protocol → Kafka acknowledged; one ingest process, no storage node consuming)',
     '',
     `${fmt(rounds)} rounds; in each, every protocol in turn for ${fmt(r.options.protocolDurationS / rounds, 1)} s closed loop after ${fmt(warmUpS, 1)} s unmeasured, ` +
-      `each round's order rotated by one protocol; ${r.options.connections} keep-alive connections, ` +
+      `each round's order rotated by one protocol; ${r.options.protocolConnections} keep-alive connections (enough to saturate ingest, so that the phase compares what each protocol costs rather than the ack round trip), ` +
       `pushes of ${fmt(r.options.batch)} entries of the same corpus and streams, every body encoded before its run. ` +
       `Every figure is the median of a protocol's ${fmt(rounds)} runs (the slowest and fastest rows show their spread), and each ratio is a protocol's median entries/s ÷ native JSON's median ` +
       `(native JSON's last round reached ${fmt(drift)}% of its first: the shared machine's drift during the phase).` +

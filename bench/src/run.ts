@@ -192,7 +192,7 @@ async function protocolsPhase(options: BenchOptions, kafka: KafkaUnderTest, gene
     let seq = 0;
     for (let round = 0; round < PROTOCOL_ROUNDS; round++) {
       for (const protocol of protocolRound(round)) {
-        const job = (durationMs: number, firstSeq: number): LoadJob => ({ url: ingest.url, tenant: TENANT, connections: options.connections, clock, firstSeq, durationMs, protocol });
+        const job = (durationMs: number, firstSeq: number): LoadJob => ({ url: ingest.url, tenant: TENANT, connections: options.protocolConnections, clock, firstSeq, durationMs, protocol });
         const name = PROTOCOLS[protocol].name;
         const acceptedBefore = await acceptedEntries(ingest);
         const warm = await generator.run(job(warmUp, seq));
