@@ -6,8 +6,9 @@ import { crc32 } from 'node:zlib';
 import { CCtx, DCtx, compressBound, findFrameCompressedSize, getFrameContentSize, maxCLevel, minCLevel } from 'zstd-napi/binding';
 import { BlockFormatError } from './errors';
 import { I64_MAX, I64_MIN, MAX_BLOCK_ENTRIES, PayloadTimes, corrupt, parsePayload, scanPayloadTimes, setOwn, type DecodedPayload } from './frame-payload';
-import { FAST_DELTA, SCRATCH_RETAIN, Writer } from './byte-writer';
+import { SCRATCH_RETAIN, Writer } from './byte-writer';
 import { type Labels, sortedLabelPairs, streamId } from './labels';
+import type { PayloadRun } from './payload-run';
 
 export { MAX_BLOCK_ENTRIES, PayloadTimes };
 
@@ -28,10 +29,16 @@ export interface BlockEntry {
   line: string;
   attrs?: Record<string, string>;
 }
-/** The entries of one stream, in push order, for `encodeBlock`. */
+/** A payload run of a stream's entries and where it goes among them: before `entries[at]` (at the end when `at` is their count). */
+export interface PlacedRun {
+  at: number;
+  run: PayloadRun;
+}
+/** The entries of one stream, in push order, for `encodeBlock`: objects, and runs already in the payload format placed among them. */
 export interface BlockStreamInput {
   labels: Labels;
   entries: BlockEntry[];
+  runs?: PlacedRun[];
 }
 /** Everything one block holds: one tenant, one or more streams. */
 export interface BlockInput {
@@ -109,32 +116,49 @@ interface PayloadSummary {
   maxTs: bigint;
 }
 
+const NO_RUNS: PlacedRun[] = [];
+
+/** The entries of a stream input, its runs' included. */
+function entryCountOf(stream: BlockStreamInput): number {
+  let n = stream.entries.length;
+  if (stream.runs !== undefined) for (const { run } of stream.runs) n += run.entries;
+  return n;
+}
+
 // Serializes one stream's entries into payloadWriter (see "Frame payload" in docs/FORMAT.md).
-function writePayload(entries: BlockEntry[]): PayloadSummary {
+function writePayload(entries: BlockEntry[], runs: readonly PlacedRun[] = NO_RUNS): PayloadSummary {
   const w = payloadWriter;
   w.pos = 0;
-  let minTs = entries[0]!.ts;
-  let maxTs = minTs;
+  let minTs = I64_MAX;
+  let maxTs = I64_MIN;
   let prev = 0n;
   let prevAttrs: Record<string, string> | undefined;
   let prevAttrsStart = 0;
   let prevAttrsEnd = 0;
-  for (let i = 0; i < entries.length; i++) {
+  let r = 0;
+  for (let i = 0; i <= entries.length; i++) {
+    // A run is its entries' bytes but the first one's delta, which is relative to what precedes it here.
+    for (; r < runs.length && runs[r]!.at === i; r++) {
+      const run = runs[r]!.run;
+      w.reserve(10 + run.bytes.length);
+      w.delta(run.firstTs - prev);
+      run.bytes.copy(w.buf, w.pos);
+      w.pos += run.bytes.length;
+      prev = run.lastTs;
+      if (run.minTs < minTs) minTs = run.minTs;
+      if (run.maxTs > maxTs) maxTs = run.maxTs;
+    }
+    if (i === entries.length) break;
     const entry = entries[i]!;
     const ts = entry.ts;
     if (ts < minTs) minTs = ts;
-    else if (ts > maxTs) maxTs = ts;
+    if (ts > maxTs) maxTs = ts;
     const delta = ts - prev;
     prev = ts;
     const line = entry.line;
     const lineLength = Buffer.byteLength(line);
     w.reserve(10 + 5 + lineLength + 5);
-    const d = Number(delta);
-    if (d > -FAST_DELTA && d < FAST_DELTA) w.varint(d < 0 ? -2 * d - 1 : 2 * d);
-    else {
-      const wrapped = BigInt.asIntN(64, delta);
-      w.bigVarint(wrapped < 0n ? (-wrapped << 1n) - 1n : wrapped << 1n);
-    }
+    w.delta(delta);
     w.string(line, lineLength);
     const attrs = entry.attrs;
     if (attrs === undefined) {
@@ -216,16 +240,17 @@ export function serializeBlock(input: BlockInput): SerializedBlock {
     if (pairs.length > U16_MAX) throw new RangeError(`block: more than ${U16_MAX} labels`);
     headerLength += STREAM_ROW_LENGTH;
     for (const [name, value] of pairs) headerLength += 4 + u16Length(name, 'label name') + u16Length(value, 'label value');
-    if (stream.entries.length === 0) throw new RangeError('block: a stream has no entries');
-    entryCount += stream.entries.length;
-    out.push({ id: streamId(tenant, stream.labels), pairs, entryCount: stream.entries.length, minTs: 0n, maxTs: 0n, rawLength: 0 });
+    const count = entryCountOf(stream);
+    if (count === 0) throw new RangeError('block: a stream has no entries');
+    entryCount += count;
+    out.push({ id: streamId(tenant, stream.labels), pairs, entryCount: count, minTs: 0n, maxTs: 0n, rawLength: 0 });
   }
   if (entryCount > MAX_BLOCK_ENTRIES) throw new RangeError(`block: ${entryCount} entries, more than ${MAX_BLOCK_ENTRIES}`);
   const all = blockWriter;
   all.pos = 0;
   try {
     for (let i = 0; i < streams.length; i++) {
-      const { minTs, maxTs } = writePayload(streams[i]!.entries);
+      const { minTs, maxTs } = writePayload(streams[i]!.entries, streams[i]!.runs);
       const rawLength = payloadWriter.pos;
       if (all.pos + rawLength > MAX_RAW_LENGTH) throw new RangeError(`block: uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
       Object.assign(out[i]!, { minTs, maxTs, rawLength });

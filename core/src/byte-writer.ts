@@ -8,8 +8,12 @@ export const SCRATCH_RETAIN = 4 * 1024 * 1024;
 
 /** A growable output buffer reused across calls, so encoding allocates only on growth. */
 export class Writer {
-  buf = Buffer.allocUnsafe(64 * 1024);
+  buf: Buffer;
   pos = 0;
+
+  constructor(private readonly initial = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
 
   reserve(n: number): void {
     const need = this.pos + n;
@@ -44,6 +48,21 @@ export class Writer {
     this.buf[this.pos++] = Number(v);
   }
 
+  /** Needs `reserve` first (10 bytes): a zigzag varint of `d`, an exact integer with |d| < FAST_DELTA. */
+  smallDelta(d: number): void {
+    this.varint(d < 0 ? -2 * d - 1 : 2 * d);
+  }
+
+  /** Needs `reserve` first (10 bytes): a zigzag varint of `delta` taken as a signed 64-bit integer. */
+  delta(delta: bigint): void {
+    const d = Number(delta);
+    if (d > -FAST_DELTA && d < FAST_DELTA) this.smallDelta(d);
+    else {
+      const wrapped = BigInt.asIntN(64, delta);
+      this.bigVarint(wrapped < 0n ? (-wrapped << 1n) - 1n : wrapped << 1n);
+    }
+  }
+
   /** Needs `reserve` first (5 + byteLength). */
   string(s: string, byteLength: number): void {
     this.varint(byteLength);
@@ -52,6 +71,6 @@ export class Writer {
   }
 
   release(): void {
-    if (this.buf.length > SCRATCH_RETAIN) this.buf = Buffer.allocUnsafe(64 * 1024);
+    if (this.buf.length > SCRATCH_RETAIN) this.buf = Buffer.allocUnsafe(this.initial);
   }
 }

@@ -110,20 +110,6 @@ function checkLevel(level: number): void {
   if (!Number.isInteger(level) || level < minCLevel() || level > maxCLevel()) throw new RangeError(`frame: invalid zstd level ${level}`);
 }
 
-// d is an exact integer with |d| < FAST_DELTA.
-function writeSmallDelta(w: Writer, d: number): void {
-  w.varint(d < 0 ? -2 * d - 1 : 2 * d);
-}
-
-function writeDelta(w: Writer, delta: bigint): void {
-  const d = Number(delta);
-  if (d > -FAST_DELTA && d < FAST_DELTA) writeSmallDelta(w, d);
-  else {
-    const wrapped = BigInt.asIntN(64, delta);
-    w.bigVarint(wrapped < 0n ? (-wrapped << 1n) - 1n : wrapped << 1n);
-  }
-}
-
 function gcd(a: number, b: number): number {
   while (b !== 0) {
     const r = a % b;
@@ -235,8 +221,8 @@ function writeLineColumns(entries: BlockEntry[], { minTs, unit }: TimeSummary): 
   for (const entry of entries) {
     timesOut.reserve(10);
     // With a unit above 1 every delta is below FAST_DELTA, so it divides exactly as a double.
-    if (unit === 1) writeDelta(timesOut, entry.ts - prev);
-    else writeSmallDelta(timesOut, Number(entry.ts - prev) / unit);
+    if (unit === 1) timesOut.delta(entry.ts - prev);
+    else timesOut.smallDelta(Number(entry.ts - prev) / unit);
     prev = entry.ts;
     const line = entry.line;
     const n = Buffer.byteLength(line);

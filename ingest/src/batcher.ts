@@ -3,9 +3,10 @@
  * seals it after `lingerMs` or at a size cap, and hands sealed blocks to one sender loop that
  * produces several blocks per Kafka request. A push awaits every block that holds its entries.
  */
-import type { BlockEntry, BlockInput } from '../../core/src/block-format';
+import type { BlockEntry, BlockInput, BlockStreamInput } from '../../core/src/block-format';
 import { UnavailableError } from '../../core/src/errors';
 import type { Labels } from '../../core/src/labels';
+import type { PayloadRun } from '../../core/src/payload-run';
 
 /** A block ready for Kafka, as the sender sees it. */
 export interface OutgoingBlock {
@@ -42,7 +43,7 @@ export class PendingBlock {
   readonly partition: number;
   readonly tenant: string;
   /** Streams by canonical label key, in first-seen order. */
-  readonly streams = new Map<string, { labels: Labels; entries: BlockEntry[] }>();
+  readonly streams = new Map<string, BlockStreamInput & { entries: BlockEntry[] }>();
   rawBytes = 0;
   entryCount = 0;
   sealed = false;
@@ -148,6 +149,33 @@ export class Batcher {
     return lineBytes;
   }
 
+  /**
+   * Adds one stream's entries already in the payload format (see core/src/payload-run.ts), as
+   * `add` adds objects: a run goes whole into a block, so a block is cut between runs.
+   */
+  addRuns(partition: number, tenant: string, key: string, labels: Labels, runs: readonly PayloadRun[], into: Set<PendingBlock>): number {
+    const slot = `${partition}\0${tenant}`;
+    let block = this.open.get(slot) ?? this.openBlock(slot, partition, tenant);
+    let stream = this.streamOf(block, key, labels);
+    let lineBytes = 0;
+    for (const run of runs) {
+      const size = run.lineBytes + run.entries * ENTRY_OVERHEAD;
+      lineBytes += run.lineBytes;
+      if (block.entryCount > 0 && (block.rawBytes + size > this.options.maxBlockBytes || block.entryCount + run.entries > this.options.maxBlockEntries)) {
+        this.register(block, into);
+        this.seal(slot, block);
+        block = this.openBlock(slot, partition, tenant);
+        stream = this.streamOf(block, key, labels);
+      }
+      (stream.runs ??= []).push({ at: stream.entries.length, run });
+      block.rawBytes += size;
+      block.entryCount += run.entries;
+      this.pendingBytes += size;
+    }
+    this.register(block, into);
+    return lineBytes;
+  }
+
   /** Tells the batcher a push stopped waiting (it timed out), so blocks nobody needs are not sent late. */
   abandon(blocks: Iterable<PendingBlock>): void {
     for (const b of blocks) b.waiters--;
@@ -180,7 +208,7 @@ export class Batcher {
     return block;
   }
 
-  private streamOf(block: PendingBlock, key: string, labels: Labels): { labels: Labels; entries: BlockEntry[] } {
+  private streamOf(block: PendingBlock, key: string, labels: Labels): BlockStreamInput & { entries: BlockEntry[] } {
     let s = block.streams.get(key);
     if (!s) {
       s = { labels, entries: [] };

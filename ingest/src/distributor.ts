@@ -109,7 +109,10 @@ export class Distributor {
         const stream = streams[i]!;
         const key = labelsKey(stream.labels);
         const partition = this.partitioner.partition(tenant, key, streamId(tenant, stream.labels));
-        bytes += this.batcher.add(partition, tenant, key, stream.labels, stream.entries, blocks, lineBytes?.[i]);
+        bytes +=
+          stream.runs === undefined
+            ? this.batcher.add(partition, tenant, key, stream.labels, stream.entries, blocks, lineBytes?.[i])
+            : this.batcher.addRuns(partition, tenant, key, stream.labels, stream.runs, blocks);
       }
       token = await this.awaitBlocks(blocks);
       this.metrics.entriesAccepted.inc({ tenant }, parsed.accepted);

@@ -1,6 +1,7 @@
 import { Batcher, type BatcherOptions, type OutgoingBlock, type PendingBlock } from '../../ingest/src/batcher';
 import type { BlockInput } from '../../core/src/block-format';
 import { SiltError } from '../../core/src/errors';
+import { RunWriter } from '../../core/src/payload-run';
 
 interface Sent {
   blocks: OutgoingBlock[];
@@ -169,6 +170,32 @@ describe('ingest > batcher', () => {
     expect(sent.map((r) => r.blocks.map((b) => b.value.toString()))).toEqual([['ok']]);
     ack(0);
     expect(await kept!.done).toBe(0n);
+    expect(batcher.pending).toBe(0);
+  });
+
+  it('adds payload runs whole, cutting blocks between runs at the caps and placing each among the objects', async () => {
+    const { batcher, sent, inputs, ack } = setup({ maxBlockEntries: 5 });
+    const w = new RunWriter();
+    for (let i = 0; i < 3; i++) w.append(1, i, Buffer.from(`run ${i}`), RunWriter.NO_ATTRS);
+    const [run] = w.finish();
+    const blocks = new Set<PendingBlock>();
+    batcher.add(0, 't', 'k', { a: '1' }, entries(2), blocks);
+    expect(batcher.addRuns(0, 't', 'k', { a: '1' }, [run!], blocks)).toBe(run!.lineBytes);
+    batcher.add(0, 't', 'k', { a: '1' }, entries(1), blocks);
+    expect(batcher.addRuns(0, 't', 'k', { a: '1' }, [run!], blocks)).toBe(run!.lineBytes);
+    const flushed = batcher.flush();
+    const streams = inputs.map((b) => b.streams[0]!);
+    expect(streams.map((s) => [s.entries.length, (s.runs ?? []).map((r) => r.at)])).toEqual([
+      [2, [2]],
+      [1, [1]],
+    ]);
+    expect(blocks.size).toBe(2);
+    expect(batcher.pending).toBeGreaterThan(0);
+    ack(0);
+    await tick(5);
+    sent.slice(1).forEach((_, i) => ack(i + 1));
+    await flushed;
+    await Promise.all([...blocks].map((b) => b.done));
     expect(batcher.pending).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { entriesOf } from '../support/push-entries';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import protobuf from 'protobufjs';
@@ -102,14 +103,14 @@ describe('ingest > loki push > json', () => {
     expect(r.rejected).toEqual([]);
     expect(r.accepted).toBe(5);
     expect(r.streams.map((s) => s.labels)).toEqual([{ app: 'api', host: 'h1' }, { app: 'worker' }]);
-    expect(r.streams[0]!.entries).toEqual([
+    expect(entriesOf(r.streams[0]!)).toEqual([
       { ts: NOW - 3n * S + 123_456_789n, line: 'first' },
       { ts: NOW - 2n * S, line: 'second' },
       { ts: NOW - S, line: 'third', attrs: { trace_id: 'ab12', 'user.id': 'u1' } },
       { ts: NOW - S, line: 'fourth' },
     ]);
     // winston-loki's third element is `{}` on every value: no attrs, not empty ones.
-    expect('attrs' in r.streams[0]!.entries[1]!).toBe(false);
+    expect('attrs' in entriesOf(r.streams[0]!)[1]!).toBe(false);
   });
 
   it('groups streams with the same labels in any order', async () => {
@@ -120,7 +121,7 @@ describe('ingest > loki push > json', () => {
       ],
     });
     expect(r.streams).toHaveLength(1);
-    expect(r.streams[0]!.entries.map((e) => e.line)).toEqual(['x', 'y']);
+    expect(entriesOf(r.streams[0]!).map((e) => e.line)).toEqual(['x', 'y']);
   });
 
   it('takes timestamps as Loki does (a decimal string of ns, optionally signed +) and in every native form', async () => {
@@ -139,7 +140,7 @@ describe('ingest > loki push > json', () => {
       ],
     });
     expect(r.rejected).toEqual([]);
-    expect(r.streams[0]!.entries.map((e) => e.ts)).toEqual([NOW - 5n * S + 7n, NOW - 4n * S, NOW - 2500_000_000n, NOW - 2n * S, NOW - S]);
+    expect(entriesOf(r.streams[0]!).map((e) => e.ts)).toEqual([NOW - 5n * S + 7n, NOW - 4n * S, NOW - 2500_000_000n, NOW - 2n * S, NOW - S]);
   });
 
   it('rejects bad timestamps entry by entry and keeps the rest', async () => {
@@ -160,7 +161,7 @@ describe('ingest > loki push > json', () => {
       ],
     });
     expect(r.accepted).toBe(1);
-    expect(r.streams[0]!.entries.map((e) => e.line)).toEqual(['good']);
+    expect(entriesOf(r.streams[0]!).map((e) => e.line)).toEqual(['good']);
     expect(codes(r)).toEqual(['0:1:SILT_BAD_TIMESTAMP', '0:2:SILT_BAD_TIMESTAMP', '0:3:SILT_BAD_TIMESTAMP', '0:4:SILT_BAD_TIMESTAMP', '0:5:SILT_TOO_OLD', '0:6:SILT_TOO_NEW']);
     expect(r.rejected[0]!.reason).toMatch(/string of nanoseconds/);
   });
@@ -260,11 +261,11 @@ describe('ingest > loki push > protobuf', () => {
     );
     expect(r.rejected).toEqual([]);
     expect(r.streams.map((s) => s.labels)).toEqual([{ app: 'api', host: 'h1' }, { app: 'worker' }]);
-    expect(r.streams[0]!.entries).toEqual([
+    expect(entriesOf(r.streams[0]!)).toEqual([
       { ts: NOW - 2n * S + 999_999_999n, line: 'one' },
       { ts: NOW - S + 1n, line: 'two ✓', attrs: { trace_id: 'ab12', 'user.id': 'ü' } },
     ]);
-    expect(r.streams[1]!.entries).toEqual([{ ts: NOW - S, line: '' }]);
+    expect(entriesOf(r.streams[1]!)).toEqual([{ ts: NOW - S, line: '' }]);
   });
 
   it.each([undefined, '', 'application/x-protobuf', 'application/octet-stream', 'text/plain'])('reads Content-Type %j as protobuf, as Loki does', async (ct) => {
@@ -307,7 +308,7 @@ describe('ingest > loki push > protobuf', () => {
       ]),
     );
     expect(r.streams).toHaveLength(1);
-    expect(r.streams[0]!.entries.map((e) => e.line)).toEqual(['x', 'y']);
+    expect(entriesOf(r.streams[0]!).map((e) => e.line)).toEqual(['x', 'y']);
   });
 
   const invalid = Buffer.from([0x6f, 0x6b, 0xc3, 0x28]);
@@ -329,7 +330,7 @@ describe('ingest > loki push > protobuf', () => {
     async (_where, streams, rejected, kept) => {
       const r = await parseProto(proto(streams));
       expect(codes(r)).toEqual(rejected);
-      expect(r.streams.flatMap((s) => s.entries.map((e) => e.line))).toEqual(kept);
+      expect(r.streams.flatMap((s) => entriesOf(s).map((e) => e.line))).toEqual(kept);
     },
   );
 
@@ -338,10 +339,10 @@ describe('ingest > loki push > protobuf', () => {
     const alone = await parseProto(proto([{ labels: '{a="\ufffd"}', entries: [{ ts: NOW - S, line: real, sm: [['k', '\ufffd']] }] }]));
     expect(alone.rejected).toEqual([]);
     expect(alone.streams[0]!.labels).toEqual({ a: '\ufffd' });
-    expect(alone.streams[0]!.entries).toEqual([{ ts: NOW - S, line: real, attrs: { k: '\ufffd' } }]);
+    expect(entriesOf(alone.streams[0]!)).toEqual([{ ts: NOW - S, line: real, attrs: { k: '\ufffd' } }]);
     const mixed = await parseProto(proto([{ labels: '{a="1"}', entries: [{ ts: NOW - S, line: real }, { ts: NOW - S, line: invalid }] }]));
     expect(codes(mixed)).toEqual(['0:1:SILT_INVALID_UTF8']);
-    expect(mixed.streams[0]!.entries.map((e) => e.line)).toEqual([real]);
+    expect(entriesOf(mixed.streams[0]!).map((e) => e.line)).toEqual([real]);
   });
 
   it('rejects invalid and absent Timestamps entry by entry', async () => {
@@ -365,7 +366,7 @@ describe('ingest > loki push > protobuf', () => {
     expect(codes(r)).toEqual(['0:1:SILT_BAD_TIMESTAMP', '0:2:SILT_BAD_TIMESTAMP', '0:3:SILT_TOO_OLD', '0:4:SILT_TOO_OLD', '0:5:SILT_TOO_OLD']);
     expect(r.rejected[3]!.reason).toMatch(/^timestamp 1970-01-01T00:00:01\.\d{9}Z /);
     expect(r.rejected[4]!.reason).toMatch(/^timestamp 1973-03-03T09:46:39\.999999999Z /);
-    expect(r.streams[0]!.entries).toEqual([{ ts: NOW - S + 5n, line: 'ok' }]);
+    expect(entriesOf(r.streams[0]!)).toEqual([{ ts: NOW - S + 5n, line: 'ok' }]);
   });
 
   it('refuses malformed and truncated protobuf with 400 SILT_MALFORMED_PROTOBUF', async () => {
@@ -406,7 +407,7 @@ describe('ingest > loki push > protobuf', () => {
     const r = await parseProto(body);
     expect(ticked).toBe(true);
     expect(r.accepted).toBe(20_000);
-    expect(r.streams[0]!.entries[19_999]).toEqual({ ts: NOW - S + 19_999n, line: 'line 19999 '.padEnd(300, 'x') });
+    expect(entriesOf(r.streams[0]!)[19_999]).toEqual({ ts: NOW - S + 19_999n, line: 'line 19999 '.padEnd(300, 'x') });
   });
 
   it('refuses an empty body and takes an empty PushRequest', async () => {
@@ -477,7 +478,7 @@ describe('ingest > loki push > route', () => {
     expect(res.headers['x-silt-token']).toBe('tok-1');
     expect(fake.pushes).toHaveLength(1);
     expect(fake.pushes[0]!.tenant).toBe('default');
-    expect(fake.pushes[0]!.parsed.streams[0]!.entries.map((e) => e.line)).toEqual(['a', 'b']);
+    expect(entriesOf(fake.pushes[0]!.parsed.streams[0]!).map((e) => e.line)).toEqual(['a', 'b']);
   });
 
   it('takes the first value of a repeated X-Scope-OrgID', async () => {
@@ -516,7 +517,7 @@ describe('ingest > loki push > route', () => {
     }
     const body = proto([{ labels: '{app="gz"}', entries: [{ ts: BigInt(Date.now()) * 1_000_000n, line: 'gz proto' }] }]);
     expect((await push(gzipSync(body), { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' })).statusCode).toBe(204);
-    expect(fake.pushes.map((p) => p.parsed.streams[0]!.entries[0]!.line)).toEqual(['via gzip', 'via deflate', 'via deflate', 'gz proto']);
+    expect(fake.pushes.map((p) => entriesOf(p.parsed.streams[0]!)[0]!.line)).toEqual(['via gzip', 'via deflate', 'via deflate', 'gz proto']);
   });
 
   it('ignores Content-Encoding: snappy on a protobuf body, as Loki does', async () => {

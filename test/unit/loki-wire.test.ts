@@ -1,3 +1,5 @@
+import { entriesOf } from '../support/push-entries';
+import { isUtf8 } from 'node:buffer';
 import { compressSync } from 'snappy';
 import { expectWalkReadsAsDecode, len, sub, varint, wire, type Field } from '../support/proto-fields';
 import { parseTimestamp } from '../../core/src/time';
@@ -42,11 +44,18 @@ const RICH = wire(
 const text = (v: unknown): unknown => (v === INVALID_TEXT ? '<invalid utf-8>' : v);
 const seconds = (s: Int64): number => (typeof s === 'number' ? s : s.high * 2 ** 32 + (s.low >>> 0));
 
+/** The walk's line bytes read as the strict decode reads text. */
+function lineOf(e: EntryFields, body: Buffer | undefined): unknown {
+  if (e.lineStart === undefined || body === undefined) return text(e.line);
+  const bytes = body.subarray(e.lineStart, e.lineEnd);
+  return isUtf8(bytes) ? bytes.toString() : text(INVALID_TEXT);
+}
+
 /** An entry as plain values: the walk reuses its objects, so each is copied when handed over. */
-function plainEntry(e: EntryFields): unknown {
+function plainEntry(e: EntryFields, body?: Buffer): unknown {
   return {
     ts: e.timestamp === null ? null : `${seconds(e.timestamp.seconds)}:${e.timestamp.nanos}`,
-    line: text(e.line),
+    line: lineOf(e, body),
     metadata: e.structuredMetadata.map((p) => [text(p.name), text(p.value)]),
   };
 }
@@ -55,7 +64,7 @@ function walked(body: Buffer): unknown[] {
   const seen: unknown[] = [];
   walkPushRequest(body, {
     stream: (index, labels) => seen.push({ stream: index, labels: text(labels) }),
-    entry: (index, e) => seen.push({ entry: index, value: plainEntry(e) }),
+    entry: (index, e) => seen.push({ entry: index, value: plainEntry(e, body) }),
     end: (entries) => seen.push({ end: entries }),
   });
   return seen;
@@ -88,12 +97,12 @@ describe('ingest > loki wire > walk', () => {
 
   it('maps a request the same through the walk as through the whole decode, rejections and line lengths included', async () => {
     const parsed = await parse(RICH);
-    expect(parsed.streams.map((s) => [s.labels, s.entries.map((e) => e.line)])).toEqual([
+    expect(parsed.streams.map((s) => [s.labels, entriesOf(s).map((e) => e.line)])).toEqual([
       [{ app: 'api', env: 'prod' }, ['plain line', 'with metadata', 'last line wins', 'after unknown fields', 'same labels again']],
     ]);
-    expect(parsed.streams[0]!.entries[1]!.attrs).toEqual({ trace_id: 'abc', user: 'u1' });
-    expect(parsed.streams[0]!.entries[2]!.ts).toBe(BigInt(SECONDS) * S + 4n);
-    expect(parsed.lineBytes).toEqual([parsed.streams[0]!.entries.reduce((n, e) => n + Buffer.byteLength(e.line), 0)]);
+    expect(entriesOf(parsed.streams[0]!)[1]!.attrs).toEqual({ trace_id: 'abc', user: 'u1' });
+    expect(entriesOf(parsed.streams[0]!)[2]!.ts).toBe(BigInt(SECONDS) * S + 4n);
+    expect(parsed.lineBytes).toEqual([entriesOf(parsed.streams[0]!).reduce((n, e) => n + Buffer.byteLength(e.line), 0)]);
     expect(parsed.rejected.map((r) => [r.stream, r.entry, r.code])).toEqual([
       [0, 3, 'SILT_TOO_OLD'],
       [0, 4, 'SILT_INVALID_UTF8'],
@@ -110,6 +119,6 @@ describe('ingest > loki wire > walk', () => {
     const late = wire(sub(1, entry(ts(SECONDS, 1), len(2, 'early entry')), len(1, '{app="late"}')));
     expect(() => walked(late)).toThrow(LateField);
     const parsed = await parse(late);
-    expect(parsed.streams.map((s) => [s.labels, s.entries.map((e) => e.line)])).toEqual([[{ app: 'late' }, ['early entry']]]);
+    expect(parsed.streams.map((s) => [s.labels, entriesOf(s).map((e) => e.line)])).toEqual([[{ app: 'late' }, ['early entry']]]);
   });
 });

@@ -3,7 +3,8 @@
  * Reader (the strict-text one of proto-reader.ts) and hands each stream's labels and each entry to
  * a visitor as it reaches them, instead of building the whole request as objects first. An entry
  * is read into one reused object shaped as protobufjs decodes an `EntryAdapter`, so one mapper
- * reads both; its timestamp is a reused object too.
+ * reads both, except for its line: the walk gives where the line's bytes are, not a string (the
+ * mapper copies them to the frame as they are); its timestamp is a reused object too.
  *
  * Every message is read as protobufjs's generated decoders read it (field numbers of Loki's
  * `push.proto`, see loki-proto.ts): fields by number whatever their wire type, the last of a
@@ -28,10 +29,16 @@ export interface PairFields {
   value: unknown;
 }
 
-/** An `EntryAdapter` as the walk and protobufjs read it: `line` a string, or INVALID_TEXT where its bytes are not UTF-8. */
+/**
+ * An `EntryAdapter` as the walk and protobufjs read it. protobufjs gives `line`, a string (or
+ * INVALID_TEXT where its bytes are not UTF-8); the walk gives `lineStart` and `lineEnd`, where its
+ * bytes are in the walked body, unchecked.
+ */
 export interface EntryFields {
   timestamp: TimestampFields | null;
-  line: unknown;
+  line?: unknown;
+  lineStart?: number;
+  lineEnd?: number;
   structuredMetadata: PairFields[];
 }
 
@@ -39,8 +46,8 @@ export interface EntryFields {
 export interface PushVisitor {
   /** The labels text of `streams[index]` (a string, or INVALID_TEXT), before its entries. */
   stream(index: number, labels: unknown): void;
-  /** Entry `index` of the current stream; the object is reused for the next entry. `lineBytes` is the line's UTF-8 length (−1: not known). */
-  entry(index: number, entry: EntryFields, lineBytes: number): void;
+  /** Entry `index` of the current stream; the object is reused for the next entry. */
+  entry(index: number, entry: EntryFields): void;
   /** The end of the current stream, which had `entries` entries. */
   end(entries: number): void;
 }
@@ -51,7 +58,7 @@ const NO_PAIRS: PairFields[] = [];
 /** Reads one request; the entry and timestamp objects are reused across entries. */
 class Walker {
   private readonly r: protobuf.Reader;
-  private readonly entryFields: EntryFields = { timestamp: null, line: '', structuredMetadata: NO_PAIRS };
+  private readonly entryFields: EntryFields = { timestamp: null, lineStart: 0, lineEnd: 0, structuredMetadata: NO_PAIRS };
   private readonly timestampFields: TimestampFields = { seconds: 0, nanos: 0 };
   /** The last seconds varint read (where its bytes are, how many, and its value): a batch's entries mostly share their second. */
   private secondsStart = 0;
@@ -110,9 +117,8 @@ class Walker {
     const r = this.r;
     const e = this.entryFields;
     e.timestamp = null;
-    e.line = '';
+    e.lineStart = e.lineEnd = 0;
     e.structuredMetadata = NO_PAIRS;
-    let lineBytes = 0;
     const outer = enter(r, length);
     while (r.pos < r.len) {
       const t = r.uint32();
@@ -121,10 +127,10 @@ class Walker {
           e.timestamp = this.timestamp(r.uint32());
           break;
         case 2: {
-          const at = r.pos;
-          lineBytes = r.uint32();
-          r.pos = at;
-          e.line = r.string();
+          const length = r.uint32();
+          e.lineStart = r.pos;
+          r.skip(length);
+          e.lineEnd = r.pos;
           break;
         }
         case 3:
@@ -136,7 +142,7 @@ class Walker {
       }
     }
     leave(r, outer);
-    this.visit.entry(index, e, lineBytes);
+    this.visit.entry(index, e);
   }
 
   /** Timestamp (depth 3): seconds = 1, nanos = 2; a repeated one replaces the last, as in protobufjs. */

@@ -233,7 +233,11 @@ class ProtobufMapper implements PushVisitor {
   private lastSeconds = -1;
   private secondsNs = 0n;
 
-  constructor(private readonly b: PushBuilder) {}
+  /** `body` is the request the walk reads (where its line ranges point). */
+  constructor(
+    private readonly b: PushBuilder,
+    private readonly body: Buffer,
+  ) {}
 
   stream(index: number, labels: unknown): void {
     this.index = index;
@@ -246,7 +250,7 @@ class ProtobufMapper implements PushVisitor {
     this.verdict = verdict;
   }
 
-  entry(j: number, e: EntryFields, lineBytes: number): void {
+  entry(j: number, e: EntryFields): void {
     const b = this.b;
     const i = this.index;
     const slot = this.verdict.slot;
@@ -254,8 +258,8 @@ class ProtobufMapper implements PushVisitor {
       b.reject(i, j, this.verdict.code, this.verdict.problem);
       return;
     }
-    const line = e.line;
-    if (typeof line !== 'string') {
+    const walked = e.lineStart !== undefined;
+    if (!walked && typeof e.line !== 'string') {
       b.reject(i, j, 'SILT_INVALID_UTF8', 'line is not valid UTF-8');
       return;
     }
@@ -273,14 +277,19 @@ class ProtobufMapper implements PushVisitor {
       b.reject(i, j, 'SILT_BAD_TIMESTAMP', `timestamp {seconds: ${seconds}, nanos: ${nanos}} is not a valid google.protobuf.Timestamp at or after 1970`);
       return;
     }
+    // A walked line goes from the body to the frame as bytes: no string, entry or BigInt for it.
+    if (walked) {
+      if (!b.addBytes(slot, seconds, nanos, this.body, e.lineStart!, e.lineEnd!, attrs ?? undefined)) b.reject(i, j, b.code, b.reason);
+      return;
+    }
     // Entries of a batch mostly share their second: its nanosecond base is computed once.
     if (seconds !== this.lastSeconds) {
       this.lastSeconds = seconds;
       this.secondsNs = BigInt(seconds) * 1_000_000_000n;
     }
-    const entry = b.entry(line, this.secondsNs + BigInt(nanos), attrs);
+    const entry = b.entry(e.line, this.secondsNs + BigInt(nanos), attrs);
     if (entry === null) b.reject(i, j, b.code, b.reason);
-    else b.add(slot, entry, lineBytes);
+    else b.add(slot, entry);
   }
 
   end(entries: number): void {
@@ -302,7 +311,7 @@ function mapObjects(request: PushRequestMessage<unknown>, m: ProtobufMapper): vo
   for (let i = 0; i < request.streams.length; i++) {
     const s = request.streams[i]!;
     m.stream(i, s.labels);
-    for (let j = 0; j < s.entries.length; j++) m.entry(j, s.entries[j] as EntryFields, -1);
+    for (let j = 0; j < s.entries.length; j++) m.entry(j, s.entries[j] as EntryFields);
     m.end(s.entries.length);
   }
 }
@@ -358,12 +367,12 @@ export async function parseLokiPush(
   }
   const proto = await unsnappy(body, maxDecompressedBytes, type);
   try {
-    walkPushRequest(proto, new ProtobufMapper(b));
+    walkPushRequest(proto, new ProtobufMapper(b, proto));
     return b.result();
   } catch {
     // The whole decode below throws the error this body has always been answered with.
   }
   const decoded = new PushBuilder(limits, receivedNs);
-  mapObjects(decodeRequest(proto), new ProtobufMapper(decoded));
+  mapObjects(decodeRequest(proto), new ProtobufMapper(decoded, proto));
   return decoded.result();
 }

@@ -5,8 +5,10 @@
  * validated once per distinct set, and an accepted entry costs one object.
  */
 import type { IngestSettings } from '../../../core/src/config';
+import { isUtf8 } from 'node:buffer';
 import { isWellFormedString, labelsProblem } from '../../../core/src/label-set';
 import { labelsKey, type Labels } from '../../../core/src/labels';
+import { RunWriter, encodeAttrs, type PayloadRun } from '../../../core/src/payload-run';
 import { parseTimestamp } from '../../../core/src/time';
 
 /** Validation limits of a push (from `IngestSettings`, times in ns). */
@@ -46,10 +48,12 @@ export interface PushEntry {
   attrs?: Record<string, string>;
 }
 
-/** Accepted entries of one label set, in push order. */
+/** Accepted entries of one label set, in push order: as objects, or (from protocols that read lines as bytes) as payload runs. */
 export interface PushStream {
   labels: Labels;
   entries: PushEntry[];
+  /** Entries written straight into the frame format (`addBytes`); a stream has these or `entries`, not both. */
+  runs?: PayloadRun[];
 }
 
 /** One refused entry: `stream` and `entry` index it in the request (each protocol says how), `code` is a `SILT_…` code. */
@@ -82,6 +86,8 @@ export interface StreamSlot {
   stream: PushStream | undefined;
   /** UTF-8 bytes of the lines `add` was told of for this stream. */
   lineBytes: number;
+  /** Where `addBytes` writes this stream's entries. */
+  runs?: RunWriter;
 }
 
 /** JSON.parse only makes plain objects and arrays, so this is `isPlainObject` for parsed JSON, cheaper. */
@@ -130,9 +136,16 @@ export class PushBuilder {
   private readonly slots = new Map<string, StreamSlot>();
   private readonly minTs: bigint;
   private readonly maxTs: bigint;
+  /** minTs and maxTs in whole seconds and nanoseconds, as `addBytes` compares them. */
+  private readonly minSeconds: number;
+  private readonly minNanos: number;
+  private readonly maxSeconds: number;
+  private readonly maxNanos: number;
   /** The last attrs object `entry()` accepted, and how many attributes it has. */
   private lastAttrs: unknown = undefined;
   private lastAttrsCount = 0;
+  /** The frame-format bytes of `lastAttrs`, once `addBytes` needed them. */
+  private lastAttrsBytes: Uint8Array | undefined = undefined;
   /** Entries added with their line's length. */
   private counted = 0;
   /** Why the last `entry()` call returned null. */
@@ -145,6 +158,10 @@ export class PushBuilder {
   ) {
     this.minTs = receivedNs - limits.maxPastNs;
     this.maxTs = receivedNs + limits.maxFutureNs;
+    this.minSeconds = Number(this.minTs / 1_000_000_000n);
+    this.minNanos = Number(this.minTs % 1_000_000_000n);
+    this.maxSeconds = Number(this.maxTs / 1_000_000_000n);
+    this.maxNanos = Number(this.maxTs % 1_000_000_000n);
   }
 
   /** Records one refused entry (or, with `entry` −1, a refused stream). */
@@ -195,6 +212,61 @@ export class PushBuilder {
     return null;
   }
 
+  private refuse(code: string, reason: string): false {
+    this.fail(code, reason);
+    return false;
+  }
+
+  /** Null, with `code`/`reason` saying how far `t` is outside the accepted range. */
+  private outOfRange(t: bigint): null {
+    if (t < this.minTs) {
+      return this.fail(
+        'SILT_TOO_OLD',
+        `timestamp ${isoOf(t)} is ${formatDuration(this.receivedNs - t)} before the receive time, older than the ${formatDuration(this.limits.maxPastNs)} limit`,
+      );
+    }
+    return this.fail(
+      'SILT_TOO_NEW',
+      `timestamp ${isoOf(t)} is ${formatDuration(t - this.receivedNs)} after the receive time, beyond the ${formatDuration(this.limits.maxFutureNs)} limit`,
+    );
+  }
+
+  /**
+   * Validates one entry read as bytes — its line `src[start, end)`, its timestamp in whole seconds
+   * and nanoseconds (nanos in [0, 1e9)) — and writes it into the slot's runs, with no object per
+   * entry; false, with `code`/`reason` set, when refused (for the reasons, in the order, `entry`
+   * has). A slot takes entries this way or through `add`, not both.
+   */
+  addBytes(slot: StreamSlot, seconds: number, nanos: number, src: Uint8Array, start: number, end: number, attrs?: Record<string, string>): boolean {
+    const line = src.subarray(start, end);
+    if (!isUtf8(line)) return this.refuse('SILT_INVALID_UTF8', 'line is not valid UTF-8');
+    const length = end - start;
+    const max = this.limits.maxLineBytes;
+    if (length > max) return this.refuse('SILT_LINE_TOO_LONG', `line is ${length} bytes, over the ${max}-byte limit`);
+    if (seconds < this.minSeconds || (seconds === this.minSeconds && nanos < this.minNanos) || seconds > this.maxSeconds || (seconds === this.maxSeconds && nanos > this.maxNanos)) {
+      this.outOfRange(BigInt(seconds) * 1_000_000_000n + BigInt(nanos));
+      return false;
+    }
+    let encoded = RunWriter.NO_ATTRS;
+    if (attrs !== undefined) {
+      // As in `entry`: entries that share one attrs object share one check, and here its bytes.
+      if (attrs !== this.lastAttrs) {
+        const n = this.attrsCount(attrs);
+        if (n < 0) return false;
+        this.lastAttrs = attrs;
+        this.lastAttrsCount = n;
+        this.lastAttrsBytes = undefined;
+      }
+      encoded = this.lastAttrsBytes ??= this.lastAttrsCount === 0 ? RunWriter.NO_ATTRS : encodeAttrs(attrs);
+    }
+    slot.stream ??= this.group(slot.key, slot.labels);
+    (slot.runs ??= new RunWriter()).append(seconds, nanos, line, encoded);
+    this.accepted++;
+    this.counted++;
+    slot.lineBytes += length;
+    return true;
+  }
+
   /** Validates one entry's fields; returns the entry, or null with `code`/`reason` set. `ts` absent (undefined or null) means the receive time. */
   entry(line: unknown, ts: unknown, attrs: unknown): PushEntry | null {
     if (typeof line !== 'string') {
@@ -218,18 +290,7 @@ export class PushBuilder {
       } catch (err) {
         return this.fail('SILT_BAD_TIMESTAMP', (err as Error).message);
       }
-      if (t < this.minTs) {
-        return this.fail(
-          'SILT_TOO_OLD',
-          `timestamp ${isoOf(t)} is ${formatDuration(this.receivedNs - t)} before the receive time, older than the ${formatDuration(this.limits.maxPastNs)} limit`,
-        );
-      }
-      if (t > this.maxTs) {
-        return this.fail(
-          'SILT_TOO_NEW',
-          `timestamp ${isoOf(t)} is ${formatDuration(t - this.receivedNs)} after the receive time, beyond the ${formatDuration(this.limits.maxFutureNs)} limit`,
-        );
-      }
+      if (t < this.minTs || t > this.maxTs) return this.outOfRange(t);
     }
     if (attrs === undefined || attrs === null) return { ts: t, line };
     // Protocols share one attrs object across entries (OTLP: per scope and severity); entries never change it, so one check holds for all.
@@ -240,6 +301,7 @@ export class PushBuilder {
       if (n < 0) return null;
       this.lastAttrs = attrs;
       this.lastAttrsCount = n;
+      this.lastAttrsBytes = undefined;
     }
     return n === 0 ? { ts: t, line } : { ts: t, line, attrs: attrs as Record<string, string> };
   }
@@ -286,6 +348,7 @@ export class PushBuilder {
 
   /** The outcome so far; with `lineBytes` when every entry came through `add` with its length. */
   result(): ParsedPush {
+    for (const slot of this.slots.values()) if (slot.runs !== undefined) slot.stream!.runs = slot.runs.finish();
     const out: ParsedPush = { streams: this.streams, accepted: this.accepted, rejected: this.rejected };
     if (this.accepted > 0 && this.counted === this.accepted) {
       // Streams with entries come from slots of the same key, in the same order.
