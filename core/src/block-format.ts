@@ -177,16 +177,7 @@ function writePayload(entries: BlockEntry[], runs: readonly PlacedRun[] = NO_RUN
     }
     prevAttrs = attrs;
     prevAttrsStart = w.pos;
-    const keys = Object.keys(attrs);
-    w.varint(keys.length);
-    for (const key of keys) {
-      const value = attrs[key]!;
-      const keyLength = Buffer.byteLength(key);
-      const valueLength = Buffer.byteLength(value);
-      w.reserve(10 + keyLength + valueLength);
-      w.string(key, keyLength);
-      w.string(value, valueLength);
-    }
+    w.attrs(attrs);
     prevAttrsEnd = w.pos;
   }
   if (minTs < I64_MIN || maxTs > I64_MAX) throw new RangeError(`block: timestamp outside the signed 64-bit range (${minTs}..${maxTs})`);

@@ -70,6 +70,21 @@ export class Writer {
     this.pos += this.buf.write(s, this.pos, byteLength, byteLength === s.length ? 'latin1' : 'utf8');
   }
 
+  /** An entry's attributes as the frame payload writes them: a varint count, then each name and value (reserves what it needs). */
+  attrs(attrs: Record<string, string>): void {
+    const names = Object.keys(attrs);
+    this.reserve(5);
+    this.varint(names.length);
+    for (const name of names) {
+      const value = attrs[name]!;
+      const nameLength = Buffer.byteLength(name);
+      const valueLength = Buffer.byteLength(value);
+      this.reserve(10 + nameLength + valueLength);
+      this.string(name, nameLength);
+      this.string(value, valueLength);
+    }
+  }
+
   release(): void {
     if (this.buf.length > SCRATCH_RETAIN) this.buf = Buffer.allocUnsafe(this.initial);
   }

@@ -114,17 +114,7 @@ export class RunWriter {
 /** The attributes of one entry as the frame format writes them (a count, then names and values). */
 export function encodeAttrs(attrs: Record<string, string>): Buffer {
   const w = new Writer(256);
-  const names = Object.keys(attrs);
-  w.reserve(5);
-  w.varint(names.length);
-  for (const name of names) {
-    const value = attrs[name]!;
-    const nameBytes = Buffer.byteLength(name);
-    const valueBytes = Buffer.byteLength(value);
-    w.reserve(10 + nameBytes + valueBytes);
-    w.string(name, nameBytes);
-    w.string(value, valueBytes);
-  }
+  w.attrs(attrs);
   return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
