@@ -125,10 +125,8 @@ function entryCountOf(stream: BlockStreamInput): number {
   return n;
 }
 
-// Serializes one stream's entries into payloadWriter (see "Frame payload" in docs/FORMAT.md).
-function writePayload(entries: BlockEntry[], runs: readonly PlacedRun[] = NO_RUNS): PayloadSummary {
-  const w = payloadWriter;
-  w.pos = 0;
+// Serializes one stream's entries into `w` from its position on (see "Frame payload" in docs/FORMAT.md).
+function writePayload(w: Writer, entries: BlockEntry[], runs: readonly PlacedRun[] = NO_RUNS): PayloadSummary {
   let minTs = I64_MAX;
   let maxTs = I64_MIN;
   let prev = 0n;
@@ -237,17 +235,14 @@ export function serializeBlock(input: BlockInput): SerializedBlock {
     out.push({ id: streamId(tenant, stream.labels), pairs, entryCount: count, minTs: 0n, maxTs: 0n, rawLength: 0 });
   }
   if (entryCount > MAX_BLOCK_ENTRIES) throw new RangeError(`block: ${entryCount} entries, more than ${MAX_BLOCK_ENTRIES}`);
-  const all = blockWriter;
+  const all = payloadWriter;
   all.pos = 0;
   try {
     for (let i = 0; i < streams.length; i++) {
-      const { minTs, maxTs } = writePayload(streams[i]!.entries, streams[i]!.runs);
-      const rawLength = payloadWriter.pos;
-      if (all.pos + rawLength > MAX_RAW_LENGTH) throw new RangeError(`block: uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
-      Object.assign(out[i]!, { minTs, maxTs, rawLength });
-      all.reserve(rawLength);
-      payloadWriter.buf.copy(all.buf, all.pos, 0, rawLength);
-      all.pos += rawLength;
+      const start = all.pos;
+      const { minTs, maxTs } = writePayload(all, streams[i]!.entries, streams[i]!.runs);
+      if (all.pos > MAX_RAW_LENGTH) throw new RangeError(`block: uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
+      Object.assign(out[i]!, { minTs, maxTs, rawLength: all.pos - start });
     }
     // Memory of its own (never Node's shared pool), so the payload can be handed to a worker thread.
     const payload = Buffer.allocUnsafeSlow(all.pos);
@@ -255,7 +250,6 @@ export function serializeBlock(input: BlockInput): SerializedBlock {
     return { tenant, tenantLength, headerLength, entryCount, streams: out, payload };
   } finally {
     payloadWriter.release();
-    blockWriter.release();
   }
 }
 
@@ -363,7 +357,8 @@ export function encodeFrame(entries: BlockEntry[], level: number): EncodedFrame 
   if (entries.length === 0 || entries.length > MAX_BLOCK_ENTRIES) throw new RangeError(`frame: needs 1 to ${MAX_BLOCK_ENTRIES} entries, got ${entries.length}`);
   cctx ??= new CCtx();
   try {
-    const { minTs, maxTs } = writePayload(entries);
+    payloadWriter.pos = 0;
+    const { minTs, maxTs } = writePayload(payloadWriter, entries);
     const rawLength = payloadWriter.pos;
     if (rawLength > MAX_RAW_LENGTH) throw new RangeError(`frame: uncompressed payload over ${MAX_RAW_LENGTH} bytes`);
     const out = blockWriter;

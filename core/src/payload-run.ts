@@ -39,7 +39,8 @@ function nsOf(seconds: number, nanos: number): bigint {
 
 /** Writes one stream's entries of a push into runs. */
 export class RunWriter {
-  private readonly w = new Writer(4096);
+  // A push's share of a stream is a few KiB to tens of KiB: start where few of them need to grow.
+  private readonly w = new Writer(16 * 1024);
   private readonly runs: PayloadRun[] = [];
   private start = 0;
   private entries = 0;

@@ -1,3 +1,4 @@
+import { entriesOf } from '../support/push-entries';
 import protobuf from 'protobufjs';
 import { double, fixed32, fixed64, len, sub, varint, wire, type Field } from '../support/proto-fields';
 import { DEFAULT_CONFIG } from '../../core/src/config';
@@ -151,8 +152,8 @@ const protoRecords = (...records: PRecord[]): ParsedPush => proto(pResourceLogs(
 function only(r: ParsedPush): { labels: Record<string, string>; ts: bigint; line: string; attrs?: Record<string, string> } {
   expect(r.rejected).toEqual([]);
   expect(r.streams).toHaveLength(1);
-  expect(r.streams[0]!.entries).toHaveLength(1);
-  return { labels: r.streams[0]!.labels, ...r.streams[0]!.entries[0]! };
+  expect(entriesOf(r.streams[0]!)).toHaveLength(1);
+  return { labels: r.streams[0]!.labels, ...entriesOf(r.streams[0]!)[0]! };
 }
 
 describe('ingest > otlp logs > content type', () => {
@@ -185,7 +186,7 @@ describe('ingest > otlp logs > protobuf mapping', () => {
     const res = (host: string) => pResourceLogs([['service.name', pString('a')], ['host.name', pString(host)]], [{ records: [{ time: T, body: pString(host) }] }]);
     const r = proto(res('h1'), res('h2'));
     expect(r.streams).toHaveLength(1);
-    expect(r.streams[0]!.entries.map((e) => [e.line, e.attrs])).toEqual([['h1', { host_name: 'h1' }], ['h2', { host_name: 'h2' }]]);
+    expect(entriesOf(r.streams[0]!).map((e) => [e.line, e.attrs])).toEqual([['h1', { host_name: 'h1' }], ['h2', { host_name: 'h2' }]]);
   });
 
   it('renders int64 values exactly, past 2^53 and negative', () => {
@@ -239,7 +240,7 @@ describe('ingest > otlp logs > JSON mapping', () => {
       ]),
     );
     expect(r.rejected).toEqual([]);
-    expect(r.streams[0]!.entries.map((e) => [e.ts, e.attrs!.n])).toEqual([
+    expect(entriesOf(r.streams[0]!).map((e) => [e.ts, e.attrs!.n])).toEqual([
       [T, '9007199254740993'],
       [BigInt(Number(T / 1000n) * 1000), '12'],
     ]);
@@ -288,7 +289,7 @@ describe('ingest > otlp logs > stream labels', () => {
     expect(codes(r)).toEqual(['0:0:SILT_BAD_LABELS', '0:1:SILT_BAD_LABELS', '0:2:SILT_BAD_LABELS']);
     expect(r.rejected[0]!.reason).toMatch(/4 labels, over the limit of 3/);
     expect(r.accepted).toBe(1);
-    expect(r.streams.map((s) => s.entries.map((e) => e.line))).toEqual([['kept']]);
+    expect(r.streams.map((s) => entriesOf(s).map((e) => e.line))).toEqual([['kept']]);
   });
 });
 
@@ -327,7 +328,7 @@ describe('ingest > otlp logs > attribute names and precedence', () => {
     expect(r.rejected).toEqual([]);
     const base = { host_name: 'h', scope_name: 'sc' };
     const asInfo = { ...base, severity_number: '9', severity_text: 'INFO' };
-    expect(r.streams[0]!.entries.map((e) => e.attrs)).toEqual([
+    expect(entriesOf(r.streams[0]!).map((e) => e.attrs)).toEqual([
       asInfo,
       asInfo,
       { ...asInfo, event_name: 'ev' },
@@ -337,7 +338,7 @@ describe('ingest > otlp logs > attribute names and precedence', () => {
       base,
       asInfo,
     ]);
-    expect(Object.keys(r.streams[0]!.entries[5]!.attrs!)).toEqual(['host_name', 'scope_name', 'k', 'severity_number', 'severity_text']);
+    expect(Object.keys(entriesOf(r.streams[0]!)[5]!.attrs!)).toEqual(['host_name', 'scope_name', 'k', 'severity_number', 'severity_text']);
   });
 });
 
@@ -372,7 +373,7 @@ describe('ingest > otlp logs > refused records', () => {
   it('rejects a record whose trace or span id has the wrong length, and treats all-zero ids as absent', () => {
     const r = protoRecords({ time: T, traceId: Buffer.alloc(15, 1) }, { time: T, spanId: Buffer.alloc(9, 1) }, { time: T, traceId: Buffer.alloc(16), spanId: Buffer.alloc(8) });
     expect(codes(r)).toEqual(['0:0:SILT_BAD_ENTRY', '0:1:SILT_BAD_ENTRY']);
-    expect(r.streams[0]!.entries[0]!.attrs).toBeUndefined();
+    expect(entriesOf(r.streams[0]!)[0]!.attrs).toBeUndefined();
   });
 
   it('rejects a JSON trace id that is not hex', () => {
@@ -419,7 +420,7 @@ describe('ingest > otlp logs > invalid UTF-8 in protobuf', () => {
   ] as [string, PRecord][])('rejects the record with SILT_INVALID_UTF8 in %s, and keeps the others', (_what, bad) => {
     const r = protoRecords(bad, { time: T, body: pString('ok') });
     expect(codes(r)).toEqual(['0:0:SILT_INVALID_UTF8']);
-    expect(r.streams[0]!.entries.map((e) => e.line)).toEqual(['ok']);
+    expect(entriesOf(r.streams[0]!).map((e) => e.line)).toEqual(['ok']);
   });
 
   it('rejects every record of a resource whose attributes hold invalid UTF-8', () => {

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+import { entriesOf } from '../support/push-entries';
 import { expectWalkReadsAsDecode, fixed32, fixed64, len, sub, varint, wire, type Field } from '../support/proto-fields';
 import { DEFAULT_CONFIG } from '../../core/src/config';
 import { parseTimestamp } from '../../core/src/time';
@@ -68,7 +70,14 @@ function walked(body: Buffer): unknown[] {
   walkLogsRequest(body, {
     resource: (index, resource) => seen.push({ resource: index, value: plain(resource) }),
     scope: (scope) => seen.push({ scope: plain(scope) }),
-    record: (r) => seen.push({ record: plain(r) }),
+    // A string body is handed over as where its bytes are: read here as the strict decode reads text.
+    record: (r, start, end) => {
+      if (start < 0) seen.push({ record: plain(r) });
+      else {
+        const bytes = body.subarray(start, end);
+        seen.push({ record: plain({ ...r, body: { stringValue: isUtf8(bytes) ? bytes.toString() : INVALID_TEXT } }) });
+      }
+    },
   });
   return seen;
 }
@@ -106,7 +115,7 @@ describe('ingest > otlp wire > walk', () => {
     const lateScope = wire(sub(1, sub(1, kv(1, 'service.name', len(1, 'a'))), sub(2, record(fixed64(1, T), sub(5, len(1, 'y'))), sub(1, len(1, 'late-scope')))));
     for (const body of [lateResource, lateScope]) expect(() => walked(body)).toThrow(LateField);
     expect(parse(lateResource).streams.map((s) => s.labels)).toEqual([{ service_name: 'late' }]);
-    expect(parse(lateScope).streams[0]!.entries[0]!.attrs).toEqual({ scope_name: 'late-scope' });
+    expect(entriesOf(parse(lateScope).streams[0]!)[0]!.attrs).toEqual({ scope_name: 'late-scope' });
   });
 });
 
@@ -116,19 +125,19 @@ describe('ingest > otlp wire > parse', () => {
     expect(r.accepted).toBe(11);
     expect(r.rejected.map((x) => `${x.stream}:${x.entry}:${x.code}`)).toEqual(['0:6:SILT_INVALID_UTF8']);
     expect(r.streams.map((s) => s.labels)).toEqual([{ service_name: 'checkout' }, { service_name: 'unknown_service' }, { service_name: 'last resource wins' }]);
-    const lines = r.streams.flatMap((s) => s.entries.map((e) => e.line));
+    const lines = r.streams.flatMap((s) => entriesOf(s).map((e) => e.line));
     expect(lines).toEqual(['plain line', 'same severity', 'other severity', '42', 'first', 'last body wins', 'after unknown fields', '', 'a scope without scope', 'no resource', '']);
-    const [first, second] = r.streams[0]!.entries;
-    // Records that carry only a severity share one attrs object, as the whole decode's mapping shares it.
-    expect(first!.attrs).toBe(second!.attrs);
-    expect(first!.attrs).toEqual({ host_name: 'h1', scope_name: 'scope', scope_version: '1.0', lib: 'true', scope_dropped_attributes_count: '2', severity_number: '9', severity_text: 'INFO' });
-    // A body decoded by protobufjs (the int 42) leaves the lines' bytes uncounted.
-    expect(r.lineBytes).toBeUndefined();
+    const [first, second] = entriesOf(r.streams[0]!);
+    const shared = { host_name: 'h1', scope_name: 'scope', scope_version: '1.0', lib: 'true', scope_dropped_attributes_count: '2', severity_number: '9', severity_text: 'INFO' };
+    expect([first!.attrs, second!.attrs]).toEqual([shared, shared]);
+    // Every line went into payload runs, the int 42 rendered as text among them, so every line's bytes are counted.
+    expect(r.streams.every((s) => s.runs !== undefined && s.entries.length === 0)).toBe(true);
+    expect(r.lineBytes).toEqual(r.streams.map((s) => entriesOf(s).reduce((n, e) => n + Buffer.byteLength(e.line), 0)));
   });
 
   it('counts the lines’ bytes by their wire length when every body is one string (or none)', () => {
     const r = parse(wire(sub(1, sub(2, record(fixed64(1, T), sub(5, len(1, 'zwölf'))), record(fixed64(1, T)), record(fixed64(1, T), sub(5, len(1, '€'))))), sub(1, sub(1, kv(1, 'service.name', len(1, 'b'))), sub(2, record(fixed64(1, T), sub(5, len(1, 'abc')))))));
-    expect(r.streams.map((s) => s.entries.map((e) => e.line))).toEqual([['zwölf', '', '€'], ['abc']]);
+    expect(r.streams.map((s) => entriesOf(s).map((e) => e.line))).toEqual([['zwölf', '', '€'], ['abc']]);
     expect(r.lineBytes).toEqual([9, 3]);
   });
 });

@@ -1,10 +1,11 @@
 /**
  * A streaming reader of a binary `ExportLogsServiceRequest`: it walks the request with protobufjs's
- * Reader (the strict-text one of otlp-proto.ts) and hands each resource, scope and log record to a
- * visitor as it reaches them, instead of building the whole request as objects first. A record is
- * read into one reused object whose properties are named as protobufjs names them, so the mapper
- * reads both alike; its string body (most bodies) is read in place. Resources, scopes, attributes
- * and other bodies are decoded by protobufjs itself, at the nesting depth it would give them.
+ * Reader (the strict-text one of proto-reader.ts) and hands each resource, scope and log record to
+ * a visitor as it reaches them, instead of building the whole request as objects first. A record
+ * is read into one reused object whose properties are named as protobufjs names them, so the
+ * mapper reads both alike; its string body (most bodies) is not decoded: the visitor is told where
+ * its bytes are, to copy them as they are. Resources, scopes, attributes and other bodies are
+ * decoded by protobufjs itself, at the nesting depth it would give them.
  *
  * Every message is read as protobufjs's generated decoders read it: fields by number whatever
  * their wire type, the last of a repeated singular field winning, unknown fields skipped, the same
@@ -26,9 +27,11 @@ export interface LogsVisitor {
   scope(scope: OtlpMessage | null): void;
   /**
    * A log record of the current scope: the object is reused for the next record, so it must not be
-   * kept. `lineBytes` is the UTF-8 length of its body when that is one string (or none: 0), else −1.
+   * kept. When its body is one string, `bodyStart` and `bodyEnd` say where the string's bytes are
+   * in the walked body (unchecked: they may not be UTF-8) and `record.body` is not to be read;
+   * else `bodyStart` is −1 and `record.body` is the body (or undefined, when there is none).
    */
-  record(record: OtlpMessage, lineBytes: number): void;
+  record(record: OtlpMessage, bodyStart: number, bodyEnd: number): void;
 }
 
 /** A log record as the walk reads it: the properties of a protobufjs LogRecord that are on the wire (undefined when absent). */
@@ -64,9 +67,10 @@ class Walker {
     observedTimeUnixNano: undefined,
     eventName: undefined,
   };
-  /** The AnyValue of a record whose body is one string_value (reused, as the record is), and the byte length of the record's body text (−1: not one string). */
+  /** The AnyValue of a record whose body is one string_value (reused, as the record is; its text is left on the wire), and where that text is (start −1: not one string). */
   private readonly stringBody: { stringValue: unknown } = { stringValue: undefined };
-  private bodyBytes = 0;
+  private bodyStart = -1;
+  private bodyEnd = -1;
   private readonly r: protobuf.Reader;
   /** The last text `repeatedText` decoded, and where its bytes are. */
   private lastText: unknown = undefined;
@@ -147,7 +151,7 @@ class Walker {
     rec.severityNumber = undefined;
     rec.severityText = undefined;
     rec.body = undefined;
-    this.bodyBytes = 0;
+    this.bodyStart = this.bodyEnd = -1;
     rec.attributes = NO_ATTRIBUTES;
     rec.droppedAttributesCount = undefined;
     rec.flags = undefined;
@@ -198,7 +202,7 @@ class Walker {
       }
     }
     leave(r, outer);
-    this.visit.record(rec as unknown as OtlpMessage, this.bodyBytes);
+    this.visit.record(rec as unknown as OtlpMessage, this.bodyStart, this.bodyEnd);
   }
 
   /** A short string field that mostly repeats (a scope's records mostly share one severity text): the same bytes as the last one give the same string, not a new one. */
@@ -218,26 +222,26 @@ class Walker {
     return this.lastText;
   }
 
-  /** A record's body (AnyValue, depth 4): one string_value is read in place, anything else by protobufjs. */
+  /** A record's body (AnyValue, depth 4): one string_value is left in place (where it is is noted), anything else is read by protobufjs. */
   private body(length: number): OtlpMessage {
     const r = this.r;
     const start = r.pos;
     const outer = enter(r, length);
     if (r.pos < r.len && r.uint32() >>> 3 === 1) {
-      const at = r.pos;
       const bytes = r.uint32();
-      r.pos = at;
-      const s = r.string();
+      const at = r.pos;
+      // Past the end, skip throws as protobufjs's string() would.
+      r.skip(bytes);
       if (r.pos === r.len) {
         r.len = outer;
-        this.stringBody.stringValue = s;
-        this.bodyBytes = bytes;
+        this.bodyStart = at;
+        this.bodyEnd = at + bytes;
         return this.stringBody;
       }
     }
     r.pos = start;
     r.len = outer;
-    this.bodyBytes = -1;
+    this.bodyStart = this.bodyEnd = -1;
     return AnyValue.decode(r, length, undefined, 4) as unknown as OtlpMessage;
   }
 }

@@ -20,8 +20,10 @@
  * SiltError. Pure logic on ingest's hot path: labels are validated once per resource and scope
  * attributes rendered once per scope.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Labels } from '../../../core/src/labels';
 import { BadRequestError, SiltError } from '../../../core/src/errors';
+import { MAX_TIMESTAMP_NS, parseTimestamp } from '../../../core/src/time';
 import { PushBuilder, isJsonObject, kindOf, type ParsedPush, type PushLimits, type StreamSlot } from '../push/builder';
 import { decodeUtf8Body, parseJson } from '../push/json';
 import { parseMediaType, unsupportedType } from '../push/media-type';
@@ -193,14 +195,26 @@ function copyOf(base: Record<string, string>): Record<string, string> {
   return Object.assign({}, base);
 }
 
-/** Maps one log record and adds it to `slot`, or records why it is refused; `lineBytes` as `b.add` takes it. */
-function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, base: Record<string, string>, record: unknown, stream: number, entry: number, lineBytes: number): void {
+/** Where a walked record's string body is: `start` −1 when it is not one string (then the record's `body` holds it). */
+interface WalkedBody {
+  src: Buffer;
+  start: number;
+  end: number;
+}
+
+/**
+ * Maps one log record and adds it to `slot`, or records why it is refused. A walked record
+ * (`walked` set) goes into the slot's payload runs, its string body copied from the wire as bytes;
+ * a decoded one becomes an entry object.
+ */
+function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, base: Record<string, string>, record: unknown, stream: number, entry: number, walked: WalkedBody | null): void {
   if (!isMessage(record)) {
     b.reject(stream, entry, 'SILT_BAD_ENTRY', `log record must be an object, not ${kindOf(record)}`);
     return;
   }
   const r = record;
-  let line: string;
+  let line = '';
+  let bytes: Buffer | null = null;
   let ts: bigint | undefined;
   let attrs: Record<string, string> | undefined;
   // Properties are read by name (lowerCamelCase, else the proto name JSON may use): protobufjs
@@ -225,7 +239,12 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     const traceId = idHex(r.traceId ?? r.trace_id, 16, 'traceId');
     const spanId = idHex(r.spanId ?? r.span_id, 8, 'spanId');
     const eventName = text(r.eventName ?? r.event_name, 'eventName', 'SILT_BAD_ENTRY');
-    line = valueText(r.body, 'body', 'SILT_BAD_ENTRY');
+    if (walked !== null && walked.start >= 0) {
+      bytes = walked.src.subarray(walked.start, walked.end);
+      if (!isUtf8(bytes)) throw new BadRequestError('SILT_INVALID_UTF8', 'body is not valid UTF-8');
+    } else {
+      line = valueText(r.body, 'body', 'SILT_BAD_ENTRY');
+    }
     if (attrs === undefined && observed === undefined && dropped === 0 && flags === 0 && traceId === undefined && spanId === undefined && eventName === '') {
       attrs = shared.of(severity, severityText);
     } else {
@@ -243,12 +262,33 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     b.reject(stream, entry, refusal.code, refusal.reason);
     return;
   }
-  const e = b.entry(line, ts, attrs);
-  if (e === null) {
-    b.reject(stream, entry, b.code, b.reason);
+  if (walked === null) {
+    const e = b.entry(line, ts, attrs);
+    if (e === null) b.reject(stream, entry, b.code, b.reason);
+    else b.add(slot, e);
     return;
   }
-  b.add(slot, e, lineBytes);
+  const t = ts ?? b.receivedNs;
+  if (t > MAX_TIMESTAMP_NS) {
+    b.reject(stream, entry, 'SILT_BAD_TIMESTAMP', badTimestampReason(t));
+    return;
+  }
+  const seconds = Number(t / NS);
+  const nanos = Number(t % NS);
+  const ok = bytes !== null ? b.addBytes(slot, seconds, nanos, bytes, attrs, true) : b.addText(slot, seconds, nanos, line, attrs);
+  if (!ok) b.reject(stream, entry, b.code, b.reason);
+}
+
+const NS = 1_000_000_000n;
+
+/** Why `parseTimestamp` refuses `t` (past its range), in its words. */
+function badTimestampReason(t: bigint): string {
+  try {
+    parseTimestamp(t);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return `timestamp ${t} is out of range`;
 }
 
 /** Maps a protobuf request as `walkLogsRequest` reads it, exactly as `mapObjects` maps the same request decoded whole. */
@@ -259,10 +299,16 @@ class RecordMapper implements LogsVisitor {
   private index = -1;
   private entry = 0;
 
+  /** Where the current record's string body is in the walked request (reused, as the record is). */
+  private readonly walked: WalkedBody;
+
   constructor(
     private readonly b: PushBuilder,
     private readonly streamAttributes: ReadonlySet<string>,
-  ) {}
+    body: Buffer,
+  ) {
+    this.walked = { src: body, start: -1, end: -1 };
+  }
 
   resource(index: number, resource: OtlpMessage | null): void {
     this.index = index;
@@ -276,10 +322,15 @@ class RecordMapper implements LogsVisitor {
     this.shared = this.base instanceof Refusal ? null : new SharedAttributes(this.base);
   }
 
-  record(record: OtlpMessage, lineBytes: number): void {
+  record(record: OtlpMessage, bodyStart: number, bodyEnd: number): void {
     const base = this.base!;
-    if (base instanceof Refusal) this.b.reject(this.index, this.entry++, base.code, base.reason);
-    else addRecord(this.b, (this.mapped as MappedResource).slot, this.shared!, base, record, this.index, this.entry++, lineBytes);
+    if (base instanceof Refusal) {
+      this.b.reject(this.index, this.entry++, base.code, base.reason);
+      return;
+    }
+    this.walked.start = bodyStart;
+    this.walked.end = bodyEnd;
+    addRecord(this.b, (this.mapped as MappedResource).slot, this.shared!, base, record, this.index, this.entry++, this.walked);
   }
 }
 
@@ -302,7 +353,7 @@ function mapObjects(request: OtlpMessage, b: PushBuilder, streamAttributes: Read
       }
       const slot = (resource as MappedResource).slot;
       const shared = new SharedAttributes(base);
-      for (let i = 0; i < records.length; i++) addRecord(b, slot, shared, base, records[i], r, entry++, -1);
+      for (let i = 0; i < records.length; i++) addRecord(b, slot, shared, base, records[i], r, entry++, null);
     }
   }
 }
@@ -323,7 +374,7 @@ export function parseOtlpLogs(
   if (encoding === 'protobuf') {
     const walked = new PushBuilder(limits, receivedNs);
     try {
-      walkLogsRequest(body, new RecordMapper(walked, streamAttributes));
+      walkLogsRequest(body, new RecordMapper(walked, streamAttributes, body));
       return walked.result();
     } catch {
       // The whole decode below throws the error this body has always been answered with.

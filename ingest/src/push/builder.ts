@@ -121,6 +121,8 @@ function quote(name: string): string {
   return JSON.stringify(name.length > 64 ? name.slice(0, 64) + '…' : name);
 }
 
+const LONE_SURROGATE = 'line is not valid UTF-8: it holds a lone surrogate (a \\ud800–\\udfff escape without its pair)';
+
 function byteLength(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
@@ -232,17 +234,30 @@ export class PushBuilder {
   }
 
   /**
-   * Validates one entry read as bytes — its line `src[start, end)`, its timestamp in whole seconds
+   * Validates one entry read as bytes — its line (a view of the request), its timestamp in whole seconds
    * and nanoseconds (nanos in [0, 1e9)) — and writes it into the slot's runs, with no object per
    * entry; false, with `code`/`reason` set, when refused (for the reasons, in the order, `entry`
-   * has). A slot takes entries this way or through `add`, not both.
+   * has; `utf8Checked` when the caller has checked the line's UTF-8 already). A slot takes entries
+   * this way (or `addText`) or through `add`, not both.
    */
-  addBytes(slot: StreamSlot, seconds: number, nanos: number, src: Uint8Array, start: number, end: number, attrs?: Record<string, string>): boolean {
-    const line = src.subarray(start, end);
-    if (!isUtf8(line)) return this.refuse('SILT_INVALID_UTF8', 'line is not valid UTF-8');
-    const length = end - start;
+  addBytes(slot: StreamSlot, seconds: number, nanos: number, line: Uint8Array, attrs?: Record<string, string>, utf8Checked = false): boolean {
+    if (!utf8Checked && !isUtf8(line)) return this.refuse('SILT_INVALID_UTF8', 'line is not valid UTF-8');
+    const length = line.length;
     const max = this.limits.maxLineBytes;
     if (length > max) return this.refuse('SILT_LINE_TOO_LONG', `line is ${length} bytes, over the ${max}-byte limit`);
+    return this.toRun(slot, seconds, nanos, line, length, attrs);
+  }
+
+  /** `addBytes` for a line that is a string (a structured body rendered as JSON, say), among entries added as bytes. */
+  addText(slot: StreamSlot, seconds: number, nanos: number, line: string, attrs?: Record<string, string>): boolean {
+    const max = this.limits.maxLineBytes;
+    const length = byteLength(line);
+    if (length > max) return this.refuse('SILT_LINE_TOO_LONG', `line is ${length} bytes, over the ${max}-byte limit`);
+    if (!isWellFormedString(line)) return this.refuse('SILT_INVALID_UTF8', LONE_SURROGATE);
+    return this.toRun(slot, seconds, nanos, Buffer.from(line), length, attrs);
+  }
+
+  private toRun(slot: StreamSlot, seconds: number, nanos: number, line: Uint8Array, length: number, attrs: Record<string, string> | undefined): boolean {
     if (seconds < this.minSeconds || (seconds === this.minSeconds && nanos < this.minNanos) || seconds > this.maxSeconds || (seconds === this.maxSeconds && nanos > this.maxNanos)) {
       this.outOfRange(BigInt(seconds) * 1_000_000_000n + BigInt(nanos));
       return false;
@@ -279,7 +294,7 @@ export class PushBuilder {
       if (bytes > max) return this.fail('SILT_LINE_TOO_LONG', `line is ${bytes} bytes, over the ${max}-byte limit`);
     }
     if (!isWellFormedString(line)) {
-      return this.fail('SILT_INVALID_UTF8', 'line is not valid UTF-8: it holds a lone surrogate (a \\ud800–\\udfff escape without its pair)');
+      return this.fail('SILT_INVALID_UTF8', LONE_SURROGATE);
     }
     let t: bigint;
     if (ts === undefined || ts === null) {
