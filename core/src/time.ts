@@ -77,11 +77,15 @@ function twoDigits(s: string, i: number): number {
 let lastSeconds = NaN;
 let lastSecondsNs = 0n;
 
-/** Parses `YYYY-MM-DD[Tt ]hh:mm:ss[.f+](Z|z|±hh:mm)` by hand (no regex, no substrings); null when the shape is wrong. */
-function fromRfc3339(value: string): bigint | null {
+/**
+ * Parses `YYYY-MM-DD[Tt ]hh:mm:ss[.f+](Z|z|±hh:mm)` by hand (no regex, no substrings) into whole
+ * seconds since the epoch (any sign) and nanoseconds in `out`; false when the shape is wrong,
+ * throws for a field out of its range.
+ */
+function rfc3339Parts(value: string, out: SecondsAndNanos): boolean {
   const s = value;
   const n = s.length;
-  if (n < 20) return null;
+  if (n < 20) return false;
   const y1 = twoDigits(s, 0);
   const y2 = twoDigits(s, 2);
   const month = twoDigits(s, 5);
@@ -104,7 +108,7 @@ function fromRfc3339(value: string): bigint | null {
     s.charCodeAt(13) !== 58 ||
     s.charCodeAt(16) !== 58
   ) {
-    return null;
+    return false;
   }
   let i = 19;
   let frac = 0;
@@ -118,20 +122,20 @@ function fromRfc3339(value: string): bigint | null {
         fracDigits++;
       }
     }
-    if (i === fracStart) return null;
+    if (i === fracStart) return false;
   }
   let offsetMinutes = 0;
   const z = s.charCodeAt(i);
   if (z === 90 || z === 122) {
-    if (i + 1 !== n) return null;
+    if (i + 1 !== n) return false;
   } else if (z === 43 || z === 45) {
     const oh = twoDigits(s, i + 1);
     const om = twoDigits(s, i + 4);
-    if (oh < 0 || om < 0 || s.charCodeAt(i + 3) !== 58 || i + 6 !== n) return null;
+    if (oh < 0 || om < 0 || s.charCodeAt(i + 3) !== 58 || i + 6 !== n) return false;
     if (oh > 23 || om > 59) throw bad(value, `has offset ${s.slice(i)}, not within ±23:59`);
     offsetMinutes = (z === 45 ? -1 : 1) * (oh * 60 + om);
   } else {
-    return null;
+    return false;
   }
   const year = y1 * 100 + y2;
   if (month < 1 || month > 12) throw bad(value, `has month ${s.slice(5, 7)}, not 01–12`);
@@ -150,6 +154,18 @@ function fromRfc3339(value: string): bigint | null {
   const days = era * 146097 + doe - 719468;
   const seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
   for (let k = fracDigits; k < 9; k++) frac *= 10;
+  out.seconds = seconds;
+  out.nanos = frac;
+  return true;
+}
+
+/** What `rfc3339Parts` writes for `fromRfc3339` (one at a time). */
+const PARTS: SecondsAndNanos = { seconds: 0, nanos: 0 };
+
+/** `rfc3339Parts` as nanoseconds; null when the shape is wrong. */
+function fromRfc3339(value: string): bigint | null {
+  if (!rfc3339Parts(value, PARTS)) return null;
+  const { seconds, nanos: frac } = PARTS;
   // Timestamps of one batch mostly share their second: its nanoseconds as a bigint are reused.
   if (seconds !== lastSeconds) {
     lastSeconds = seconds;
@@ -246,4 +262,52 @@ export function nowNs(): bigint {
 /** Formats nanoseconds as the decimal string responses carry. */
 export function formatNs(ns: bigint): string {
   return ns.toString();
+}
+
+/**
+ * `parseTimestamp` into whole seconds and nanoseconds: the RFC 3339 text shippers send is read
+ * without BigInt arithmetic; anything else is parsed as `parseTimestamp` parses it, and split.
+ */
+export function splitTimestamp(value: unknown, out: SecondsAndNanos): void {
+  if (typeof value === 'string' && value.charCodeAt(4) === 45 && rfc3339Parts(value, out) && out.seconds >= 0 && out.seconds <= LAST_SAFE_SECOND) return;
+  splitNs(parseTimestamp(value), out);
+}
+
+/** Whole seconds and the nanoseconds past them, as `splitNs` writes them. */
+export interface SecondsAndNanos {
+  seconds: number;
+  nanos: number;
+}
+
+// The 64-bit word seen as 32-bit halves, in the platform's byte order.
+const NS_WORD = new BigUint64Array(1);
+const NS_HALVES = new Uint32Array(NS_WORD.buffer);
+const NS_LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+const BILLION = 1_000_000_000;
+
+/**
+ * Splits `ns` (in [0, 2^64)) into whole seconds and nanoseconds into `out`, by long division of
+ * its 16-bit digits in doubles (every partial value stays below 2^47): no BigInt arithmetic, so
+ * no garbage, on a path that runs once per entry.
+ */
+export function splitNs(ns: bigint, out: SecondsAndNanos): void {
+  NS_WORD[0] = ns;
+  const low = NS_HALVES[NS_LOW]!;
+  const high = NS_HALVES[NS_LOW ^ 1]!;
+  // Each step: (rest · 2^16 + digit) ÷ 10^9, below 2^47, so exact in a double.
+  let cur = high >>> 16;
+  let q = Math.floor(cur / BILLION);
+  let seconds = q;
+  cur = (cur - q * BILLION) * 65536 + (high & 0xffff);
+  q = Math.floor(cur / BILLION);
+  seconds = seconds * 65536 + q;
+  cur = (cur - q * BILLION) * 65536 + (low >>> 16);
+  q = Math.floor(cur / BILLION);
+  seconds = seconds * 65536 + q;
+  cur = (cur - q * BILLION) * 65536 + (low & 0xffff);
+  q = Math.floor(cur / BILLION);
+  seconds = seconds * 65536 + q;
+  const rest = cur - q * BILLION;
+  out.seconds = seconds;
+  out.nanos = rest;
 }

@@ -1,3 +1,4 @@
+import { entriesOf } from '../support/push-entries';
 import { SiltError } from '../../core/src/errors';
 import { parseTimestamp } from '../../core/src/time';
 import { checkBulkContentType, parseBulk, parseBulkInSlices, type ParsedBulk } from '../../ingest/src/protocols/elastic';
@@ -30,7 +31,7 @@ function bulk(lines: (string | object)[], pathIndex?: string, mapping: BulkMappi
 
 /** Every stored entry with its labels, in stream order. */
 function stored(r: ParsedBulk): (PushEntry & { labels: Record<string, string> })[] {
-  return r.push.streams.flatMap((s) => s.entries.map((e) => ({ labels: s.labels, ...e })));
+  return r.push.streams.flatMap((s) => entriesOf(s).map((e) => ({ labels: s.labels, ...e })));
 }
 
 /** Each item as `action:status:code` (201 for a stored document). */
@@ -215,12 +216,12 @@ describe('ingest > elastic bulk > mapping', () => {
     expect(validate).toHaveBeenCalledTimes(3);
     validate.mockRestore();
     expect(r.push.accepted).toBe(300);
-    expect(r.push.streams.map((s) => [s.labels.host_name, s.entries.length])).toEqual([
+    expect(r.push.streams.map((s) => [s.labels.host_name, entriesOf(s).length])).toEqual([
       ['h0', 100],
       ['h1', 100],
       ['h2', 100],
     ]);
-    expect(r.push.streams[1]!.entries.slice(0, 2).map((e) => e.line)).toEqual(['m1', 'm4']);
+    expect(entriesOf(r.push.streams[1]!).slice(0, 2).map((e) => e.line)).toEqual(['m1', 'm4']);
   });
 });
 

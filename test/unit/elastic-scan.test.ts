@@ -1,3 +1,4 @@
+import { entriesOf } from '../support/push-entries';
 import { parseTimestamp } from '../../core/src/time';
 import { parseBulk, parseBulkInSlices, type ParsedBulk } from '../../ingest/src/protocols/elastic';
 import { bulkMapping, withStreamFields, type BulkMapping } from '../../ingest/src/protocols/elastic-mapping';
@@ -74,7 +75,7 @@ function compare(docs: string[], mapping: BulkMapping): void {
   const slow = parseBulk(other, { pathIndex: undefined, mapping }, NOW, limits);
   expect(shown(fast, false)).toBe(shown(slow, true));
   // Both ways count every line's bytes, for the batcher.
-  const bytes = fast.push.streams.map((s) => s.entries.reduce((n, e) => n + Buffer.byteLength(e.line), 0));
+  const bytes = fast.push.streams.map((s) => entriesOf(s).reduce((n, e) => n + Buffer.byteLength(e.line), 0));
   expect([fast.push.lineBytes ?? [], slow.push.lineBytes ?? []]).toEqual([bytes, bytes]);
 }
 
@@ -106,7 +107,7 @@ describe('ingest > elastic bulk > documents read without JSON.parse', () => {
       const r = parseBulk(ascii, { pathIndex: undefined, mapping: DEFAULTS }, NOW, limits);
       expect(r.push.accepted).toBe(50);
       expect(r.push.streams[0]!.labels).toEqual({ service_name: 'svc0', index: 'logs' });
-      expect(r.push.streams[0]!.entries[0]).toEqual({ ts: parseTimestamp('2026-11-26T03:59:00.123456Z'), line: 'line 0', attrs: { 'extra.k': 'v' } });
+      expect(entriesOf(r.push.streams[0]!)[0]).toEqual({ ts: parseTimestamp('2026-11-26T03:59:00.123456Z'), line: 'line 0', attrs: { 'extra.k': 'v' } });
       // Only the first action line is parsed: the others repeat it.
       expect(parse).toHaveBeenCalledTimes(1);
     } finally {
@@ -119,7 +120,7 @@ describe('ingest > elastic bulk > documents read without JSON.parse', () => {
     const names = ['Aa', 'BB', 'Aa', 'BB'];
     const ascii = Buffer.from(names.map((name, i) => `{"create":{"_index":"x"}}\n{"message":"m${i}","service":{"name":"${name}"}}\n`).join(''));
     const r = parseBulk(ascii, { pathIndex: undefined, mapping: DEFAULTS }, NOW, limits);
-    expect(r.push.streams.map((s) => [s.labels.service_name, s.entries.map((e) => e.line)])).toEqual([
+    expect(r.push.streams.map((s) => [s.labels.service_name, entriesOf(s).map((e) => e.line)])).toEqual([
       ['Aa', ['m0', 'm2']],
       ['BB', ['m1', 'm3']],
     ]);
@@ -130,7 +131,7 @@ describe('ingest > elastic bulk > documents read without JSON.parse', () => {
     const docs = [doc('a', 'a1', 'not a time'), doc('b', 'b1'), doc('a', 'a2'), doc('b', 'x'.repeat(2000)), doc('c', 'c1'), '{"message":"say \\"b2\\"","service":{"name":"b"}}', doc('a', 'a3')];
     const body = Buffer.from(docs.map((d) => `{"create":{"_index":"logs"}}\n${d}\n`).join(''));
     const whole = parseBulk(body, { pathIndex: undefined, mapping: DEFAULTS }, NOW, limits);
-    expect(whole.push.streams.map((s) => [s.labels.service_name, s.entries.map((e) => e.line)])).toEqual([
+    expect(whole.push.streams.map((s) => [s.labels.service_name, entriesOf(s).map((e) => e.line)])).toEqual([
       ['b', ['b1', 'say "b2"']],
       ['a', ['a2', 'a3']],
       ['c', ['c1']],

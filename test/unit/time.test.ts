@@ -1,5 +1,5 @@
 import { BadRequestError } from '../../core/src/errors';
-import { formatNs, MAX_TIMESTAMP_NS, nowNs, parseTimestamp } from '../../core/src/time';
+import { formatNs, MAX_TIMESTAMP_NS, nowNs, parseTimestamp, splitNs, splitTimestamp, type SecondsAndNanos } from '../../core/src/time';
 
 const MS = 1_000_000n;
 const S = 1_000_000_000n;
@@ -188,5 +188,64 @@ describe('core > time > now and format', () => {
     expect(formatNs(1_764_129_600_123_456_789n)).toBe('1764129600123456789');
     expect(formatNs(0n)).toBe('0');
     expect(parseTimestamp(formatNs(MAX_TIMESTAMP_NS))).toBe(MAX_TIMESTAMP_NS);
+  });
+});
+
+describe('core > time > seconds and nanoseconds', () => {
+  const of = (value: unknown): [number, number] | string => {
+    const out: SecondsAndNanos = { seconds: 0, nanos: 0 };
+    try {
+      splitTimestamp(value, out);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return [out.seconds, out.nanos];
+  };
+  const expected = (value: unknown): [number, number] | string => {
+    try {
+      const ns = parseTimestamp(value);
+      return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  it('splits every form parseTimestamp takes as parseTimestamp reads it, and refuses what it refuses, in its words', () => {
+    const values: unknown[] = [
+      '2026-12-02T06:00:00Z',
+      '2026-12-02T06:00:00.123456789Z',
+      '2026-12-02t06:00:00.1z',
+      '2026-12-02 06:00:00.000001+02:30',
+      '2026-12-02T06:00:00.9999999999-11:59',
+      '1970-01-01T00:00:00Z',
+      '1969-12-31T23:59:59Z',
+      '2262-04-11T23:47:16.854775807Z',
+      '2262-04-11T23:47:16.854775808Z',
+      '2024-02-29T00:00:00Z',
+      '2025-02-29T00:00:00Z',
+      '2026-13-01T00:00:00Z',
+      '2026-12-02T24:00:00Z',
+      '2026-12-02T06:00:00+24:00',
+      '2026-12-02T06:00:00',
+      '2026-12-02',
+      '1764655200123456789',
+      '1764655200.5',
+      1764655200123,
+      1764655200,
+      1_764_655_200_123_456_789n,
+      'yesterday',
+      -1,
+    ];
+    for (const value of values) expect([value, of(value)]).toEqual([value, expected(value)]);
+  });
+
+  it('splits any 64-bit count of nanoseconds exactly', () => {
+    const out: SecondsAndNanos = { seconds: 0, nanos: 0 };
+    const samples = [0n, 1n, 999_999_999n, 1_000_000_000n, MAX_TIMESTAMP_NS, (1n << 64n) - 1n, (1n << 32n) * 1_000_000_000n - 1n];
+    for (let i = 0n; i < 5_000n; i++) samples.push((i * 7_919_000_000_000_017n) % (1n << 64n));
+    for (const ns of samples) {
+      splitNs(ns, out);
+      expect([ns, BigInt(out.seconds) * 1_000_000_000n + BigInt(out.nanos), out.nanos < 1e9]).toEqual([ns, ns, true]);
+    }
   });
 });

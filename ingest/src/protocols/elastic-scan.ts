@@ -143,8 +143,13 @@ export class DocumentScanner {
     return text;
   }
 
+  /** The bytes of token `t`'s value in the last scanned document (ASCII: its text's bytes), as a view of the body. */
+  bytes(t: number): Buffer {
+    return this.body.subarray(this.valueStart[t]!, this.valueEnd[t]!);
+  }
+
   /** The text of bytes [start, end). */
-  slice(start: number, end: number): string {
+  private slice(start: number, end: number): string {
     return (this.body as unknown as Latin1Slicing).latin1Slice(start, end);
   }
 

@@ -144,6 +144,9 @@ function childOf(node: SlotNode, value: string | undefined): SlotNode {
   return child;
 }
 
+/** The line of a document whose line field is the empty string. */
+const EMPTY_LINE = Buffer.alloc(0);
+
 /** Parses and maps one bulk body; drive it with `step`, read it with `result`. */
 class BulkParser {
   private readonly b: PushBuilder;
@@ -381,14 +384,14 @@ class BulkParser {
   /** Maps a parsed document to its entry and label set, and adds it (or fails item `i`). */
   private map(i: number, doc: Record<string, unknown>, text: string): void {
     const { line, ts, values, attrs } = this.extract(doc);
-    const entryLine = line ?? text;
-    this.add(i, entryLine, Buffer.byteLength(entryLine), ts === undefined ? undefined : esDate(ts), attrs ?? undefined, values);
+    this.add(i, line ?? text, ts === undefined ? undefined : esDate(ts), attrs ?? undefined, values);
   }
 
   /** Maps a scanned document (see elastic-scan.ts) by its shape's plan, as `map` maps it parsed. */
   private mapPlanned(i: number, plan: DocumentPlan, start: number, end: number): void {
     const scanner = this.scanner!;
-    const line = plan.line >= 0 ? scanner.text(plan.line) : plan.line === EMPTY_TEXT ? '' : scanner.slice(start, end);
+    // The body is ASCII: a line's bytes are its text, copied to the frame as they are.
+    const line = plan.line >= 0 ? scanner.bytes(plan.line) : plan.line === EMPTY_TEXT ? EMPTY_LINE : this.body.subarray(start, end);
     const ts = plan.ts >= 0 ? esDate(scanner.text(plan.ts)) : plan.ts === EMPTY_TEXT ? '' : undefined;
     let attrs: Record<string, string> | undefined;
     const names = plan.attrNames;
@@ -401,18 +404,26 @@ class BulkParser {
       const t = plan.values[k]!;
       values[k] = t >= 0 ? scanner.repeatedText(t) : t === ABSENT ? undefined : '';
     }
-    // The body is ASCII: a line's bytes are its characters.
-    this.add(i, line, line.length, ts, attrs, values);
+    this.add(i, line, ts, attrs, values);
   }
 
-  /** Adds item `i`'s entry (its line `lineBytes` long in UTF-8) to the stream of its index and label values, or fails the item. */
-  private add(i: number, line: string, lineBytes: number, ts: unknown, attrs: Record<string, string> | undefined, values: readonly (string | undefined)[]): void {
+  /**
+   * Adds item `i`'s entry to the stream of its index and label values, or fails the item: its line
+   * as bytes of an ASCII body (valid UTF-8 as they are) or as text. Every entry of a body goes into
+   * payload runs, so a stream's entries keep their order whichever way each was read.
+   */
+  private add(i: number, line: Buffer | string, ts: unknown, attrs: Record<string, string> | undefined, values: readonly (string | undefined)[]): void {
     const b = this.b;
-    const entry = b.entry(line, ts, attrs);
-    if (entry === null) return this.fail(i, b.code, b.reason);
     const slot = this.slotOf(this.items[i]!.index!, values);
-    if (slot.problem !== null) return this.fail(i, 'SILT_BAD_LABELS', slot.problem);
-    b.add(slot, entry, lineBytes);
+    if (slot.problem !== null) {
+      // An entry's own problems are named before its labels', as for every protocol.
+      if (b.entry(typeof line === 'string' ? line : line.toString('latin1'), ts, attrs) === null) return this.fail(i, b.code, b.reason);
+      return this.fail(i, 'SILT_BAD_LABELS', slot.problem);
+    }
+    if (!b.when(ts)) return this.fail(i, b.code, b.reason);
+    const { seconds, nanos } = b.at;
+    const ok = typeof line === 'string' ? b.addText(slot, seconds, nanos, line, attrs) : b.addBytes(slot, seconds, nanos, line, attrs, true);
+    if (!ok) this.fail(i, b.code, b.reason);
   }
 
   /**

@@ -23,7 +23,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Labels } from '../../../core/src/labels';
 import { BadRequestError, SiltError } from '../../../core/src/errors';
-import { MAX_TIMESTAMP_NS, parseTimestamp } from '../../../core/src/time';
+import { MAX_TIMESTAMP_NS, parseTimestamp, splitNs, type SecondsAndNanos } from '../../../core/src/time';
 import { PushBuilder, isJsonObject, kindOf, type ParsedPush, type PushLimits, type StreamSlot } from '../push/builder';
 import { decodeUtf8Body, parseJson } from '../push/json';
 import { parseMediaType, unsupportedType } from '../push/media-type';
@@ -273,13 +273,13 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     b.reject(stream, entry, 'SILT_BAD_TIMESTAMP', badTimestampReason(t));
     return;
   }
-  const seconds = Number(t / NS);
-  const nanos = Number(t % NS);
-  const ok = bytes !== null ? b.addBytes(slot, seconds, nanos, bytes, attrs, true) : b.addText(slot, seconds, nanos, line, attrs);
+  splitNs(t, SPLIT);
+  const ok = bytes !== null ? b.addBytes(slot, SPLIT.seconds, SPLIT.nanos, bytes, attrs, true) : b.addText(slot, SPLIT.seconds, SPLIT.nanos, line, attrs);
   if (!ok) b.reject(stream, entry, b.code, b.reason);
 }
 
-const NS = 1_000_000_000n;
+/** One record's timestamp as seconds and nanoseconds (reused: records are mapped one at a time). */
+const SPLIT: SecondsAndNanos = { seconds: 0, nanos: 0 };
 
 /** Why `parseTimestamp` refuses `t` (past its range), in its words. */
 function badTimestampReason(t: bigint): string {

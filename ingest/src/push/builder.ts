@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { isWellFormedString, labelsProblem } from '../../../core/src/label-set';
 import { labelsKey, type Labels } from '../../../core/src/labels';
 import { RunWriter, encodeAttrs, type PayloadRun } from '../../../core/src/payload-run';
-import { parseTimestamp } from '../../../core/src/time';
+import { parseTimestamp, splitNs, splitTimestamp, type SecondsAndNanos } from '../../../core/src/time';
 
 /** Validation limits of a push (from `IngestSettings`, times in ns). */
 export interface PushLimits {
@@ -150,6 +150,8 @@ export class PushBuilder {
   private lastAttrsBytes: Uint8Array | undefined = undefined;
   /** Entries added with their line's length. */
   private counted = 0;
+  /** The timestamp the last successful `when` read. */
+  readonly at: SecondsAndNanos = { seconds: 0, nanos: 0 };
   /** Why the last `entry()` call returned null. */
   code = '';
   reason = '';
@@ -219,6 +221,45 @@ export class PushBuilder {
     return false;
   }
 
+  /** The timestamp an entry's `ts` gives (absent: the receive time), or null with `code`/`reason` set. */
+  private timeOf(ts: unknown): bigint | null {
+    if (ts === undefined || ts === null) return this.receivedNs;
+    let t: bigint;
+    try {
+      t = parseTimestamp(ts);
+    } catch (err) {
+      return this.fail('SILT_BAD_TIMESTAMP', (err as Error).message);
+    }
+    return t < this.minTs || t > this.maxTs ? this.outOfRange(t) : t;
+  }
+
+  /**
+   * Reads an entry's `ts` as `entry` reads it, for `addBytes` or `addText`: true with `at` set to
+   * its seconds and nanoseconds, or false with `code`/`reason` set.
+   */
+  when(ts: unknown): boolean {
+    const at = this.at;
+    if (ts === undefined || ts === null) {
+      splitNs(this.receivedNs, at);
+      return true;
+    }
+    try {
+      splitTimestamp(ts, at);
+    } catch (err) {
+      return this.refuse('SILT_BAD_TIMESTAMP', (err as Error).message);
+    }
+    if (this.outside(at.seconds, at.nanos)) {
+      this.outOfRange(BigInt(at.seconds) * 1_000_000_000n + BigInt(at.nanos));
+      return false;
+    }
+    return true;
+  }
+
+  /** True when a timestamp of `seconds` and `nanos` is outside the accepted range. */
+  private outside(seconds: number, nanos: number): boolean {
+    return seconds < this.minSeconds || (seconds === this.minSeconds && nanos < this.minNanos) || seconds > this.maxSeconds || (seconds === this.maxSeconds && nanos > this.maxNanos);
+  }
+
   /** Null, with `code`/`reason` saying how far `t` is outside the accepted range. */
   private outOfRange(t: bigint): null {
     if (t < this.minTs) {
@@ -258,7 +299,7 @@ export class PushBuilder {
   }
 
   private toRun(slot: StreamSlot, seconds: number, nanos: number, line: Uint8Array, length: number, attrs: Record<string, string> | undefined): boolean {
-    if (seconds < this.minSeconds || (seconds === this.minSeconds && nanos < this.minNanos) || seconds > this.maxSeconds || (seconds === this.maxSeconds && nanos > this.maxNanos)) {
+    if (this.outside(seconds, nanos)) {
       this.outOfRange(BigInt(seconds) * 1_000_000_000n + BigInt(nanos));
       return false;
     }
@@ -296,17 +337,8 @@ export class PushBuilder {
     if (!isWellFormedString(line)) {
       return this.fail('SILT_INVALID_UTF8', LONE_SURROGATE);
     }
-    let t: bigint;
-    if (ts === undefined || ts === null) {
-      t = this.receivedNs;
-    } else {
-      try {
-        t = parseTimestamp(ts);
-      } catch (err) {
-        return this.fail('SILT_BAD_TIMESTAMP', (err as Error).message);
-      }
-      if (t < this.minTs || t > this.maxTs) return this.outOfRange(t);
-    }
+    const t = this.timeOf(ts);
+    if (t === null) return null;
     if (attrs === undefined || attrs === null) return { ts: t, line };
     // Protocols share one attrs object across entries (OTLP: per scope and severity); entries never change it, so one check holds for all.
     let n: number;
