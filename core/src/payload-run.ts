@@ -91,8 +91,12 @@ export class RunWriter {
     w.varint(length);
     w.buf.set(line, w.pos);
     w.pos += length;
-    w.buf.set(attrs, w.pos);
-    w.pos += attrs.length;
+    // Most entries have no attributes (one zero byte): a store, not a copy call.
+    if (attrs.length === 1) w.buf[w.pos++] = attrs[0]!;
+    else {
+      w.buf.set(attrs, w.pos);
+      w.pos += attrs.length;
+    }
     this.entries++;
     this.lineBytes += length;
     if (this.entries >= RUN_ENTRIES) this.cut();

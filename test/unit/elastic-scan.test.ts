@@ -2,6 +2,7 @@ import { entriesOf } from '../support/push-entries';
 import { parseTimestamp } from '../../core/src/time';
 import { parseBulk, parseBulkInSlices, type ParsedBulk } from '../../ingest/src/protocols/elastic';
 import { bulkMapping, withStreamFields, type BulkMapping } from '../../ingest/src/protocols/elastic-mapping';
+import { DocumentScanner } from '../../ingest/src/protocols/elastic-scan';
 import type { PushLimits } from '../../ingest/src/push/builder';
 
 const S = 1_000_000_000n;
@@ -99,12 +100,38 @@ describe('ingest > elastic bulk > documents read without JSON.parse', () => {
     }
   });
 
+  it.each(mappings)('maps runs of documents of one layout with other values exactly as JSON.parse does, whatever differs (%s)', (_what, mapping) => {
+    const values = ['GET / 200', 'x', '', 'a\tb', 'say "hi"', 'back\\slash', 'c'.repeat(45), '2026-11-26T03:59:00.123456Z', 'not a time'];
+    for (let seed = 1; seed <= 200; seed++) {
+      const next = random(seed);
+      const pick = (): string => values[Math.floor(next() * values.length)]!;
+      const layout = (a: string, b: string, c: string, space: string): string =>
+        text([['@timestamp', b], ['message', a], ['service', [['name', c]]], ['log', [['level', next() < 0.2 ? '' : 'info']]]], space);
+      // Mostly the same layout, its values changed; now and then another spacing, another key, or a value that is not a string.
+      const docs = Array.from({ length: 30 }, () => {
+        const r = next();
+        if (r < 0.1) return layout(pick(), pick(), pick(), ' ');
+        if (r < 0.15) return layout(pick(), pick(), pick(), '').replace('"message"', '"msg"');
+        if (r < 0.2) return layout(pick(), pick(), pick(), '').replace(/"info"/, 'null');
+        return layout(pick(), next() < 0.5 ? '2026-11-26T03:59:00.123456Z' : pick(), next() < 0.5 ? 'api' : pick(), '');
+      });
+      try {
+        compare(docs, mapping);
+      } catch (err) {
+        throw new Error(`seed ${seed}: ${(err as Error).message}`);
+      }
+    }
+  });
+
   it('reads a shipper’s documents without JSON.parse', () => {
     const docs = Array.from({ length: 50 }, (_, i) => text([['@timestamp', '2026-11-26T03:59:00.123456Z'], ['message', `line ${i}`], ['service', [['name', `svc${i % 3}`]]], ['extra', [['k', 'v']]]], ''));
     const ascii = Buffer.from(docs.map((d) => `{"create":{"_index":"logs"}}\n${d}\n`).join(''));
     const parse = jest.spyOn(JSON, 'parse');
+    const scan = jest.spyOn(DocumentScanner.prototype as unknown as { scan: () => boolean }, 'scan');
     try {
       const r = parseBulk(ascii, { pathIndex: undefined, mapping: DEFAULTS }, NOW, limits);
+      // Only the first document is scanned token by token: the others fit its layout.
+      expect(scan).toHaveBeenCalledTimes(1);
       expect(r.push.accepted).toBe(50);
       expect(r.push.streams[0]!.labels).toEqual({ service_name: 'svc0', index: 'logs' });
       expect(entriesOf(r.push.streams[0]!)[0]).toEqual({ ts: parseTimestamp('2026-11-26T03:59:00.123456Z'), line: 'line 0', attrs: { 'extra.k': 'v' } });
@@ -112,6 +139,7 @@ describe('ingest > elastic bulk > documents read without JSON.parse', () => {
       expect(parse).toHaveBeenCalledTimes(1);
     } finally {
       parse.mockRestore();
+      scan.mockRestore();
     }
   });
 

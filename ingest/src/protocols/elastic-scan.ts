@@ -62,6 +62,16 @@ interface Shape {
   plan: DocumentPlan | null;
 }
 
+/**
+ * A scanned document's layout for the next ones: its plan, its string tokens (by index) and the
+ * byte ranges in the body around their values (`gaps`: start/end pairs, one more than tokens).
+ */
+interface Template {
+  plan: DocumentPlan;
+  tokens: Int32Array;
+  gaps: Int32Array;
+}
+
 /** Stand-in values: a document's own strings never hold a NUL (the scan refuses control characters). */
 const MARKERS = Array.from({ length: MAX_TOKENS }, (_, t) => `\u0000${t}`);
 const MARKER_INDEX = new Map(MARKERS.map((m, t) => [m, t]));
@@ -91,6 +101,8 @@ export class DocumentScanner {
   private readonly valueStart = new Int32Array(MAX_TOKENS);
   private readonly valueEnd = new Int32Array(MAX_TOKENS);
   private readonly recent: Shape[] = [];
+  /** The last planned document's layout, which the next one is tried against before a scan. */
+  private template: Template | null = null;
   private readonly shapes: Map<string, Shape>;
   /** Texts `repeatedText` made, by a hash of their bytes. */
   private readonly repeated = new Map<number, string>();
@@ -155,15 +167,56 @@ export class DocumentScanner {
 
   /** The plan of the document at [start, end), or null when it must go the JSON.parse way. */
   plan(start: number, end: number): DocumentPlan | null {
+    const template = this.template;
+    if (template !== null && this.fits(template, start, end)) return template.plan;
     if (!this.scan(start, end)) return null;
-    for (let k = 0; k < this.recent.length; k++) {
-      const shape = this.recent[k]!;
-      if (this.isShape(shape)) return shape.plan;
+    let shape: Shape | undefined;
+    for (let k = 0; k < this.recent.length && shape === undefined; k++) if (this.isShape(this.recent[k]!)) shape = this.recent[k]!;
+    if (shape === undefined) {
+      shape = this.shapeOf();
+      this.recent.unshift(shape);
+      if (this.recent.length > RECENT_SHAPES) this.recent.pop();
     }
-    const shape = this.shapeOf();
-    this.recent.unshift(shape);
-    if (this.recent.length > RECENT_SHAPES) this.recent.pop();
+    this.template = shape.plan === null ? null : this.templateOf(start, end, shape.plan);
     return shape.plan;
+  }
+
+  /** The last scanned document as a template: the bytes around its non-empty string values, which the next documents likely repeat. */
+  private templateOf(start: number, end: number, plan: DocumentPlan): Template {
+    const tokens: number[] = [];
+    const gaps: number[] = [start];
+    for (let t = 0; t < this.count; t++) {
+      if (this.kinds[t] !== STRING) continue;
+      tokens.push(t);
+      gaps.push(this.valueStart[t]!, this.valueEnd[t]!);
+    }
+    gaps.push(end);
+    return { plan, tokens: Int32Array.from(tokens), gaps: Int32Array.from(gaps) };
+  }
+
+  /**
+   * True when the document at [start, end) is the template's bytes with other non-empty string
+   * values (each ending where the scan would end it): then the scan would find the template's
+   * tokens, so its shape and plan, with these values, whose ranges are set.
+   */
+  private fits(template: Template, start: number, end: number): boolean {
+    const body = this.body;
+    const { tokens, gaps } = template;
+    let p = start;
+    for (let k = 0; k <= tokens.length; k++) {
+      const from = gaps[2 * k]!;
+      const length = gaps[2 * k + 1]! - from;
+      if (p + length > end) return false;
+      for (let j = 0; j < length; j++) if (body[p + j] !== body[from + j]) return false;
+      p += length;
+      if (k === tokens.length) break;
+      const q = this.stringEnd(p, end);
+      if (q <= p) return false;
+      this.valueStart[tokens[k]!] = p;
+      this.valueEnd[tokens[k]!] = q;
+      p = q;
+    }
+    return p === end;
   }
 
   /** Tokenizes [start, end) into the token arrays; false when it is not of the scanned subset. */
