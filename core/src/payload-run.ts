@@ -26,13 +26,8 @@ export interface PayloadRun {
   bytes: Buffer;
 }
 
-/**
- * A run lies in one chunk of memory, never moved: when the next entry does not fit, the run is cut
- * and a new chunk begun (no copy on growth). A stream's first chunk is small (a push holds many
- * streams of a few entries), later ones larger. Cuts also let the batcher split runs across blocks.
- */
-const FIRST_CHUNK = 2 * 1024;
-const CHUNK = 32 * 1024;
+/** A cut bounds the memory one run pins and lets the batcher split a push's runs across blocks. */
+const RUN_BYTES = 64 * 1024;
 const RUN_ENTRIES = 1024;
 /** Below this many seconds apart, a delta in ns stays under 2^52 (see FAST_DELTA). */
 const SMALL_SECONDS = 4_000_000;
@@ -44,7 +39,8 @@ function nsOf(seconds: number, nanos: number): bigint {
 
 /** Writes one stream's entries of a push into runs. */
 export class RunWriter {
-  private w = new Writer(FIRST_CHUNK);
+  // A push's share of a stream is a few KiB to tens of KiB: start where few of them need to grow.
+  private readonly w = new Writer(16 * 1024);
   private readonly runs: PayloadRun[] = [];
   private start = 0;
   private entries = 0;
@@ -63,14 +59,9 @@ export class RunWriter {
 
   /** Appends one entry: `line` its bytes (valid UTF-8, checked by the caller), `attrs` its attributes as the frame format writes them. */
   append(seconds: number, nanos: number, line: Uint8Array, attrs: Uint8Array): void {
-    const length = line.length;
-    const need = 20 + length + attrs.length;
-    if (this.w.pos + need > this.w.buf.length) {
-      if (this.entries > 0) this.cut();
-      this.w = new Writer(Math.max(CHUNK, need));
-      this.start = 0;
-    }
     const w = this.w;
+    const length = line.length;
+    w.reserve(20 + length + attrs.length);
     if (this.entries === 0) {
       this.firstSeconds = this.minSeconds = this.maxSeconds = seconds;
       this.firstNanos = this.minNanos = this.maxNanos = nanos;
@@ -99,7 +90,7 @@ export class RunWriter {
     }
     this.entries++;
     this.lineBytes += length;
-    if (this.entries >= RUN_ENTRIES) this.cut();
+    if (this.entries >= RUN_ENTRIES || w.pos - this.start >= RUN_BYTES) this.cut();
   }
 
   /** The runs written, the last one closed; the writer is not used after. */
@@ -118,7 +109,7 @@ export class RunWriter {
       lineBytes: this.lineBytes,
       bytes: this.w.buf.subarray(this.start, this.w.pos),
     });
-    // Later entries go on in the same chunk (the run keeps its view of it), or in a new one.
+    // Later entries go on in the same buffer, or a bigger copy of it: the run keeps its view.
     this.start = this.w.pos;
     this.entries = 0;
     this.lineBytes = 0;
