@@ -43,7 +43,7 @@ export class PendingBlock {
   readonly partition: number;
   readonly tenant: string;
   /** Streams by canonical label key, in first-seen order. */
-  readonly streams = new Map<string, BlockStreamInput & { entries: BlockEntry[] }>();
+  readonly streams = new Map<string, BlockStreamInput>();
   rawBytes = 0;
   entryCount = 0;
   sealed = false;
@@ -208,7 +208,7 @@ export class Batcher {
     return block;
   }
 
-  private streamOf(block: PendingBlock, key: string, labels: Labels): BlockStreamInput & { entries: BlockEntry[] } {
+  private streamOf(block: PendingBlock, key: string, labels: Labels): BlockStreamInput {
     let s = block.streams.get(key);
     if (!s) {
       s = { labels, entries: [] };
