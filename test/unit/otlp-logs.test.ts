@@ -3,7 +3,7 @@ import protobuf from 'protobufjs';
 import { double, fixed32, fixed64, len, sub, varint, wire, type Field } from '../support/proto-fields';
 import { DEFAULT_CONFIG } from '../../core/src/config';
 import { SiltError, UnavailableError, BadRequestError } from '../../core/src/errors';
-import { parseTimestamp } from '../../core/src/time';
+import { MAX_TIMESTAMP_NS, parseTimestamp } from '../../core/src/time';
 import { otlpEncoding, parseOtlpLogs, type OtlpEncoding } from '../../ingest/src/protocols/otlp';
 import { contentTypeOf, errorEncoding, exportResponse, statusResponse } from '../../ingest/src/protocols/otlp-reply';
 import type { ParsedPush, PushLimits, Rejection } from '../../ingest/src/push/builder';
@@ -350,6 +350,13 @@ describe('ingest > otlp logs > timestamps', () => {
   it('falls back to observedTimeUnixNano when timeUnixNano is 0 or absent', () => {
     expect(only(protoRecords({ time: 0n, observed: T + 7n }))).toEqual({ labels: { service_name: 'a' }, ts: T + 7n, line: '' });
     expect(only(protoRecords({ observed: T + 8n })).ts).toBe(T + 8n);
+  });
+
+  it('refuses a timeUnixNano past 2^63 − 1 ns, read from its fixed64 halves, and keeps the other records', () => {
+    const r = protoRecords({ time: 1n << 63n }, { time: (1n << 64n) - 1n }, { time: MAX_TIMESTAMP_NS - 1n }, { time: T });
+    expect(codes(r)).toEqual(['0:0:SILT_BAD_TIMESTAMP', '0:1:SILT_BAD_TIMESTAMP', '0:2:SILT_TOO_NEW']);
+    expect(r.rejected[0]!.reason).toContain('2262-04-11T23:47:16.854775807Z');
+    expect(r.accepted).toBe(1);
   });
 
   it('falls back to the receive time when both are 0 or absent', () => {

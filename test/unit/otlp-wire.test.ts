@@ -5,7 +5,7 @@ import { DEFAULT_CONFIG } from '../../core/src/config';
 import { parseTimestamp } from '../../core/src/time';
 import { parseOtlpLogs } from '../../ingest/src/protocols/otlp';
 import { decodeExportLogsRequest } from '../../ingest/src/protocols/otlp-proto';
-import { INVALID_TEXT, LateField } from '../../ingest/src/protocols/proto-reader';
+import { INVALID_TEXT, LateField, uint64Of } from '../../ingest/src/protocols/proto-reader';
 import { walkLogsRequest } from '../../ingest/src/protocols/otlp-wire';
 import type { OtlpMessage } from '../../ingest/src/protocols/otlp-value';
 import type { PushLimits } from '../../ingest/src/push/builder';
@@ -70,12 +70,17 @@ function walked(body: Buffer): unknown[] {
   walkLogsRequest(body, {
     resource: (index, resource) => seen.push({ resource: index, value: plain(resource) }),
     scope: (scope) => seen.push({ scope: plain(scope) }),
-    // A string body is handed over as where its bytes are: read here as the strict decode reads text.
-    record: (r, start, end) => {
-      if (start < 0) seen.push({ record: plain(r) });
+    // The wire's timestamps go back on the record as the strict decode gives them (bigints; these
+    // fixtures never send an explicit 0), and a string body handed over as where its bytes are is
+    // read as the strict decode reads text.
+    record: (r, wire) => {
+      const times: Record<string, bigint> = {};
+      if ((wire.timeLow | wire.timeHigh) !== 0) times.timeUnixNano = uint64Of(wire.timeLow, wire.timeHigh);
+      if ((wire.observedLow | wire.observedHigh) !== 0) times.observedTimeUnixNano = uint64Of(wire.observedLow, wire.observedHigh);
+      if (wire.bodyStart < 0) seen.push({ record: plain({ ...r, ...times }) });
       else {
-        const bytes = body.subarray(start, end);
-        seen.push({ record: plain({ ...r, body: { stringValue: isUtf8(bytes) ? bytes.toString() : INVALID_TEXT } }) });
+        const bytes = body.subarray(wire.bodyStart, wire.bodyEnd);
+        seen.push({ record: plain({ ...r, ...times, body: { stringValue: isUtf8(bytes) ? bytes.toString() : INVALID_TEXT } }) });
       }
     },
   });

@@ -1,5 +1,5 @@
 import { BadRequestError } from '../../core/src/errors';
-import { formatNs, MAX_TIMESTAMP_NS, nowNs, parseTimestamp, splitNs, splitTimestamp, type SecondsAndNanos } from '../../core/src/time';
+import { formatNs, MAX_TIMESTAMP_NS, nowNs, parseTimestamp, rfc3339Bytes, splitHalves, splitNs, splitTimestamp, type SecondsAndNanos } from '../../core/src/time';
 
 const MS = 1_000_000n;
 const S = 1_000_000_000n;
@@ -239,6 +239,39 @@ describe('core > time > seconds and nanoseconds', () => {
     for (const value of values) expect([value, of(value)]).toEqual([value, expected(value)]);
   });
 
+  it('reads RFC 3339 from bytes inside a larger buffer as from its text, never past the range', () => {
+    const texts = ['2026-12-02T06:00:00Z', '2026-12-02T06:00:00.123456789Z', '2026-12-02 06:00:00.000001+02:30', '2026-12-02T06:00:00.9999999999-11:59', '2026-13-01T00:00:00Z', '2026-02-30T00:00:00Z', '2026-12-02T06:00:00+24:00', '2026-12-02T06:00:00', '2026-12-02T06:00:00.', '2026-12-02T06:00:00+02'];
+    const bytesOf = (text: string): [number, number] | string | false => {
+      // Digits and a zone right after the range: a parser that read past `end` would take them.
+      const buf = Buffer.from(`xx${text}12:34Z`, 'latin1');
+      const out: SecondsAndNanos = { seconds: 0, nanos: 0 };
+      try {
+        return rfc3339Bytes(buf, 2, 2 + text.length, out) ? [out.seconds, out.nanos] : false;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const textOf = (text: string): [number, number] | string | false => {
+      const out: SecondsAndNanos = { seconds: 0, nanos: 0 };
+      try {
+        splitTimestamp(text, out);
+        return [out.seconds, out.nanos];
+      } catch (err) {
+        const message = (err as Error).message;
+        return message.includes('is neither RFC 3339') ? false : message;
+      }
+    };
+    for (const text of texts) expect([text, bytesOf(text)]).toEqual([text, textOf(text)]);
+    expect(bytesOf('2026-12-02T06:00:00.5Z')).toEqual([Number(utc(2026, 12, 2, 6) / S), 500_000_000]);
+  });
+
+  it('refuses a string with a character past ASCII where the shape has a digit or a separator', () => {
+    const out: SecondsAndNanos = { seconds: 0, nanos: 0 };
+    // U+0130 in latin1 would be 0x30, the digit 0: it must not read as one.
+    expect(() => splitTimestamp('2026-12-02T06:00:0\u0130Z', out)).toThrow('is neither RFC 3339');
+    expect(() => splitTimestamp('2026-12-02T06:00:00.\u0131Z', out)).toThrow('is neither RFC 3339');
+  });
+
   it('splits any 64-bit count of nanoseconds exactly', () => {
     const out: SecondsAndNanos = { seconds: 0, nanos: 0 };
     const samples = [0n, 1n, 999_999_999n, 1_000_000_000n, MAX_TIMESTAMP_NS, (1n << 64n) - 1n, (1n << 32n) * 1_000_000_000n - 1n];
@@ -246,6 +279,8 @@ describe('core > time > seconds and nanoseconds', () => {
     for (const ns of samples) {
       splitNs(ns, out);
       expect([ns, BigInt(out.seconds) * 1_000_000_000n + BigInt(out.nanos), out.nanos < 1e9]).toEqual([ns, ns, true]);
+      splitHalves(Number(ns & 0xffffffffn), Number(ns >> 32n), out);
+      expect([ns, BigInt(out.seconds) * 1_000_000_000n + BigInt(out.nanos)]).toEqual([ns, ns]);
     }
   });
 });

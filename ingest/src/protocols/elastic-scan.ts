@@ -155,9 +155,14 @@ export class DocumentScanner {
     return text;
   }
 
-  /** The bytes of token `t`'s value in the last scanned document (ASCII: its text's bytes), as a view of the body. */
-  bytes(t: number): Buffer {
-    return this.body.subarray(this.valueStart[t]!, this.valueEnd[t]!);
+  /** Where token `t`'s value starts in the body, in the last scanned document (ASCII: its bytes are its text). */
+  start(t: number): number {
+    return this.valueStart[t]!;
+  }
+
+  /** Where token `t`'s value ends in the body, in the last scanned document. */
+  end(t: number): number {
+    return this.valueEnd[t]!;
   }
 
   /** The text of bytes [start, end). */

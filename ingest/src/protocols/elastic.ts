@@ -9,6 +9,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { ByteSource } from '../../../core/src/byte-source';
 import { BadRequestError } from '../../../core/src/errors';
 import type { Labels } from '../../../core/src/labels';
 import { PushBuilder, isJsonObject, kindOf, type ParsedPush, type PushLimits, type StreamSlot } from '../push/builder';
@@ -105,6 +106,9 @@ interface Action {
   item: BulkItem;
 }
 
+/** The timestamp `add` is given for a scanned document's: its bytes, at `tsStart` and `tsEnd` in the body. */
+const TS_IN_BODY: unknown = Object.freeze({ inBody: true });
+
 /** What the next line of the body is. */
 const enum Expect {
   Action,
@@ -144,9 +148,6 @@ function childOf(node: SlotNode, value: string | undefined): SlotNode {
   return child;
 }
 
-/** The line of a document whose line field is the empty string. */
-const EMPTY_LINE = Buffer.alloc(0);
-
 /** Parses and maps one bulk body; drive it with `step`, read it with `result`. */
 class BulkParser {
   private readonly b: PushBuilder;
@@ -180,8 +181,13 @@ class BulkParser {
   private attrs: Record<string, string> | null = null;
   /** What `extract` made of the last document (one object, rewritten for each). */
   private readonly mapped: Mapped;
+  /** Where the timestamp of a scanned document is in the body, when `add` is given TS_IN_BODY. */
+  private tsStart = 0;
+  private tsEnd = 0;
   /** Maps the documents of an ASCII body by their shape, without JSON.parse (null for other bodies). */
   private readonly scanner: DocumentScanner | null;
+  /** The body, for lines copied from it as bytes. */
+  private readonly source: ByteSource;
 
   constructor(
     private readonly body: Buffer,
@@ -192,6 +198,7 @@ class BulkParser {
     this.b = new PushBuilder(limits, receivedNs);
     this.offset = body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
     this.valid = isUtf8(body);
+    this.source = new ByteSource(body);
     this.encoding = isAscii(body) ? 'latin1' : 'utf8';
     this.mapping = options.mapping;
     this.values = new Array<string | undefined>(this.mapping.streamFields.length);
@@ -384,15 +391,22 @@ class BulkParser {
   /** Maps a parsed document to its entry and label set, and adds it (or fails item `i`). */
   private map(i: number, doc: Record<string, unknown>, text: string): void {
     const { line, ts, values, attrs } = this.extract(doc);
-    this.add(i, line ?? text, ts === undefined ? undefined : esDate(ts), attrs ?? undefined, values);
+    this.add(i, line ?? text, 0, 0, ts === undefined ? undefined : esDate(ts), attrs ?? undefined, values);
   }
 
   /** Maps a scanned document (see elastic-scan.ts) by its shape's plan, as `map` maps it parsed. */
   private mapPlanned(i: number, plan: DocumentPlan, start: number, end: number): void {
     const scanner = this.scanner!;
     // The body is ASCII: a line's bytes are its text, copied to the frame as they are.
-    const line = plan.line >= 0 ? scanner.bytes(plan.line) : plan.line === EMPTY_TEXT ? EMPTY_LINE : this.body.subarray(start, end);
-    const ts = plan.ts >= 0 ? esDate(scanner.text(plan.ts)) : plan.ts === EMPTY_TEXT ? '' : undefined;
+    const lineStart = plan.line >= 0 ? scanner.start(plan.line) : start;
+    const lineEnd = plan.line >= 0 ? scanner.end(plan.line) : plan.line === EMPTY_TEXT ? start : end;
+    let ts: unknown = plan.ts === EMPTY_TEXT ? '' : undefined;
+    if (plan.ts >= 0) {
+      // Read from the body's bytes by `when`, or as text when they are not RFC 3339 with a zone.
+      ts = TS_IN_BODY;
+      this.tsStart = scanner.start(plan.ts);
+      this.tsEnd = scanner.end(plan.ts);
+    }
     let attrs: Record<string, string> | undefined;
     const names = plan.attrNames;
     if (names.length > 0) {
@@ -404,25 +418,32 @@ class BulkParser {
       const t = plan.values[k]!;
       values[k] = t >= 0 ? scanner.repeatedText(t) : t === ABSENT ? undefined : '';
     }
-    this.add(i, line, ts, attrs, values);
+    this.add(i, null, lineStart, lineEnd, ts, attrs, values);
+  }
+
+  /** The text of a timestamp left in the body (TS_IN_BODY), completed as Elasticsearch completes dates. */
+  private tsText(): unknown {
+    return esDate(this.body.toString('latin1', this.tsStart, this.tsEnd));
   }
 
   /**
    * Adds item `i`'s entry to the stream of its index and label values, or fails the item: its line
-   * as bytes of an ASCII body (valid UTF-8 as they are) or as text. Every entry of a body goes into
-   * payload runs, so a stream's entries keep their order whichever way each was read.
+   * as text, or (`text` null) the bytes [`from`, `to`) of an ASCII body (valid UTF-8 as they are);
+   * its timestamp as found, or TS_IN_BODY.
+   * Every entry of a body goes into payload runs, so a stream's entries keep their order whichever
+   * way each was read.
    */
-  private add(i: number, line: Buffer | string, ts: unknown, attrs: Record<string, string> | undefined, values: readonly (string | undefined)[]): void {
+  private add(i: number, text: string | null, from: number, to: number, ts: unknown, attrs: Record<string, string> | undefined, values: readonly (string | undefined)[]): void {
     const b = this.b;
     const slot = this.slotOf(this.items[i]!.index!, values);
     if (slot.problem !== null) {
       // An entry's own problems are named before its labels', as for every protocol.
-      if (b.entry(typeof line === 'string' ? line : line.toString('latin1'), ts, attrs) === null) return this.fail(i, b.code, b.reason);
+      if (b.entry(text ?? this.body.toString('latin1', from, to), ts === TS_IN_BODY ? this.tsText() : ts, attrs) === null) return this.fail(i, b.code, b.reason);
       return this.fail(i, 'SILT_BAD_LABELS', slot.problem);
     }
-    if (!b.when(ts)) return this.fail(i, b.code, b.reason);
+    if (!(ts === TS_IN_BODY ? (b.whenRfc3339(this.body, this.tsStart, this.tsEnd) ?? b.when(this.tsText())) : b.when(ts))) return this.fail(i, b.code, b.reason);
     const { seconds, nanos } = b.at;
-    const ok = typeof line === 'string' ? b.addText(slot, seconds, nanos, line, attrs) : b.addBytes(slot, seconds, nanos, line, attrs, true);
+    const ok = text !== null ? b.addText(slot, seconds, nanos, text, attrs) : b.addBytes(slot, seconds, nanos, this.source, from, to, attrs, true);
     if (!ok) this.fail(i, b.code, b.reason);
   }
 

@@ -17,6 +17,7 @@
  */
 import protobuf from 'protobufjs';
 import { uncompress, uncompressSync } from 'snappy';
+import { ByteSource } from '../../../core/src/byte-source';
 import { BadRequestError, PayloadTooLargeError } from '../../../core/src/errors';
 import { parseLabelSet } from '../../../core/src/label-set';
 import type { Labels } from '../../../core/src/labels';
@@ -233,11 +234,16 @@ class ProtobufMapper implements PushVisitor {
   private lastSeconds = -1;
   private secondsNs = 0n;
 
-  /** `body` is the request the walk reads (where its line ranges point). */
+  /** The request the walk reads (where its line ranges point). */
+  private readonly source: ByteSource;
+
+  /** `body` is the request the walk reads. */
   constructor(
     private readonly b: PushBuilder,
-    private readonly body: Buffer,
-  ) {}
+    body: Buffer,
+  ) {
+    this.source = new ByteSource(body);
+  }
 
   stream(index: number, labels: unknown): void {
     this.index = index;
@@ -279,7 +285,7 @@ class ProtobufMapper implements PushVisitor {
     }
     // A walked line goes from the body to the frame as bytes: no string, entry or BigInt for it.
     if (walked) {
-      if (!b.addBytes(slot, seconds, nanos, this.body.subarray(e.lineStart, e.lineEnd), attrs ?? undefined)) b.reject(i, j, b.code, b.reason);
+      if (!b.addBytes(slot, seconds, nanos, this.source, e.lineStart!, e.lineEnd!, attrs ?? undefined)) b.reject(i, j, b.code, b.reason);
       return;
     }
     // Entries of a batch mostly share their second: its nanosecond base is computed once.

@@ -26,17 +26,28 @@ export interface LogsVisitor {
   /** The start of a ScopeLogs of the current resource, with its scope (null when it has none). */
   scope(scope: OtlpMessage | null): void;
   /**
-   * A log record of the current scope: the object is reused for the next record, so it must not be
-   * kept. When its body is one string, `bodyStart` and `bodyEnd` say where the string's bytes are
-   * in the walked body (unchecked: they may not be UTF-8) and `record.body` is not to be read;
-   * else `bodyStart` is −1 and `record.body` is the body (or undefined, when there is none).
+   * A log record of the current scope, with what `wire` says of it: both objects are reused for
+   * the next record, so they must not be kept. The record's timestamps are in `wire`, not in the
+   * record; its body is in `record.body` unless `wire` says where its one string's bytes are.
    */
-  record(record: OtlpMessage, bodyStart: number, bodyEnd: number): void;
+  record(record: OtlpMessage, wire: RecordWire): void;
 }
 
-/** A log record as the walk reads it: the properties of a protobufjs LogRecord that are on the wire (undefined when absent). */
+/** What the walk reads of a record in place of protobufjs's objects, to spare a Long, a bigint or a string per record. */
+export interface RecordWire {
+  /** Where the bytes of a body that is one string are in the walked body (unchecked: they may not be UTF-8); −1 when it is not one string. */
+  bodyStart: number;
+  bodyEnd: number;
+  /** `time_unix_nano` as the low and high 32 bits of its fixed64 (both 0: absent, as 0 is in OTLP). */
+  timeLow: number;
+  timeHigh: number;
+  /** `observed_time_unix_nano` likewise. */
+  observedLow: number;
+  observedHigh: number;
+}
+
+/** A log record as the walk reads it: the properties of a protobufjs LogRecord that are on the wire (undefined when absent), but for its timestamps (see RecordWire). */
 interface RecordFields {
-  timeUnixNano: unknown;
   severityNumber: number | undefined;
   severityText: unknown;
   body: OtlpMessage | undefined;
@@ -45,7 +56,6 @@ interface RecordFields {
   flags: number | undefined;
   traceId: Uint8Array | undefined;
   spanId: Uint8Array | undefined;
-  observedTimeUnixNano: unknown;
   eventName: unknown;
 }
 
@@ -55,7 +65,6 @@ const NO_ATTRIBUTES: unknown[] = [];
 /** Reads requests; one walker per request (its record object is reused across records). */
 class Walker {
   private readonly record: RecordFields = {
-    timeUnixNano: undefined,
     severityNumber: undefined,
     severityText: undefined,
     body: undefined,
@@ -64,13 +73,11 @@ class Walker {
     flags: undefined,
     traceId: undefined,
     spanId: undefined,
-    observedTimeUnixNano: undefined,
     eventName: undefined,
   };
-  /** The AnyValue of a record whose body is one string_value (reused, as the record is; its text is left on the wire), and where that text is (start −1: not one string). */
+  private readonly wire: RecordWire = { bodyStart: -1, bodyEnd: -1, timeLow: 0, timeHigh: 0, observedLow: 0, observedHigh: 0 };
+  /** The AnyValue of a record whose body is one string_value (reused, as the record is; its text is left on the wire). */
   private readonly stringBody: { stringValue: unknown } = { stringValue: undefined };
-  private bodyStart = -1;
-  private bodyEnd = -1;
   private readonly r: protobuf.Reader;
   /** The last text `repeatedText` decoded, and where its bytes are. */
   private lastText: unknown = undefined;
@@ -147,24 +154,26 @@ class Walker {
   private logRecord(length: number): void {
     const r = this.r;
     const rec = this.record;
-    rec.timeUnixNano = undefined;
+    const wire = this.wire;
     rec.severityNumber = undefined;
     rec.severityText = undefined;
     rec.body = undefined;
-    this.bodyStart = this.bodyEnd = -1;
+    wire.bodyStart = wire.bodyEnd = -1;
+    wire.timeLow = wire.timeHigh = wire.observedLow = wire.observedHigh = 0;
     rec.attributes = NO_ATTRIBUTES;
     rec.droppedAttributesCount = undefined;
     rec.flags = undefined;
     rec.traceId = undefined;
     rec.spanId = undefined;
-    rec.observedTimeUnixNano = undefined;
     rec.eventName = undefined;
     const outer = enter(r, length);
     while (r.pos < r.len) {
       const t = r.uint32();
       switch (t >>> 3) {
         case 1:
-          rec.timeUnixNano = r.fixed64();
+          // fixed64 as protobufjs reads it (past the end, fixed32 throws), little-endian halves.
+          wire.timeLow = r.fixed32();
+          wire.timeHigh = r.fixed32();
           break;
         case 2:
           rec.severityNumber = r.int32();
@@ -192,7 +201,8 @@ class Walker {
           rec.spanId = r.bytes();
           break;
         case 11:
-          rec.observedTimeUnixNano = r.fixed64();
+          wire.observedLow = r.fixed32();
+          wire.observedHigh = r.fixed32();
           break;
         case 12:
           rec.eventName = r.string();
@@ -202,7 +212,7 @@ class Walker {
       }
     }
     leave(r, outer);
-    this.visit.record(rec as unknown as OtlpMessage, this.bodyStart, this.bodyEnd);
+    this.visit.record(rec as unknown as OtlpMessage, wire);
   }
 
   /** A short string field that mostly repeats (a scope's records mostly share one severity text): the same bytes as the last one give the same string, not a new one. */
@@ -234,14 +244,14 @@ class Walker {
       r.skip(bytes);
       if (r.pos === r.len) {
         r.len = outer;
-        this.bodyStart = at;
-        this.bodyEnd = at + bytes;
+        this.wire.bodyStart = at;
+        this.wire.bodyEnd = at + bytes;
         return this.stringBody;
       }
     }
     r.pos = start;
     r.len = outer;
-    this.bodyStart = this.bodyEnd = -1;
+    this.wire.bodyStart = this.wire.bodyEnd = -1;
     return AnyValue.decode(r, length, undefined, 4) as unknown as OtlpMessage;
   }
 }

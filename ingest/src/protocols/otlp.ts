@@ -20,15 +20,16 @@
  * SiltError. Pure logic on ingest's hot path: labels are validated once per resource and scope
  * attributes rendered once per scope.
  */
-import { isUtf8 } from 'node:buffer';
 import type { Labels } from '../../../core/src/labels';
 import { BadRequestError, SiltError } from '../../../core/src/errors';
-import { MAX_TIMESTAMP_NS, parseTimestamp, splitNs, type SecondsAndNanos } from '../../../core/src/time';
+import { parseTimestamp, splitHalves, splitNs, type SecondsAndNanos } from '../../../core/src/time';
+import { ByteSource } from '../../../core/src/byte-source';
 import { PushBuilder, isJsonObject, kindOf, type ParsedPush, type PushLimits, type StreamSlot } from '../push/builder';
 import { decodeUtf8Body, parseJson } from '../push/json';
 import { parseMediaType, unsupportedType } from '../push/media-type';
 import { decodeExportLogsRequest } from './otlp-proto';
-import { walkLogsRequest, type LogsVisitor } from './otlp-wire';
+import { walkLogsRequest, type LogsVisitor, type RecordWire } from './otlp-wire';
+import { uint64Of } from './proto-reader';
 import { addAttributes, idHex, isMessage, severityNumber, text, timestampNs, uint32, valueText, type OtlpMessage } from './otlp-value';
 
 /** The two OTLP/HTTP encodings; an answer uses the encoding of its request. */
@@ -195,40 +196,42 @@ function copyOf(base: Record<string, string>): Record<string, string> {
   return Object.assign({}, base);
 }
 
-/** Where a walked record's string body is: `start` −1 when it is not one string (then the record's `body` holds it). */
-interface WalkedBody {
-  src: Buffer;
-  start: number;
-  end: number;
+/** A walked record's body and what the walk read of it in place of the record's own fields. */
+interface Walked {
+  src: ByteSource;
+  wire: RecordWire;
 }
 
 /**
  * Maps one log record and adds it to `slot`, or records why it is refused. A walked record
- * (`walked` set) goes into the slot's payload runs, its string body copied from the wire as bytes;
- * a decoded one becomes an entry object.
+ * (`walked` set) goes into the slot's payload runs, its string body copied from the wire as bytes
+ * and its timestamps split from their fixed64 halves; a decoded one becomes an entry object.
  */
-function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, base: Record<string, string>, record: unknown, stream: number, entry: number, walked: WalkedBody | null): void {
+function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, base: Record<string, string>, record: unknown, stream: number, entry: number, walked: Walked | null): void {
   if (!isMessage(record)) {
     b.reject(stream, entry, 'SILT_BAD_ENTRY', `log record must be an object, not ${kindOf(record)}`);
     return;
   }
   const r = record;
+  const wire = walked === null ? null : walked.wire;
   let line = '';
-  let bytes: Buffer | null = null;
   let ts: bigint | undefined;
   let attrs: Record<string, string> | undefined;
   // Properties are read by name (lowerCamelCase, else the proto name JSON may use): protobufjs
   // records share one shape, so each read stays monomorphic on the protobuf path. Fields are
   // checked in the order they become attributes, so a record's first bad field is the one named.
   try {
-    ts = timestampNs(r.timeUnixNano ?? r.time_unix_nano, 'timeUnixNano');
-    let observed = timestampNs(r.observedTimeUnixNano ?? r.observed_time_unix_nano, 'observedTimeUnixNano');
+    // A walked record's timestamps stay halves: a bigint is made only for an observed_timestamp attribute.
+    ts = wire === null ? timestampNs(r.timeUnixNano ?? r.time_unix_nano, 'timeUnixNano') : undefined;
+    let observed: bigint | undefined;
+    if (wire === null) observed = timestampNs(r.observedTimeUnixNano ?? r.observed_time_unix_nano, 'observedTimeUnixNano');
+    else if ((wire.timeLow | wire.timeHigh) !== 0 && (wire.observedLow | wire.observedHigh) !== 0) observed = uint64Of(wire.observedLow, wire.observedHigh);
     const list = r.attributes;
     if (!(list === undefined || list === null || (Array.isArray(list) && list.length === 0))) {
       attrs = copyOf(base);
       addAttributes(list, attrs, 'log record attributes', 'SILT_BAD_ATTRS');
     }
-    if (ts === undefined) {
+    if (wire === null && ts === undefined) {
       ts = observed;
       observed = undefined;
     }
@@ -239,9 +242,8 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     const traceId = idHex(r.traceId ?? r.trace_id, 16, 'traceId');
     const spanId = idHex(r.spanId ?? r.span_id, 8, 'spanId');
     const eventName = text(r.eventName ?? r.event_name, 'eventName', 'SILT_BAD_ENTRY');
-    if (walked !== null && walked.start >= 0) {
-      bytes = walked.src.subarray(walked.start, walked.end);
-      if (!isUtf8(bytes)) throw new BadRequestError('SILT_INVALID_UTF8', 'body is not valid UTF-8');
+    if (wire !== null && wire.bodyStart >= 0) {
+      if (!walked!.src.isUtf8(wire.bodyStart, wire.bodyEnd)) throw new BadRequestError('SILT_INVALID_UTF8', 'body is not valid UTF-8');
     } else {
       line = valueText(r.body, 'body', 'SILT_BAD_ENTRY');
     }
@@ -268,15 +270,25 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     else b.add(slot, e);
     return;
   }
-  const t = ts ?? b.receivedNs;
-  if (t > MAX_TIMESTAMP_NS) {
-    b.reject(stream, entry, 'SILT_BAD_TIMESTAMP', badTimestampReason(t));
+  // The record's time, else its observed time, else the receive time (0 is absent).
+  const w = walked.wire;
+  const timed = (w.timeLow | w.timeHigh) !== 0;
+  const low = timed ? w.timeLow : w.observedLow;
+  const high = timed ? w.timeHigh : w.observedHigh;
+  if ((low | high) === 0) splitNs(b.receivedNs, SPLIT);
+  else if (high > MAX_HIGH_HALF) {
+    b.reject(stream, entry, 'SILT_BAD_TIMESTAMP', badTimestampReason(uint64Of(low, high)));
     return;
-  }
-  splitNs(t, SPLIT);
-  const ok = bytes !== null ? b.addBytes(slot, SPLIT.seconds, SPLIT.nanos, bytes, attrs, true) : b.addText(slot, SPLIT.seconds, SPLIT.nanos, line, attrs);
+  } else splitHalves(low, high, SPLIT);
+  const ok = w.bodyStart >= 0 ? b.addBytes(slot, SPLIT.seconds, SPLIT.nanos, walked.src, w.bodyStart, w.bodyEnd, attrs, true) : b.addText(slot, SPLIT.seconds, SPLIT.nanos, line, attrs);
   if (!ok) b.reject(stream, entry, b.code, b.reason);
 }
+
+/** The wire of no record yet. */
+const NO_WIRE: RecordWire = { bodyStart: -1, bodyEnd: -1, timeLow: 0, timeHigh: 0, observedLow: 0, observedHigh: 0 };
+
+/** The high 32 bits of MAX_TIMESTAMP_NS (2^63 − 1): a fixed64 whose high half is above it is out of range. */
+const MAX_HIGH_HALF = 0x7fffffff;
 
 /** One record's timestamp as seconds and nanoseconds (reused: records are mapped one at a time). */
 const SPLIT: SecondsAndNanos = { seconds: 0, nanos: 0 };
@@ -299,15 +311,15 @@ class RecordMapper implements LogsVisitor {
   private index = -1;
   private entry = 0;
 
-  /** Where the current record's string body is in the walked request (reused, as the record is). */
-  private readonly walked: WalkedBody;
+  /** The walked request, and what the walk read of the current record (reused, as the record is). */
+  private readonly walked: Walked;
 
   constructor(
     private readonly b: PushBuilder,
     private readonly streamAttributes: ReadonlySet<string>,
     body: Buffer,
   ) {
-    this.walked = { src: body, start: -1, end: -1 };
+    this.walked = { src: new ByteSource(body), wire: NO_WIRE };
   }
 
   resource(index: number, resource: OtlpMessage | null): void {
@@ -322,14 +334,13 @@ class RecordMapper implements LogsVisitor {
     this.shared = this.base instanceof Refusal ? null : new SharedAttributes(this.base);
   }
 
-  record(record: OtlpMessage, bodyStart: number, bodyEnd: number): void {
+  record(record: OtlpMessage, wire: RecordWire): void {
     const base = this.base!;
     if (base instanceof Refusal) {
       this.b.reject(this.index, this.entry++, base.code, base.reason);
       return;
     }
-    this.walked.start = bodyStart;
-    this.walked.end = bodyEnd;
+    this.walked.wire = wire;
     addRecord(this.b, (this.mapped as MappedResource).slot, this.shared!, base, record, this.index, this.entry++, this.walked);
   }
 }

@@ -5,11 +5,11 @@
  * validated once per distinct set, and an accepted entry costs one object.
  */
 import type { IngestSettings } from '../../../core/src/config';
-import { isUtf8 } from 'node:buffer';
 import { isWellFormedString, labelsProblem } from '../../../core/src/label-set';
 import { labelsKey, type Labels } from '../../../core/src/labels';
 import { RunWriter, encodeAttrs, type PayloadRun } from '../../../core/src/payload-run';
-import { parseTimestamp, splitNs, splitTimestamp, type SecondsAndNanos } from '../../../core/src/time';
+import { ByteSource } from '../../../core/src/byte-source';
+import { LAST_SAFE_SECOND, parseTimestamp, rfc3339Bytes, splitNs, splitTimestamp, type SecondsAndNanos } from '../../../core/src/time';
 
 /** Validation limits of a push (from `IngestSettings`, times in ns). */
 export interface PushLimits {
@@ -248,16 +248,32 @@ export class PushBuilder {
     } catch (err) {
       return this.refuse('SILT_BAD_TIMESTAMP', (err as Error).message);
     }
-    if (this.outside(at.seconds, at.nanos)) {
-      this.outOfRange(BigInt(at.seconds) * 1_000_000_000n + BigInt(at.nanos));
+    return this.within(at.seconds, at.nanos);
+  }
+
+  /**
+   * `when` for a timestamp given as the bytes src[start, end) of an RFC 3339 time with its zone
+   * (an Elasticsearch document read in place): true with `at` set, false with `code`/`reason` set,
+   * as `when` answers their text; null when the bytes are not of that shape (or outside the range
+   * the bytes are read in), for the caller to read them as text.
+   */
+  whenRfc3339(src: Uint8Array, start: number, end: number): boolean | null {
+    const at = this.at;
+    try {
+      if (!rfc3339Bytes(src, start, end, at) || at.seconds < 0 || at.seconds > LAST_SAFE_SECOND) return null;
+    } catch (err) {
+      return this.refuse('SILT_BAD_TIMESTAMP', (err as Error).message);
+    }
+    return this.within(at.seconds, at.nanos);
+  }
+
+  /** True when a timestamp of `seconds` and `nanos` is inside the accepted range; else false, with `code`/`reason` saying how far outside. */
+  private within(seconds: number, nanos: number): boolean {
+    if (seconds < this.minSeconds || (seconds === this.minSeconds && nanos < this.minNanos) || seconds > this.maxSeconds || (seconds === this.maxSeconds && nanos > this.maxNanos)) {
+      this.outOfRange(BigInt(seconds) * 1_000_000_000n + BigInt(nanos));
       return false;
     }
     return true;
-  }
-
-  /** True when a timestamp of `seconds` and `nanos` is outside the accepted range. */
-  private outside(seconds: number, nanos: number): boolean {
-    return seconds < this.minSeconds || (seconds === this.minSeconds && nanos < this.minNanos) || seconds > this.maxSeconds || (seconds === this.maxSeconds && nanos > this.maxNanos);
   }
 
   /** Null, with `code`/`reason` saying how far `t` is outside the accepted range. */
@@ -275,18 +291,18 @@ export class PushBuilder {
   }
 
   /**
-   * Validates one entry read as bytes — its line (a view of the request), its timestamp in whole seconds
+   * Validates one entry read as bytes — its line (bytes [start, end) of the request's `src`), its timestamp in whole seconds
    * and nanoseconds (nanos in [0, 1e9)) — and writes it into the slot's runs, with no object per
    * entry; false, with `code`/`reason` set, when refused (for the reasons, in the order, `entry`
    * has; `utf8Checked` when the caller has checked the line's UTF-8 already). A slot takes entries
    * this way (or `addText`) or through `add`, not both.
    */
-  addBytes(slot: StreamSlot, seconds: number, nanos: number, line: Uint8Array, attrs?: Record<string, string>, utf8Checked = false): boolean {
-    if (!utf8Checked && !isUtf8(line)) return this.refuse('SILT_INVALID_UTF8', 'line is not valid UTF-8');
-    const length = line.length;
+  addBytes(slot: StreamSlot, seconds: number, nanos: number, src: ByteSource, start: number, end: number, attrs?: Record<string, string>, utf8Checked = false): boolean {
+    if (!utf8Checked && !src.isUtf8(start, end)) return this.refuse('SILT_INVALID_UTF8', 'line is not valid UTF-8');
+    const length = end - start;
     const max = this.limits.maxLineBytes;
     if (length > max) return this.refuse('SILT_LINE_TOO_LONG', `line is ${length} bytes, over the ${max}-byte limit`);
-    return this.toRun(slot, seconds, nanos, line, length, attrs);
+    return this.toRun(slot, seconds, nanos, src, start, end, attrs);
   }
 
   /** `addBytes` for a line that is a string (a structured body rendered as JSON, say), among entries added as bytes. */
@@ -295,14 +311,11 @@ export class PushBuilder {
     const length = byteLength(line);
     if (length > max) return this.refuse('SILT_LINE_TOO_LONG', `line is ${length} bytes, over the ${max}-byte limit`);
     if (!isWellFormedString(line)) return this.refuse('SILT_INVALID_UTF8', LONE_SURROGATE);
-    return this.toRun(slot, seconds, nanos, Buffer.from(line), length, attrs);
+    return this.toRun(slot, seconds, nanos, new ByteSource(Buffer.from(line)), 0, length, attrs);
   }
 
-  private toRun(slot: StreamSlot, seconds: number, nanos: number, line: Uint8Array, length: number, attrs: Record<string, string> | undefined): boolean {
-    if (this.outside(seconds, nanos)) {
-      this.outOfRange(BigInt(seconds) * 1_000_000_000n + BigInt(nanos));
-      return false;
-    }
+  private toRun(slot: StreamSlot, seconds: number, nanos: number, src: ByteSource, start: number, end: number, attrs: Record<string, string> | undefined): boolean {
+    if (!this.within(seconds, nanos)) return false;
     let encoded = RunWriter.NO_ATTRS;
     if (attrs !== undefined) {
       // As in `entry`: entries that share one attrs object share one check, and here its bytes.
@@ -316,10 +329,10 @@ export class PushBuilder {
       encoded = this.lastAttrsBytes ??= this.lastAttrsCount === 0 ? RunWriter.NO_ATTRS : encodeAttrs(attrs);
     }
     slot.stream ??= this.group(slot.key, slot.labels);
-    (slot.runs ??= new RunWriter()).append(seconds, nanos, line, encoded);
+    (slot.runs ??= new RunWriter()).append(seconds, nanos, src, start, end, encoded);
     this.accepted++;
     this.counted++;
-    slot.lineBytes += length;
+    slot.lineBytes += end - start;
     return true;
   }
 
