@@ -132,9 +132,11 @@ async function appliedEverywhere(nodes: ServiceUnderTest[], token: string, timeo
 /** Waits until no storage node has small frames queued for merging (their /metrics); returns the wall clock then. */
 async function mergesSettled(nodes: ServiceUnderTest[], timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
+  // Compactions queued, and small frames still waiting for the idle close-out that queues them.
   const queued = async (node: ServiceUnderTest): Promise<number> => {
     const text = await (await fetch(`${node.url}/metrics`)).text();
-    return Number(/^silt_storage_merges_queued (\d+)/m.exec(text)?.[1] ?? NaN);
+    const gauge = (name: string): number => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    return gauge('silt_storage_merges_queued') + gauge('silt_storage_small_frames_pending');
   };
   for (;;) {
     const counts = await Promise.all(nodes.map(queued));

@@ -232,7 +232,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     groupPrefix: 'silt-replica-',
     maxSegmentBytes: 64 * 1024 * 1024,
     maxSegmentAgeMs: 3600 * 1000,
-    maxOpenSegments: 64,
+    maxOpenSegments: 16,
     retentionMs: 7 * 24 * 3600 * 1000,
     retentionCheckMs: 60 * 1000,
     announceIntervalMs: 3000,

@@ -63,7 +63,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
     stored: () => store?.partitions() ?? [],
     state: (p) => store!.state(p),
     highWatermark: (p) => consumer?.highWatermark(p),
-    compactions: () => ({ queued: store?.compactionsQueued() ?? 0, ...(store?.compactionCounts ?? { compactions: 0, frames: 0, failed: 0 }) }),
+    compactions: () => ({ queued: store?.compactionsQueued() ?? 0, pending: store?.smallFramesPending() ?? 0, ...(store?.compactionCounts ?? { compactions: 0, frames: 0, failed: 0 }) }),
   });
   const rebuildMetrics = createRebuildMetrics(registry);
 

@@ -11,7 +11,7 @@ export interface StorageMetricsSource {
   state(partition: number): PartitionState;
   highWatermark(partition: number): bigint | undefined;
   /** Compaction of small frames: jobs waiting, compactions done, frames they replaced, failures. */
-  compactions(): CompactionCounts & { queued: number };
+  compactions(): CompactionCounts & { queued: number; pending: number };
 }
 
 /** Every metric a storage node records. */
@@ -73,6 +73,7 @@ export function createStorageMetrics(registry: Registry, source: StorageMetricsS
       },
     });
   compaction('silt_storage_merges_queued', 'Streams whose small frames wait to be compacted, plus one while compacting', (m) => m.queued);
+  compaction('silt_storage_small_frames_pending', 'Small frames noted for compaction that wait for more of their stream or for the idle close-out', (m) => m.pending);
   compaction('silt_storage_merges', 'Compactions of small frames done since the node started', (m) => m.compactions);
   compaction('silt_storage_frames_merged', 'Small frames replaced by compacted ones since the node started', (m) => m.frames);
   compaction('silt_storage_merges_failed', 'Compactions that failed (the frames stay as they were) since the node started', (m) => m.failed);

@@ -464,6 +464,16 @@ describe('storage node > segment store > frame versions', () => {
   });
 });
 
+/** The store compacted something, nothing failed, and every tenant's entries read back as the model has them. */
+async function expectCompactedWhole(store: SegmentStore, model: Model): Promise<void> {
+  expect(store.compactionCounts.compactions).toBeGreaterThan(0);
+  expect(store.compactionCounts.failed).toBe(0);
+  for (const tenant of ['acme', 'globex']) {
+    const all = req({ tenant });
+    expect(await collect(store, all)).toEqual(model.expect(all));
+  }
+}
+
 describe('storage node > segment store > idle streams', () => {
   it('compacts a stream\'s small frames short of the target once it has noted none for compactionIdleMs, and not before', async () => {
     const model = new Model();
@@ -474,15 +484,31 @@ describe('storage node > segment store > idle streams', () => {
       expect(store.compactionCounts.compactions).toBe(0);
       await sleep(2500);
       await store.compactionsSettled();
-      expect(store.compactionCounts.compactions).toBeGreaterThan(0);
-      expect(store.compactionCounts.failed).toBe(0);
-      for (const tenant of ['acme', 'globex']) {
-        const all = req({ tenant });
-        expect(await collect(store, all)).toEqual(model.expect(all));
-      }
+      await expectCompactedWhole(store, model);
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('storage node > segment store > quiet store', () => {
+  it('compacts every stream\'s small frames once no write has come for compactionQuietMs, long before their idle time', async () => {
+    const model = new Model();
+    const store = await SegmentStore.open(options(freshDir(), { compactionTargetEntries: 100_000, compactionIdleMs: 600_000, compactionQuietMs: 500 }));
+    try {
+      await writeAll(store, randomBlocks(model, rng(43), [0], 30));
+      expect(store.smallFramesPending()).toBeGreaterThan(0);
+      await sleep(1500);
+      await store.compactionsSettled();
+      expect(store.smallFramesPending()).toBe(0);
+      await expectCompactedWhole(store, model);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a compactionQuietMs below 1 ms', async () => {
+    await expect(SegmentStore.open(options(freshDir(), { compactionQuietMs: 0 }))).rejects.toThrow('compactionQuietMs must be an integer ≥ 1');
   });
 });
 

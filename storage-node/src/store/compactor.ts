@@ -30,6 +30,12 @@ const COMPACTION_DUTY = 0.1;
 const WRITE_IDLE_MS = 1000;
 /** How long a segment's small frames wait for more of their stream before they are compacted as they are, unless the store's options say otherwise. */
 export const COMPACTION_IDLE_MS = 60_000;
+/**
+ * With no write at all for this long (or the idle time, if shorter), the load has stopped: every
+ * stream's small frames are compacted as they are, rather than each waiting out its idle time
+ * while reads of everything just loaded go over small v1 frames.
+ */
+export const COMPACTION_QUIET_MS = 5_000;
 // Bytes of deleted small frames after which a segment's LevelDB is compacted (`compactRange`) even
 // while compactions are queued.
 const RECLAIM_BYTES = 16 * 1024 * 1024;
@@ -91,6 +97,8 @@ export class Compactor {
     private readonly frameVersion: number,
     /** A segment whose last small frame is this old (ms) has its small frames compacted as they are; 0: only when it rolls. */
     private readonly idleMs: number,
+    /** With no write for this long (ms, capped by `idleMs`), every segment's small frames are compacted as they are. */
+    private readonly quietMs: number,
     private readonly parts: Partitions,
     private readonly handles: HandleCache,
     private readonly registry: Registry,
@@ -148,19 +156,22 @@ export class Compactor {
   /**
    * A stream that stops receiving leaves its last small frames short of the target, uncompacted for
    * as long as its segment stays active; the idle check compacts them as they are once the stream
-   * has noted none for `idleMs` (a lone small frame is left as it is: there is nothing to join it to).
+   * has noted none for `idleMs`, or once the store has had no write for `quietMs` (a lone small
+   * frame is left as it is: there is nothing to join it to).
    */
   private armIdleCheck(): void {
     if (this.idleTimer !== null || this.idleMs <= 0 || this.life.closed) return;
+    const quietMs = Math.min(this.idleMs, this.quietMs);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       if (this.life.closed) return;
       const now = performance.now();
+      const quiet = now - this.lastWriteAt >= quietMs;
       for (const seg of this.waiting) {
         const c = this.bySegment.of(seg);
         for (const [tenant, byStream] of c.pending) {
           for (const [streamId, frames] of byStream) {
-            if (seg.doomed || now - frames.lastAt < this.idleMs) continue;
+            if (seg.doomed || (!quiet && now - frames.lastAt < this.idleMs)) continue;
             byStream.delete(streamId);
             c.pendingFrames -= frames.keys.length;
             if (frames.keys.length > 1) this.enqueue({ seg, tenant, streamId, frames });
@@ -170,8 +181,15 @@ export class Compactor {
         if (seg.doomed || c.pending.size === 0) this.waiting.delete(seg);
       }
       if (this.waiting.size > 0) this.armIdleCheck();
-    }, this.idleMs / 2);
+    }, quietMs / 2);
     this.idleTimer.unref();
+  }
+
+  /** Small frames noted and not yet queued: they wait for more of their stream, or for the idle check. */
+  pending(): number {
+    let n = 0;
+    for (const seg of this.waiting) n += this.bySegment.of(seg).pendingFrames;
+    return n;
   }
 
   /** Streams whose small frames wait to be compacted, plus one while a job or a `compactRange` runs. */

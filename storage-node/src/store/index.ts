@@ -26,7 +26,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Labels } from '../../../core/src/labels';
-import { COMPACTION_FRAME_VERSION, COMPACTION_IDLE_MS, COMPACTION_TARGET_ENTRIES, type CompactionCounts, Compactor } from './compactor';
+import { COMPACTION_FRAME_VERSION, COMPACTION_IDLE_MS, COMPACTION_QUIET_MS, COMPACTION_TARGET_ENTRIES, type CompactionCounts, Compactor } from './compactor';
 import * as K from './keys';
 import type { ReadStats, StoredEntry } from './merge';
 import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, type StoredFrame } from './reader';
@@ -58,6 +58,8 @@ export interface SegmentStoreOptions {
   compactionFrameVersion?: 1 | 2;
   /** A segment that has noted no small frame for this long (ms; default 60 s) has its small frames compacted as they are; 0: only when it rolls. */
   compactionIdleMs?: number;
+  /** With no write for this long (ms; default 5 s, capped by `compactionIdleMs`), every segment's small frames are compacted as they are. */
+  compactionQuietMs?: number;
 }
 
 /** What the store holds of one partition. */
@@ -82,6 +84,9 @@ function checkOptions(o: SegmentStoreOptions): void {
   }
   if (o.compactionIdleMs !== undefined && !(Number.isInteger(o.compactionIdleMs) && o.compactionIdleMs >= 0)) {
     throw new RangeError('segment store: compactionIdleMs must be an integer ≥ 0');
+  }
+  if (o.compactionQuietMs !== undefined && !(Number.isInteger(o.compactionQuietMs) && o.compactionQuietMs >= 1)) {
+    throw new RangeError('segment store: compactionQuietMs must be an integer ≥ 1');
   }
   if (o.compactionFrameVersion !== undefined && o.compactionFrameVersion !== 1 && o.compactionFrameVersion !== 2) {
     throw new RangeError('segment store: compactionFrameVersion must be 1 or 2');
@@ -110,7 +115,7 @@ export class SegmentStore {
       closing: (seg) => registry.dropCache(seg),
     }));
     const registry = new Registry(handles, life);
-    this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, options.compactionFrameVersion ?? COMPACTION_FRAME_VERSION, options.compactionIdleMs ?? COMPACTION_IDLE_MS, parts, handles, registry, life);
+    this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, options.compactionFrameVersion ?? COMPACTION_FRAME_VERSION, options.compactionIdleMs ?? COMPACTION_IDLE_MS, options.compactionQuietMs ?? COMPACTION_QUIET_MS, parts, handles, registry, life);
     this.compactionCounts = this.compactor.counts;
     this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
     this.retention = new Retention(parts, handles, this.writer, life);
@@ -216,6 +221,11 @@ export class SegmentStore {
   /** Streams whose small frames wait to be compacted, plus one while compacting. */
   compactionsQueued(): number {
     return this.compactor.queued();
+  }
+
+  /** Small frames noted for compaction and not yet queued (waiting for more of their stream, or for the idle check). */
+  smallFramesPending(): number {
+    return this.compactor.pending();
   }
 
   /** Resolves when no compaction of small frames is queued or running. */

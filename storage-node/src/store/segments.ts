@@ -27,7 +27,7 @@ const DB_OPTIONS = {
   valueEncoding: 'view',
   compression: false,
   cacheSize: 1024 * 1024,
-  writeBufferSize: 4 * 1024 * 1024,
+  writeBufferSize: 1024 * 1024,
   blockSize: 16 * 1024,
   maxFileSize: 8 * 1024 * 1024,
   maxOpenFiles: 100,
