@@ -1,4 +1,6 @@
 import { entriesOf } from '../support/push-entries';
+import { pbkdf2 } from 'node:crypto';
+import { promisify } from 'node:util';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import protobuf from 'protobufjs';
@@ -400,12 +402,17 @@ describe('ingest > loki push > protobuf', () => {
     const entries = Array.from({ length: 20_000 }, (_, i) => ({ ts: NOW - S + BigInt(i), line: `line ${i} `.padEnd(300, 'x') }));
     const body = proto([{ labels: '{a="big"}', entries }]);
     expect(protobuf.Reader.create(body).uint32()).toBeGreaterThan(4 * MiB);
+    // Every libuv pool thread busy first, so the decompression cannot finish before the loop turns
+    // (a fast pool would otherwise finish it before the check phase, and the test would race).
+    const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const busy = Array.from({ length: pool }, () => promisify(pbkdf2)('busy', 'pool', 200_000, 32, 'sha256'));
     let ticked = false;
     setImmediate(() => {
       ticked = true;
     });
     const r = await parseProto(body);
     expect(ticked).toBe(true);
+    await Promise.all(busy);
     expect(r.accepted).toBe(20_000);
     expect(entriesOf(r.streams[0]!)[19_999]).toEqual({ ts: NOW - S + 19_999n, line: 'line 19999 '.padEnd(300, 'x') });
   });
