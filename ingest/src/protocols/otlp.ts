@@ -213,7 +213,6 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     return;
   }
   const r = record;
-  const wire = walked === null ? null : walked.wire;
   let line = '';
   let ts: bigint | undefined;
   let attrs: Record<string, string> | undefined;
@@ -221,19 +220,23 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
   // records share one shape, so each read stays monomorphic on the protobuf path. Fields are
   // checked in the order they become attributes, so a record's first bad field is the one named.
   try {
-    // A walked record's timestamps stay halves: a bigint is made only for an observed_timestamp attribute.
-    ts = wire === null ? timestampNs(r.timeUnixNano ?? r.time_unix_nano, 'timeUnixNano') : undefined;
+    // The time, else the observed time, and the observed time as an attribute when both are set.
+    // A walked record's stay halves (split below): a bigint is made only for that attribute.
     let observed: bigint | undefined;
-    if (wire === null) observed = timestampNs(r.observedTimeUnixNano ?? r.observed_time_unix_nano, 'observedTimeUnixNano');
-    else if ((wire.timeLow | wire.timeHigh) !== 0 && (wire.observedLow | wire.observedHigh) !== 0) observed = uint64Of(wire.observedLow, wire.observedHigh);
+    if (walked === null) {
+      ts = timestampNs(r.timeUnixNano ?? r.time_unix_nano, 'timeUnixNano');
+      observed = timestampNs(r.observedTimeUnixNano ?? r.observed_time_unix_nano, 'observedTimeUnixNano');
+      if (ts === undefined) {
+        ts = observed;
+        observed = undefined;
+      }
+    } else if ((walked.wire.timeLow | walked.wire.timeHigh) !== 0 && (walked.wire.observedLow | walked.wire.observedHigh) !== 0) {
+      observed = uint64Of(walked.wire.observedLow, walked.wire.observedHigh);
+    }
     const list = r.attributes;
     if (!(list === undefined || list === null || (Array.isArray(list) && list.length === 0))) {
       attrs = copyOf(base);
       addAttributes(list, attrs, 'log record attributes', 'SILT_BAD_ATTRS');
-    }
-    if (wire === null && ts === undefined) {
-      ts = observed;
-      observed = undefined;
     }
     const severity = severityNumber(r.severityNumber ?? r.severity_number);
     const severityText = text(r.severityText ?? r.severity_text, 'severityText', 'SILT_BAD_ENTRY');
@@ -242,8 +245,8 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     const traceId = idHex(r.traceId ?? r.trace_id, 16, 'traceId');
     const spanId = idHex(r.spanId ?? r.span_id, 8, 'spanId');
     const eventName = text(r.eventName ?? r.event_name, 'eventName', 'SILT_BAD_ENTRY');
-    if (wire !== null && wire.bodyStart >= 0) {
-      if (!walked!.src.isUtf8(wire.bodyStart, wire.bodyEnd)) throw new BadRequestError('SILT_INVALID_UTF8', 'body is not valid UTF-8');
+    if (walked !== null && walked.wire.bodyStart >= 0) {
+      if (!walked.src.isUtf8(walked.wire.bodyStart, walked.wire.bodyEnd)) throw new BadRequestError('SILT_INVALID_UTF8', 'body is not valid UTF-8');
     } else {
       line = valueText(r.body, 'body', 'SILT_BAD_ENTRY');
     }

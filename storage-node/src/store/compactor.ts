@@ -90,6 +90,8 @@ export class Compactor {
   /** Segments holding noted small frames, which an idle check may close out. */
   private readonly waiting = new Set<Segment>();
   private idleTimer: NodeJS.Timeout | null = null;
+  /** performance.now() of the idle check's last pass over every waiting stream. */
+  private lastIdleScan = -Infinity;
 
   constructor(
     private readonly targetEntries: number,
@@ -167,6 +169,13 @@ export class Compactor {
       if (this.life.closed) return;
       const now = performance.now();
       const quiet = now - this.lastWriteAt >= quietMs;
+      // The check comes round often enough to see the store fall quiet; while writes arrive, only
+      // streams idle for `idleMs` qualify, and a pass every half of that finds them in time.
+      if (!quiet && now - this.lastIdleScan < this.idleMs / 2) {
+        this.armIdleCheck();
+        return;
+      }
+      this.lastIdleScan = now;
       for (const seg of this.waiting) {
         const c = this.bySegment.of(seg);
         for (const [tenant, byStream] of c.pending) {
