@@ -47,7 +47,8 @@ export function mayContainAll(header: Pick<FrameV2Header, 'filter' | 'unicode'>,
   return filterMayContain(header.filter, hashTokens(sameUnicode(header) ? tokens : tokens.filter(isAsciiToken)));
 }
 
-function filterAllows(header: FrameV2Header, set: NeedleSet): boolean {
+/** False only when the frame's token filter shows that some needle of `set` is in none of its lines. */
+export function filterAllows(header: Pick<FrameV2Header, 'filter' | 'unicode'>, set: NeedleSet): boolean {
   return filterMayContain(header.filter, sameUnicode(header) ? set.hashes : set.asciiHashes);
 }
 

@@ -339,7 +339,22 @@ function truncated(message: string): BlockFormatError {
  * length); decompresses nothing and verifies no column's CRC (each reader checks the columns it reads).
  */
 export function readFrameV2Header(frame: Uint8Array): FrameV2Header {
-  const buf = asBuffer(frame);
+  return readHeader(asBuffer(frame), true);
+}
+
+/**
+ * Reads and checks a v2 frame's header kept apart from its columns (the bytes `[0, headerLength)`
+ * exactly, as a storage node stores a frame's token filter): as readFrameV2Header, but the column
+ * table is checked against itself only, since the columns are not there.
+ */
+export function readDetachedFrameV2Header(header: Uint8Array): FrameV2Header {
+  const buf = asBuffer(header);
+  const h = readHeader(buf, false);
+  if (h.headerLength !== buf.length) throw corrupt(`detached header of ${buf.length} bytes, its length field says ${h.headerLength}`);
+  return h;
+}
+
+function readHeader(buf: Buffer, whole: boolean): FrameV2Header {
   const len = buf.length;
   for (let i = 0; i < MAGIC.length && i < len; i++) if (buf[i] !== MAGIC[i]) throw corrupt('not a v2 frame: bad magic');
   if (len <= OFF_VERSION) throw truncated(`${len} bytes`);
@@ -387,8 +402,8 @@ export function readFrameV2Header(frame: Uint8Array): FrameV2Header {
   if (lengths.rawLength < entryCount || lengths.rawLength > 5 * entryCount) throw corrupt('length column size does not fit the entry count');
   if (lines.rawLength !== linesLength) throw corrupt(`lines column holds ${lines.rawLength} bytes, header says ${linesLength}`);
   if ((attrs.rawLength === 0) !== (attrKeyCount === 0)) throw corrupt('attribute column and key count disagree');
-  if (next > len) throw truncated(`columns end at ${next}, frame has ${len} bytes`);
-  if (next < len) throw corrupt(`${len - next} bytes after the last column`);
+  if (whole && next > len) throw truncated(`columns end at ${next}, frame has ${len} bytes`);
+  if (whole && next < len) throw corrupt(`${len - next} bytes after the last column`);
   return {
     version,
     entryCount,

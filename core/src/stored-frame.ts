@@ -5,8 +5,8 @@
  */
 import { BLOCK_FORMAT_VERSION, type BlockEntry, PayloadTimes, decodeFrameBytes, decodeFrameTimes } from './block-format';
 import { BlockFormatError } from './errors';
-import { FRAME_V2_VERSION, type FrameV2Header, readFrameV2Header } from './frame-v2';
-import { NeedleSet, decodeFrameV2, decodeFrameV2Times } from './frame-v2-decode';
+import { FRAME_V2_VERSION, type FrameV2Header, readDetachedFrameV2Header, readFrameV2Header } from './frame-v2';
+import { NeedleSet, decodeFrameV2, decodeFrameV2Times, filterAllows } from './frame-v2-decode';
 
 export { NeedleSet, PayloadTimes };
 
@@ -43,4 +43,12 @@ export function decodeStoredFrameTimes(version: number, frame: Uint8Array, rawLe
   checkStoredFrameVersion(version);
   if (header !== null) return header.attrKeyCount === 0 && decodeFrameV2Times(frame, out, header);
   return decodeFrameTimes(frame, rawLength, frameCrc, entryCount, out);
+}
+
+/**
+ * False only when a v2 frame's header kept apart from its frame (its bytes up to the first column,
+ * as a storage node keeps a frame's token filter) shows that some needle is in none of its lines.
+ */
+export function detachedHeaderAllows(header: Uint8Array, needles: NeedleSet): boolean {
+  return filterAllows(readDetachedFrameV2Header(header), needles);
 }

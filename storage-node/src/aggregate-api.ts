@@ -28,7 +28,7 @@ import { parseOffsets } from '../../core/src/position';
 import { clampToStored } from '../../core/src/query-params';
 import { decodeWriteToken } from '../../core/src/write-token';
 import { parsePartitions, type ReadApiDeps } from './read-api';
-import type { ReadRequest, ReadStats, SegmentStore } from './store';
+import type { HeadFrame, ReadRequest, ReadStats, SegmentStore } from './store';
 
 /** The body of an aggregate request. */
 interface AggregateBody {
@@ -168,22 +168,33 @@ async function aggregateFrames(store: SegmentStore, req: ReadRequest, stats: Rea
   const times = new PayloadTimes();
   const seriesOf = new Map<bigint, Labels>();
   let samples = 0;
-  for await (const f of store.frames(req, stats)) {
-    const h = f.header;
-    stats.bytesDecompressed += h.rawLength;
-    stats.entriesScanned += h.entryCount;
+  const labelsOf = (f: Pick<HeadFrame, 'streamId' | 'labels'>): Labels => {
     let labels = seriesOf.get(f.streamId);
     if (labels === undefined) {
       labels = bare.labelsOf(f.labels);
       seriesOf.set(f.streamId, labels);
     }
-    const kept = f.kept ?? [0, h.entryCount];
+    return labels;
+  };
+  // A whole frame (kept null) of one step segment without structured metadata is counted from its
+  // header: from its head, where the segment keeps heads, so its bytes are never read.
+  const fromHeader = (f: HeadFrame): boolean => {
+    const h = f.header;
+    if (f.kept !== null || f.attrKeyCount !== 0 || f.linesLength === null) return false;
+    if (!aggregator.addFrame(labelsOf(f), h.minTs, h.maxTs, h.entryCount, bare.bytes ? f.linesLength : h.entryCount)) return false;
+    stats.bytesDecompressed += h.rawLength;
+    stats.entriesScanned += h.entryCount;
+    samples += h.entryCount;
+    return true;
+  };
+  for await (const f of store.frames({ ...req, fromHead: fromHeader }, stats)) {
+    const h = f.header;
     const own = storedFrameHeader(h.version, f.bytes);
-    // A frame whose every entry falls in one segment and which holds no structured metadata is counted from its header.
-    if (f.kept === null && own !== null && own.attrKeyCount === 0 && aggregator.addFrame(labels, h.minTs, h.maxTs, h.entryCount, bare.bytes ? own.linesLength : h.entryCount)) {
-      samples += h.entryCount;
-      continue;
-    }
+    if (own !== null && fromHeader({ ...f, linesLength: own.linesLength, attrKeyCount: own.attrKeyCount })) continue;
+    stats.bytesDecompressed += h.rawLength;
+    stats.entriesScanned += h.entryCount;
+    const labels = labelsOf(f);
+    const kept = f.kept ?? [0, h.entryCount];
     if (decodeStoredFrameTimes(h.version, f.bytes, h.rawLength, h.frameCrc, h.entryCount, times, own) && times.count === h.entryCount) {
       const values = bare.bytes ? times.bytes : null;
       let added = true;

@@ -4,7 +4,8 @@ import { compress, decompress } from 'zstd-napi';
 import { type BlockEntry, MAX_RAW_LENGTH, PayloadTimes } from '../../core/src/block-format';
 import { BlockFormatError } from '../../core/src/errors';
 import { setOwn } from '../../core/src/frame-payload';
-import { COLUMN_ATTRS, COLUMN_LENGTHS, COLUMN_LINES, COLUMN_TIMES, encodeFrameV2, readFrameV2Header } from '../../core/src/frame-v2';
+import { COLUMN_ATTRS, COLUMN_LENGTHS, COLUMN_LINES, COLUMN_TIMES, encodeFrameV2, readDetachedFrameV2Header, readFrameV2Header } from '../../core/src/frame-v2';
+import { NeedleSet, detachedHeaderAllows } from '../../core/src/stored-frame';
 import { decodeFrameV2, decodeFrameV2Lines, decodeFrameV2Times, frameV2MayContain, mayContainAll } from '../../core/src/frame-v2-decode';
 import { UNICODE_VERSION, requiredTokens } from '../../core/src/token-filter';
 import { rng } from '../support/rng';
@@ -163,6 +164,19 @@ describe('core/frame-v2 errors', () => {
     expect(decodeFrameV2Lines(linesChanged, [Buffer.from(' absent ')])).toBeNull();
     expectCode(() => frameV2MayContain(linesChanged, [Buffer.from(' 200 ')]), 'SILT_BLOCK_CHECKSUM');
     expectCode(() => frameV2MayContain(linesChanged, [Buffer.from('absent')]), 'SILT_BLOCK_CHECKSUM');
+  });
+
+  it('reads a header kept apart from its columns, checked as in the frame, and nothing longer or shorter', () => {
+    const h = readFrameV2Header(BASE);
+    const detached = Buffer.from(BASE.subarray(0, h.headerLength));
+    expect(readDetachedFrameV2Header(detached)).toEqual(h);
+    expect(detachedHeaderAllows(detached, new NeedleSet([Buffer.from(' absent ')]))).toBe(false);
+    expect(detachedHeaderAllows(detached, new NeedleSet([Buffer.from(' 200 ')]))).toBe(true);
+    expectCode(() => readDetachedFrameV2Header(BASE.subarray(0, h.headerLength + 1)), 'SILT_BLOCK_CORRUPT');
+    expectCode(() => readDetachedFrameV2Header(detached.subarray(0, h.headerLength - 1)), 'SILT_BLOCK_TRUNCATED');
+    const changed = Buffer.from(detached);
+    changed[h.headerLength - 1]! ^= 0x01;
+    expectCode(() => readDetachedFrameV2Header(changed), 'SILT_BLOCK_CHECKSUM');
   });
 
   it('trusts non-ASCII tokens only from a frame tokenized under the same Unicode version', () => {

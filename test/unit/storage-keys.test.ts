@@ -123,6 +123,49 @@ describe('storage node > keys > frames', () => {
   });
 });
 
+describe('storage node > keys > frame heads', () => {
+  const runs = [
+    { offset: 7n, frame: 2, count: 3 },
+    { offset: 9n, frame: 0, count: 2 },
+    { offset: (1n << 33n) + 5n, frame: 1, count: 4 },
+    { offset: 8n, frame: 1, count: 1 },
+  ];
+  const compacted = K.encodeCompactedFrameValue(2, { bytes: Buffer.of(9, 8, 7), rawLength: 40, frameCrc: 1, entryCount: 10, minTs: -5n, maxTs: 5n }, runs);
+
+  it('keeps what a value says before its bytes, and a v2 frame\'s lines length and attribute keys; unknown for v1', () => {
+    const head = K.encodeFrameHead(compacted, { linesLength: 123, attrKeyCount: 2 });
+    expect(head.length).toBe(30 + 4 + 4 * 14 + 8);
+    const read = K.readFrameHead(head);
+    expect(read.header).toEqual(K.readFrameValueHeader(compacted));
+    expect({ linesLength: read.linesLength, attrKeyCount: read.attrKeyCount }).toEqual({ linesLength: 123, attrKeyCount: 2 });
+    expect(K.frameValueRuns(head)).toEqual(runs);
+    const v1 = K.encodeFrameValue(1, { rawLength: 9, frameCrc: 2, entryCount: 3, minTs: 1n, maxTs: 2n } as never, Uint8Array.of(1, 2));
+    const v1Head = K.readFrameHead(K.encodeFrameHead(v1, null));
+    expect(v1Head).toMatchObject({ header: K.readFrameValueHeader(v1), linesLength: null, attrKeyCount: null });
+    expect(() => K.readFrameHead(head.subarray(0, head.length - 1))).toThrow('frame head of');
+  });
+
+  it('gives the entries of runs below an offset as joined index ranges, read in place', () => {
+    expect(K.runsBelow(compacted, 1n << 64n)).toEqual({ kept: [0, 10], total: 10 });
+    expect(K.runsBelow(compacted, 9n)).toEqual({ kept: [0, 3, 9, 10], total: 10 });
+    expect(K.runsBelow(compacted, 10n)).toEqual({ kept: [0, 5, 9, 10], total: 10 });
+    expect(K.runsBelow(compacted, (1n << 33n) + 6n)).toEqual({ kept: [0, 10], total: 10 });
+    expect(K.runsBelow(compacted, 7n)).toEqual({ kept: [], total: 10 });
+  });
+
+  it('moves a frame key to the head and filter families and back, keeping its order within each', () => {
+    const prefix = K.tenantPrefix('acme')!;
+    const key = K.frameKey(prefix, 5n, -3n, 9n, 2);
+    const head = K.retagFrameKey(key, prefix.length, K.TAG_HEAD);
+    expect(head[prefix.length]).toBe(K.TAG_HEAD);
+    expect(K.decodeFrameKey(head, prefix.length)).toEqual(K.decodeFrameKey(key, prefix.length));
+    expect(K.retagFrameKey(head, prefix.length, K.TAG_FRAME)).toEqual(key);
+    const range = K.frameRange(prefix, 5n, -3n, 0n, K.TAG_HEAD);
+    expect(Buffer.compare(range.gte, head) <= 0 && Buffer.compare(head, range.lt) < 0).toBe(true);
+    expect(Buffer.compare(K.retagFrameKey(key, prefix.length, K.TAG_FILTER), range.gte)).toBeLessThan(0);
+  });
+});
+
 describe('storage node > keys > registry, label index, quarantine', () => {
   it('round-trips stream values and reads the span alone', () => {
     const value = K.encodeStreamValue({ app: 'api', __proto__x: 'y' }, 12345n);

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BLOCK_FORMAT_VERSION, type BlockEntry, type EncodedFrame, decodeFrameBytes, encodeFrame } from '../../../core/src/block-format';
 import { FRAME_V2_VERSION, encodeFrameV2 } from '../../../core/src/frame-v2';
+import { storedFrameHeader } from '../../../core/src/stored-frame';
 import * as K from './keys';
 import type { Registry } from './registry';
 import { type DelOp, type HandleCache, type Lifecycle, type Partitions, PerSegment, type PutOp, type Segment } from './segments';
@@ -79,6 +80,18 @@ class SegmentCompaction {
 }
 
 /** Compacts the small frames a store's writer notes, one job at a time, under each partition's write lock. */
+/**
+ * The head and filter keys of a compaction in a segment with frame heads: the replaced frames'
+ * heads go (a v1 frame has no filter), the compacted frame's head comes, and a v2 frame's header
+ * with its token filter (its bytes up to the first column) beside it.
+ */
+function headOps(ops: (PutOp | DelOp)[], prefixLength: number, replaced: readonly Buffer[], value: Buffer, frame: Uint8Array): void {
+  for (const key of replaced) ops.push({ type: 'del', key: K.retagFrameKey(key, prefixLength, K.TAG_HEAD) });
+  const h = storedFrameHeader(K.readFrameValueHeader(value).version, frame);
+  ops.push({ type: 'put', key: K.retagFrameKey(replaced[0]!, prefixLength, K.TAG_HEAD), value: K.encodeFrameHead(value, h) });
+  if (h !== null) ops.push({ type: 'put', key: K.retagFrameKey(replaced[0]!, prefixLength, K.TAG_FILTER), value: Buffer.from(frame.buffer, frame.byteOffset, h.headerLength) });
+}
+
 export class Compactor {
   /** Counters since the store opened. */
   readonly counts: CompactionCounts = { compactions: 0, frames: 0, failed: 0 };
@@ -306,7 +319,9 @@ export class Compactor {
       this.registry.raiseSpanFloor(seg, tenant, streamId, span);
 
       const ops: (PutOp | DelOp)[] = replaced.map((key) => ({ type: 'del', key }));
-      ops.push({ type: 'put', key: replaced[0]!, value: K.encodeCompactedFrameValue(this.frameVersion, frame, runs) });
+      const value = K.encodeCompactedFrameValue(this.frameVersion, frame, runs);
+      ops.push({ type: 'put', key: replaced[0]!, value });
+      if (seg.meta.heads) headOps(ops, prefix.length, replaced, value, frame.bytes);
       const { labels, maxSpan } = K.decodeStreamValue(registry);
       if (span > maxSpan) ops.push({ type: 'put', key: registryKey, value: K.encodeStreamValue(labels, span) });
       await db.batch(ops);

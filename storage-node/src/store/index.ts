@@ -9,8 +9,9 @@
  * imported by nearly all and left out):
  *
  *   index.ts      ──▶ every file below          the SegmentStore facade, its options and types
- *   reader.ts     ──▶ merge, registry, segments  read plans, `read`, the `frames` scan, `series`
- *   merge.ts      ──▶ registry, segments         the k-way merge of one read
+ *   reader.ts     ──▶ merge, frame-cursor, registry, segments  read plans, `read`, the `frames` scan, `series`
+ *   merge.ts      ──▶ frame-cursor, registry, segments  the k-way merge of one read
+ *   frame-cursor.ts ──▶ segments                 a stream's frames, by their heads where a segment keeps them
  *   transfer.ts   ──▶ retention, writer, segments  segment dumps to a peer, staged copies from one
  *   retention.ts  ──▶ writer, segments           dropBefore, drop, removal of doomed segments
  *   writer.ts     ──▶ compactor, registry, segments  exactly-once apply, rolls, manifest, recovery
@@ -38,7 +39,7 @@ import { type ApplyResult, type IncomingBlock, Writer } from './writer';
 
 export type { CompactionCounts } from './compactor';
 export type { ReadStats, StoredEntry } from './merge';
-export type { FrameScanRequest, ReadRequest, SeriesRequest, StoredFrame } from './reader';
+export type { FrameScanRequest, HeadFrame, ReadRequest, SeriesRequest, StoredFrame } from './reader';
 export type { ApplyResult, IncomingBlock } from './writer';
 export type { LoadedSegment, PartitionListing, StagedPartition } from './transfer';
 

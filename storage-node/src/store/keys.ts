@@ -13,6 +13,10 @@ export const TAG_STREAM = 0x53; // 'S'
 export const TAG_LABEL = 0x4c; // 'L'
 /** Tag after the tenant prefix: frames, `(tenant, streamId, minTs, offset, frame) → frame value`. */
 export const TAG_FRAME = 0x46; // 'F'
+/** Tag after the tenant prefix: frame heads, the frame key's tail → what a frame's value says before its bytes (segments whose meta has `heads`). */
+export const TAG_HEAD = 0x48; // 'H'
+/** Tag after the tenant prefix: token filters, the frame key's tail → a v2 frame's header with its filter (segments whose meta has `heads`). */
+export const TAG_FILTER = 0x47; // 'G'
 /** Second byte of the segment's meta key. */
 export const SYS_META = 0x4d; // 'M'
 /** Second byte of a quarantined block's key. */
@@ -202,6 +206,13 @@ export function frameKey(prefix: Uint8Array, streamId: bigint, minTs: bigint, of
   return buf;
 }
 
+/** A copy of a frame key with another tag (TAG_HEAD, TAG_FILTER, TAG_FRAME): the same frame's key in that family. */
+export function retagFrameKey(key: Uint8Array, prefixLength: number, tag: number): Buffer {
+  const buf = Buffer.from(key);
+  buf[prefixLength] = tag;
+  return buf;
+}
+
 /** Fields of a frame key after the tenant prefix. */
 export interface FrameKeyFields {
   streamId: bigint;
@@ -221,12 +232,12 @@ export function decodeFrameKey(key: Uint8Array, prefixLength: number): FrameKeyF
   };
 }
 
-/** Range of one stream's frames whose minTs is in [fromTs, toTs); bounds outside the i64 range are clamped. */
-export function frameRange(prefix: Uint8Array, streamId: bigint, fromTs: bigint, toTs: bigint): KeyRange {
+/** Range of one stream's frames whose minTs is in [fromTs, toTs) (their heads with `tag` TAG_HEAD); bounds outside the i64 range are clamped. */
+export function frameRange(prefix: Uint8Array, streamId: bigint, fromTs: bigint, toTs: bigint, tag = TAG_FRAME): KeyRange {
   const p = prefix.length;
   const base = Buffer.allocUnsafe(p + 17);
   base.set(prefix, 0);
-  base[p] = TAG_FRAME;
+  base[p] = tag;
   base.writeBigUInt64BE(streamId, p + 1);
   const streamPrefix = base.subarray(0, p + 9);
   const gte = Buffer.from(base);
@@ -324,11 +335,76 @@ function runCount(buf: Buffer): number {
   return n;
 }
 
+/** Marks a head's lines length and attribute key count as unknown: a v1 frame tells them only once decoded. */
+const HEAD_UNKNOWN = 0xffffffff;
+
+/** A frame head as `readFrameHead` reads it. */
+export interface FrameHead {
+  /** The head as stored: `frameValueRuns` reads a compacted frame's runs from it. */
+  bytes: Uint8Array;
+  header: FrameValueHeader;
+  /** UTF-8 bytes of the frame's lines together; null for a v1 frame. */
+  linesLength: number | null;
+  /** Distinct attribute keys of the frame (0: no entry has structured metadata); null for a v1 frame. */
+  attrKeyCount: number | null;
+}
+
+/**
+ * A frame's head: its value up to the frame bytes (the 30-byte header, and a compacted value's run
+ * table), then `u32 LE linesLength` and `u32 LE attrKeyCount` from a v2 frame's header
+ * (0xFFFFFFFF each for a v1 frame). `frameValueRuns` and `readFrameValueHeader` read it as they read the value.
+ */
+export function encodeFrameHead(value: Uint8Array, v2: { linesLength: number; attrKeyCount: number } | null): Buffer {
+  const buf = view(value);
+  const end = buf[0] === COMPACTED_VALUE_LAYOUT ? FRAME_VALUE_HEADER + 4 + runCount(buf) * RUN_LENGTH : FRAME_VALUE_HEADER;
+  const head = Buffer.allocUnsafe(end + 8);
+  buf.copy(head, 0, 0, end);
+  head.writeUInt32LE(v2?.linesLength ?? HEAD_UNKNOWN, end);
+  head.writeUInt32LE(v2?.attrKeyCount ?? HEAD_UNKNOWN, end + 4);
+  return head;
+}
+
+/** Reads a frame head (see encodeFrameHead); throws when it is not one. */
+export function readFrameHead(head: Uint8Array): FrameHead {
+  const buf = view(head);
+  const header = readFrameValueHeader(buf);
+  const end = header.layout === COMPACTED_VALUE_LAYOUT ? FRAME_VALUE_HEADER + 4 + runCount(buf) * RUN_LENGTH : FRAME_VALUE_HEADER;
+  if (buf.length !== end + 8) throw new Error(`frame head of ${buf.length} bytes, expected ${end + 8}`);
+  const linesLength = buf.readUInt32LE(end);
+  const attrKeyCount = buf.readUInt32LE(end + 4);
+  return { bytes: head, header, linesLength: linesLength === HEAD_UNKNOWN ? null : linesLength, attrKeyCount: attrKeyCount === HEAD_UNKNOWN ? null : attrKeyCount };
+}
+
 /** The compressed frame bytes of a frame value. */
 export function frameValueBytes(value: Uint8Array): Uint8Array {
   const buf = view(value);
   const n = runCount(buf);
   return buf[0] === COMPACTED_VALUE_LAYOUT ? buf.subarray(FRAME_VALUE_HEADER + 4 + n * RUN_LENGTH) : buf.subarray(FRAME_VALUE_HEADER);
+}
+
+/**
+ * The entries of a compacted frame value (or its head) whose runs came from offsets below
+ * `maxOffset`, as flat index ranges [from, to) with adjacent ranges joined, and the entries of all
+ * its runs; read in place, with no object per run (a scan asks this of every compacted frame).
+ */
+export function runsBelow(value: Uint8Array, maxOffset: bigint): { kept: number[]; total: number } {
+  const buf = view(value);
+  const n = runCount(buf);
+  const capped = maxOffset >= 1n << 64n;
+  const maxHigh = capped ? 0 : Number(maxOffset >> 32n);
+  const maxLow = capped ? 0 : Number(maxOffset & 0xffffffffn);
+  const kept: number[] = [];
+  let at = 0;
+  for (let i = 0, pos = FRAME_VALUE_HEADER + 4; i < n; i++, pos += RUN_LENGTH) {
+    const high = buf.readUInt32LE(pos + 4);
+    const count = buf.readUInt32LE(pos + 10);
+    if (capped || high < maxHigh || (high === maxHigh && buf.readUInt32LE(pos) < maxLow)) {
+      if (kept.length > 0 && kept[kept.length - 1] === at) kept[kept.length - 1] = at + count;
+      else kept.push(at, at + count);
+    }
+    at += count;
+  }
+  return { kept, total: at };
 }
 
 /** The run table of a compacted frame value (empty for a frame as a block held it). */

@@ -23,6 +23,8 @@ export interface SegmentMeta {
   maxSpan: bigint;
   /** Wall-clock creation time, ms since the epoch (for the age roll). */
   createdMs: number;
+  /** Every frame of the segment has its head (and a v2 frame its filter) under keys of their own: true for segments created since frame heads exist. */
+  heads: boolean;
 }
 
 /** Version of the meta and manifest JSON. */
@@ -43,6 +45,8 @@ export interface MetaJson {
   corrupt: number;
   maxSpan: string;
   createdMs: number;
+  /** Present, and true, only for a segment with frame heads (a segment without stays readable by a version before them). */
+  heads?: true;
 }
 
 /** The JSON form of a segment's meta. */
@@ -59,6 +63,7 @@ export function toJson(m: SegmentMeta): MetaJson {
     corrupt: m.corrupt,
     maxSpan: m.maxSpan.toString(),
     createdMs: m.createdMs,
+    ...(m.heads ? { heads: true as const } : {}),
   };
 }
 
@@ -92,12 +97,13 @@ function fromJson(j: unknown): SegmentMeta {
     corrupt: num(o.corrupt, 'corrupt'),
     maxSpan: big(o.maxSpan, 'maxSpan'),
     createdMs: num(o.createdMs, 'createdMs'),
+    heads: o.heads === true,
   };
 }
 
-/** A fresh segment's meta: nothing stored yet. */
+/** A fresh segment's meta: nothing stored yet, frame heads kept from the first frame on. */
 export function emptyMeta(first: bigint, applied: bigint, createdMs: number): SegmentMeta {
-  return { first, applied, minTs: null, maxTs: null, entries: 0, bytes: 0, blocks: 0, corrupt: 0, maxSpan: 0n, createdMs };
+  return { first, applied, minTs: null, maxTs: null, entries: 0, bytes: 0, blocks: 0, corrupt: 0, maxSpan: 0n, createdMs, heads: true };
 }
 
 /** Encodes a segment's meta as the value of its meta key (JSON, bigints as decimal strings). */

@@ -13,7 +13,8 @@ import type { CompiledMatcher } from '../../../core/src/matchers';
 import { comparePositions, type EntryPosition } from '../../../core/src/position';
 import * as K from './keys';
 import type { Registry, RegistryEntry } from './registry';
-import type { Db, DbIterator, HandleCache, Segment } from './segments';
+import { type FrameCursor, type FrameSkip, openFrameCursor } from './frame-cursor';
+import type { Db, HandleCache, Segment } from './segments';
 
 /** One entry as a read returns it; `labels` is shared by the entries of a stream and must not be mutated. */
 export interface StoredEntry extends EntryPosition {
@@ -123,7 +124,7 @@ interface StreamRead {
   read: SegmentRead;
   labels: Labels;
   span: bigint;
-  it: DbIterator | null;
+  it: FrameCursor | null;
   /** The first fetch, started when the segment was expanded. */
   pending: Promise<[Uint8Array, Uint8Array][]> | null;
   buf: [Uint8Array, Uint8Array][];
@@ -262,6 +263,8 @@ class MergeState {
   private readonly held = new Set<SegmentRead>();
   /** Streams with an open iterator. */
   private readonly iterators = new Set<StreamRead>();
+  /** What the streams' cursors skip: frames whose token filter rules out a needle, never read. */
+  private readonly skip: FrameSkip;
 
   constructor(
     private readonly ctx: MergeContext,
@@ -270,6 +273,17 @@ class MergeState {
   ) {
     this.before = ctx.forward ? (a, b) => comparePositions(a, b) < 0 : (a, b) => comparePositions(a, b) > 0;
     this.heap = new BinaryHeap<Item>(this.before);
+    const { start, end, stats } = ctx;
+    this.skip =
+      ctx.mustContain === undefined
+        ? {}
+        : {
+            needles: ctx.mustContain,
+            // As for a frame its decoder rules out: every entry in range was looked at, by the filter.
+            onSkip: ({ header: h }) => {
+              if (h.maxTs >= start && h.minTs < end) stats.entriesScanned += h.entryCount;
+            },
+          };
   }
 
   /** Pushes a segment of the plan, bounded by its time range. */
@@ -312,8 +326,8 @@ class MergeState {
     // A compaction may have widened the span since this read loaded the registry: an iterator created now sees no frame wider than this.
     s.span = this.registry.streamSpan(s.read.seg, ctx.tenant, streamId, s.span);
     // Frames are keyed by minTs; one holding an entry ≥ start has minTs ≥ start − span.
-    const range = K.frameRange(ctx.prefix, streamId, ctx.start - s.span, ctx.end);
-    s.it = s.read.db!.iterator({ gte: range.gte, lt: range.lt, reverse: !ctx.forward });
+    const scope = { prefix: ctx.prefix, streamId, fromTs: ctx.start - s.span, toTs: ctx.end, reverse: !ctx.forward };
+    s.it = openFrameCursor(s.read.db!, s.read.seg.meta.heads, scope, this.skip);
     this.iterators.add(s);
     s.pending = s.it.nextv(STREAM_BATCH);
     // Awaited later (or never, if the read stops first): never an unhandled rejection.

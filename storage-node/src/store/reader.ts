@@ -12,7 +12,8 @@ import { NeedleSet, checkStoredFrameVersion } from '../../../core/src/stored-fra
 import * as K from './keys';
 import { type MergePlan, type PlannedSegment, type ReadStats, type StoredEntry, mergeRead } from './merge';
 import type { Registry, RegistryEntry } from './registry';
-import type { Db, DbIterator, HandleCache, Lifecycle, Partitions, Segment } from './segments';
+import { type FrameCursor, openFrameCursor } from './frame-cursor';
+import type { Db, HandleCache, Lifecycle, Partitions, Segment } from './segments';
 
 /** A time-range read of one tenant's matching streams. */
 export interface ReadRequest {
@@ -38,7 +39,21 @@ export interface ReadRequest {
 }
 
 /** A scan of the stored frames of a tenant's matching streams, stream by stream, in no order across streams. */
-export type FrameScanRequest = Pick<ReadRequest, 'tenant' | 'matchers' | 'start' | 'end' | 'partitions' | 'maxOffsets'>;
+export interface FrameScanRequest extends Pick<ReadRequest, 'tenant' | 'matchers' | 'start' | 'end' | 'partitions' | 'maxOffsets'> {
+  /**
+   * Takes a frame from what its head says, without its bytes (an aggregation counting it from
+   * its header); a frame taken is not read, nor yielded. Asked where a segment keeps frame heads.
+   */
+  fromHead?: (frame: HeadFrame) => boolean;
+}
+
+/** A frame of a scan as its head tells it, before its bytes are read: a StoredFrame without `bytes`, with what a v2 frame's header adds. */
+export interface HeadFrame extends Omit<StoredFrame, 'bytes'> {
+  /** UTF-8 bytes of its lines; null for a v1 frame. */
+  linesLength: number | null;
+  /** Distinct attribute keys (0: no structured metadata); null for a v1 frame. */
+  attrKeyCount: number | null;
+}
 
 /** One stored frame of a scan: a frame with an entry in the scan's range, of a stream that matches. */
 export interface StoredFrame {
@@ -90,7 +105,7 @@ interface ScanScope {
 /** One stream of a segment being scanned: its iterator and the fetch in flight. */
 interface StreamScan {
   m: RegistryEntry;
-  it: DbIterator;
+  it: FrameCursor;
   pending: Promise<[Uint8Array, Uint8Array][]>;
 }
 
@@ -181,7 +196,7 @@ export class Reader {
         if (opened === null) continue;
         try {
           const scope = { prefix, tenant, start, end, partition: plan[i]!.seg.partition, maxOffset: plan[i]!.maxOffset };
-          for await (const frame of this.scanStreams(opened, scope)) {
+          for await (const frame of this.scanStreams(opened, scope, request.fromHead)) {
             if (stats !== undefined) stats.framesRead++;
             yield frame;
           }
@@ -211,12 +226,23 @@ export class Reader {
   }
 
   /** The frames of one segment's matching streams, stream after stream, the first fetches of the next few streams started ahead. */
-  private async *scanStreams(opened: ScanSegment, scope: ScanScope): AsyncGenerator<StoredFrame> {
+  private async *scanStreams(opened: ScanSegment, scope: ScanScope, fromHead: FrameScanRequest['fromHead']): AsyncGenerator<StoredFrame> {
     const { db, seg, streams } = opened;
     const { prefix, tenant, start, end, partition, maxOffset } = scope;
+    // A frame with nothing in range or in the snapshot is taken too: there is nothing to read.
+    const take =
+      fromHead &&
+      ((m: RegistryEntry, key: Uint8Array, head: K.FrameHead): boolean => {
+        const kept = keptEntries(key, head.bytes, head.header, prefix.length, maxOffset, start, end);
+        if (kept === undefined) return true;
+        checkStoredFrameVersion(head.header.version);
+        return fromHead({ streamId: m.streamId, labels: m.labels, partition, header: head.header, kept, linesLength: head.linesLength, attrKeyCount: head.attrKeyCount });
+      });
+    const heads = seg.meta.heads;
     const startStream = (m: RegistryEntry): StreamScan => {
-      const range = K.frameRange(prefix, m.streamId, start - this.registry.streamSpan(seg, tenant, m.streamId, m.span), end);
-      const it = db.iterator({ gte: range.gte, lt: range.lt });
+      const fromTs = start - this.registry.streamSpan(seg, tenant, m.streamId, m.span);
+      const skip = take && { fromHead: (key: Uint8Array, head: K.FrameHead): boolean => take(m, key, head) };
+      const it = openFrameCursor(db, heads, { prefix, streamId: m.streamId, fromTs, toTs: end }, skip);
       const pending = it.nextv(SCAN_BATCH);
       // Awaited below, or at cleanup: never an unhandled rejection.
       pending.catch(() => undefined);
@@ -281,23 +307,23 @@ export class Reader {
 /** A scan's frame from its key and value, or null when it holds nothing in range or in the snapshot. */
 function scannedFrame(key: Uint8Array, value: Uint8Array, prefixLength: number, stream: RegistryEntry, partition: number, maxOffset: bigint, start: bigint, end: bigint): StoredFrame | null {
   const h = K.readFrameValueHeader(value);
-  if (h.maxTs < start || h.minTs >= end) return null;
+  const kept = keptEntries(key, value, h, prefixLength, maxOffset, start, end);
+  if (kept === undefined) return null;
   checkStoredFrameVersion(h.version);
-  let kept: number[] | null = null;
-  if (h.layout === K.COMPACTED_VALUE_LAYOUT) {
-    const runs = K.frameValueRuns(value);
-    let at = 0;
-    for (const run of runs) {
-      if (run.offset < maxOffset) {
-        // Adjacent kept runs make one range.
-        if (kept !== null && kept[kept.length - 1] === at) kept[kept.length - 1] = at + run.count;
-        else (kept ??= []).push(at, at + run.count);
-      }
-      at += run.count;
-    }
-    if (at !== h.entryCount) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `compacted frame: runs hold ${at} entries, the frame ${h.entryCount}`);
-    if (kept === null) return null;
-    if (kept.length === 2 && kept[0] === 0 && kept[1] === at) kept = null;
-  } else if (K.decodeFrameKey(key, prefixLength).offset >= maxOffset) return null;
   return { streamId: stream.streamId, labels: stream.labels, partition, header: h, bytes: K.frameValueBytes(value), kept };
+}
+
+/**
+ * The entries of a stored frame (`headOrValue` its value or its head, `h` their header) a scan's
+ * snapshot holds, as StoredFrame's `kept`; undefined when it holds none, or none in [start, end).
+ */
+function keptEntries(key: Uint8Array, headOrValue: Uint8Array, h: K.FrameValueHeader, prefixLength: number, maxOffset: bigint, start: bigint, end: bigint): number[] | null | undefined {
+  if (h.maxTs < start || h.minTs >= end) return undefined;
+  if (h.layout === K.COMPACTED_VALUE_LAYOUT) {
+    const { kept, total } = K.runsBelow(headOrValue, maxOffset);
+    if (total !== h.entryCount) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `compacted frame: runs hold ${total} entries, the frame ${h.entryCount}`);
+    if (kept.length === 0) return undefined;
+    return kept.length === 2 && kept[0] === 0 && kept[1] === total ? null : kept;
+  }
+  return K.decodeFrameKey(key, prefixLength).offset >= maxOffset ? undefined : null;
 }

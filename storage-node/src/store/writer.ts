@@ -166,6 +166,13 @@ export class Writer {
           const value = K.encodeFrameValue(h.version, s, block.value.subarray(s.frameOffset, s.frameOffset + s.frameLength));
           ops.push({ type: 'put', key, value });
           bytes += key.length + value.length;
+          if (meta.heads) {
+            // A block's frames are v1: their heads say what their value header says, no more.
+            const hk = K.retagFrameKey(key, prefix.length, K.TAG_HEAD);
+            const hv = K.encodeFrameHead(value, null);
+            ops.push({ type: 'put', key: hk, value: hv });
+            bytes += hk.length + hv.length;
+          }
           if (this.compactor.isSmall(s.entryCount, s.rawLength)) small.push({ tenant: h.tenant, prefix, streamId: s.streamId, key, entries: s.entryCount, rawBytes: s.rawLength });
           const span = s.maxTs - s.minTs;
           const had = tenantFresh?.get(s.streamId) ?? tenantKnown?.get(s.streamId);
