@@ -190,8 +190,18 @@ function readAttrs(buf: Buffer, header: FrameV2Header): (Record<string, string> 
   });
 }
 
-/** The lines, from the lengths and lines columns; null when a needle's bytes are not in the lines column. */
-function readLines(buf: Buffer, header: FrameV2Header, needles: NeedleSet | undefined): string[] | null {
+/** A time range [start, end) in ns. */
+export interface TimeRange {
+  start: bigint;
+  end: bigint;
+}
+
+/**
+ * The lines, from the lengths and lines columns; null when a needle's bytes are not in the lines
+ * column. With `ts` and `range`, a line whose timestamp is outside the range is left empty: making
+ * a string of every line of a big frame is most of its decoding, and a narrow read needs few.
+ */
+function readLines(buf: Buffer, header: FrameV2Header, needles: NeedleSet | undefined, ts?: readonly bigint[], range?: TimeRange): string[] | null {
   try {
     const lengths = scratchLengths(header.entryCount);
     readLengths(buf, header, lengths);
@@ -201,7 +211,8 @@ function readLines(buf: Buffer, header: FrameV2Header, needles: NeedleSet | unde
       let pos = 0;
       for (let i = 0; i < lines.length; i++) {
         const end = pos + lengths[i]!;
-        lines[i] = raw.toString('utf8', pos, end);
+        const t = ts?.[i];
+        lines[i] = t !== undefined && (t < range!.start || t >= range!.end) ? '' : raw.toString('utf8', pos, end);
         pos = end;
       }
       return lines;
@@ -214,16 +225,20 @@ function readLines(buf: Buffer, header: FrameV2Header, needles: NeedleSet | unde
 /**
  * Decodes every entry of a v2 frame, as decodeFrameBytes decodes a v1 frame. With `mustContain`,
  * returns null when a needle is certainly in no line: first by the token filter, without
- * decompressing anything, then by the lines column's bytes, before any entry is built.
+ * decompressing anything, then by the lines column's bytes, before any entry is built. With
+ * `range`, an entry whose timestamp is outside it keeps its place but decodes with an empty line
+ * (a reader that only yields entries in range never looks at it).
  */
-export function decodeFrameV2(frame: Uint8Array, mustContain?: readonly Uint8Array[] | NeedleSet): BlockEntry[] | null {
+export function decodeFrameV2(frame: Uint8Array, mustContain?: readonly Uint8Array[] | NeedleSet, range?: TimeRange): BlockEntry[] | null {
   const buf = asBuffer(frame);
   const header = readFrameV2Header(buf);
   const needles = mustContain === undefined ? undefined : asNeedleSet(mustContain);
   if (needles !== undefined && !filterAllows(header, needles)) return null;
-  const lines = readLines(buf, header, needles);
+  const cuts = range !== undefined && (header.minTs < range.start || header.maxTs >= range.end);
+  let ts = cuts ? readTimestamps(buf, header) : undefined;
+  const lines = readLines(buf, header, needles, ts, range);
   if (lines === null) return null;
-  const ts = readTimestamps(buf, header);
+  ts ??= readTimestamps(buf, header);
   const attrs = header.attrKeyCount === 0 ? undefined : readAttrs(buf, header);
   const entries: BlockEntry[] = [];
   for (let i = 0; i < lines.length; i++) {

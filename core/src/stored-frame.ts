@@ -6,9 +6,9 @@
 import { BLOCK_FORMAT_VERSION, type BlockEntry, PayloadTimes, decodeFrameBytes, decodeFrameTimes } from './block-format';
 import { BlockFormatError } from './errors';
 import { FRAME_V2_VERSION, type FrameV2Header, readDetachedFrameV2Header, readFrameV2Header } from './frame-v2';
-import { NeedleSet, decodeFrameV2, decodeFrameV2Times, filterAllows } from './frame-v2-decode';
+import { NeedleSet, type TimeRange, decodeFrameV2, decodeFrameV2Times, filterAllows } from './frame-v2-decode';
 
-export { NeedleSet, PayloadTimes };
+export { NeedleSet, PayloadTimes, type TimeRange };
 
 /** Throws `SILT_BLOCK_VERSION` for a version no reader here decodes (checked before any decompression). */
 export function checkStoredFrameVersion(version: number): void {
@@ -20,11 +20,12 @@ export function checkStoredFrameVersion(version: number): void {
 /**
  * Every entry of a stored frame; with `needles`, null when some needle is in no line (a v2
  * frame's token filter may tell without decompressing anything). `rawLength` and `frameCrc` are
- * the value header's; a v2 frame checks its own header and columns instead.
+ * the value header's; a v2 frame checks its own header and columns instead. With `range`, entries
+ * outside it may decode with an empty line (a v2 frame leaves them so; they keep their places).
  */
-export function decodeStoredFrame(version: number, frame: Uint8Array, rawLength: number, frameCrc: number, needles?: NeedleSet): BlockEntry[] | null {
+export function decodeStoredFrame(version: number, frame: Uint8Array, rawLength: number, frameCrc: number, needles?: NeedleSet, range?: TimeRange): BlockEntry[] | null {
   checkStoredFrameVersion(version);
-  if (version === FRAME_V2_VERSION) return decodeFrameV2(frame, needles);
+  if (version === FRAME_V2_VERSION) return decodeFrameV2(frame, needles, range);
   return decodeFrameBytes(frame, rawLength, frameCrc, needles?.needles);
 }
 

@@ -165,6 +165,27 @@ describe('core/frame-v2', () => {
     });
   });
 
+  describe('decodeFrameV2 with a time range', () => {
+    const rand = rng(71);
+    // Timestamps that go back and forth within the frame, as pushes leave them.
+    const entries: BlockEntry[] = Array.from({ length: 300 }, (_, i) => ({ ts: T0 + BigInt(i * 1000 + Math.floor(rand() * 5000)), line: `line ${i} ünï`, ...(i % 7 === 0 ? { attrs: { k: `v${i}` } } : {}) }));
+    const frame = encodeFrameV2(entries, 3).bytes;
+    const whole = decodeFrameV2(frame)!;
+
+    it('keeps every entry in place, the lines outside the range empty and every other field as decoded whole', () => {
+      for (const [start, end] of [[T0 + 50_000n, T0 + 60_000n], [T0 - 10n, T0 + 3000n], [T0 + 290_000n, T0 + 400_000n], [T0 + 1n, T0 + 1n]] as const) {
+        const got = decodeFrameV2(frame, undefined, { start, end })!;
+        expect(got.map((e) => ({ ...e, line: '' }))).toEqual(whole.map((e) => ({ ...e, line: '' })));
+        got.forEach((e, i) => expect(e.line).toBe(e.ts >= start && e.ts < end ? whole[i]!.line : ''));
+      }
+    });
+
+    it('decodes every line when the range holds the whole frame, and still rules out needles', () => {
+      expect(decodeFrameV2(frame, undefined, { start: T0, end: T0 + 10_000_000n })).toEqual(whole);
+      expect(decodeFrameV2(frame, [Buffer.from('absent')], { start: T0 + 50_000n, end: T0 + 60_000n })).toBeNull();
+    });
+  });
+
   describe('needle checks', () => {
     const frame = encodeFrameV2(SAMPLE, 3).bytes;
     const needles = (...s: string[]): Uint8Array[] => s.map((x) => Buffer.from(x));

@@ -441,7 +441,8 @@ class MergeState {
     const h = item.header!;
     item.value = null;
     item.header = null;
-    const entries = decodeStoredFrame(h.version, K.frameValueBytes(value), h.rawLength, h.frameCrc, ctx.mustContain);
+    // Only the lines in range are made strings: the cursors below yield no other entry.
+    const entries = decodeStoredFrame(h.version, K.frameValueBytes(value), h.rawLength, h.frameCrc, ctx.mustContain, ctx);
     const st = ctx.stats;
     st.framesRead++;
     st.bytesDecompressed += h.rawLength;
