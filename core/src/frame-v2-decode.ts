@@ -43,12 +43,14 @@ function sameUnicode(header: Pick<FrameV2Header, 'unicode'>): boolean {
  * is in none of its lines; tokens with non-ASCII characters count only when the frame was tokenized
  * under this process's Unicode version.
  */
-export function mayContainAll(header: Pick<FrameV2Header, 'filter' | 'unicode'>, tokens: readonly string[]): boolean {
+export function mayContainAll(header: Pick<FrameV2Header, 'filter' | 'filterElsewhere' | 'unicode'>, tokens: readonly string[]): boolean {
+  if (header.filterElsewhere) return true;
   return filterMayContain(header.filter, hashTokens(sameUnicode(header) ? tokens : tokens.filter(isAsciiToken)));
 }
 
 /** False only when the frame's token filter shows that some needle of `set` is in none of its lines. */
-export function filterAllows(header: Pick<FrameV2Header, 'filter' | 'unicode'>, set: NeedleSet): boolean {
+export function filterAllows(header: Pick<FrameV2Header, 'filter' | 'filterElsewhere' | 'unicode'>, set: NeedleSet): boolean {
+  if (header.filterElsewhere) return true;
   return filterMayContain(header.filter, sameUnicode(header) ? set.hashes : set.asciiHashes);
 }
 

@@ -61,6 +61,8 @@ export interface FrameV2Header {
   /** Unicode version the writer tokenized with, [major, minor]. */
   unicode: [number, number];
   filter: TokenFilter;
+  /** The frame's token filter is kept elsewhere (flag FLAG_FILTER_ELSEWHERE; `filter` is then empty and rules nothing out). */
+  filterElsewhere: boolean;
   /** Indexed by COLUMN_TIMES … COLUMN_ATTRS. */
   columns: FrameV2Column[];
 }
@@ -79,6 +81,8 @@ export interface EncodedFrameV2 {
 }
 
 const MAGIC = Buffer.from(FRAME_V2_MAGIC, 'latin1');
+/** Header flag: the token filter is kept apart from the frame (by a storage node, beside it), so the frame carries none. */
+export const FLAG_FILTER_ELSEWHERE = 0x01;
 const OFF_VERSION = 4;
 const OFF_FLAGS = 5;
 const OFF_RESERVED = 6;
@@ -335,6 +339,28 @@ function truncated(message: string): BlockFormatError {
 }
 
 /**
+ * Splits a v2 frame into its header with the token filter (bytes `[0, headerLength)`, as
+ * readDetachedFrameV2Header reads them) and the same frame without the filter, flagged
+ * FLAG_FILTER_ELSEWHERE: a store that keeps filters beside its frames keeps each filter once.
+ */
+export function withoutFilter(frame: Uint8Array): { frame: Buffer; header: Buffer } {
+  const buf = asBuffer(frame);
+  const h = readFrameV2Header(buf);
+  const header = Buffer.from(buf.subarray(0, h.headerLength));
+  const cut = h.headerLength - FRAME_V2_FIXED_HEADER;
+  const out = Buffer.allocUnsafe(buf.length - cut);
+  buf.copy(out, 0, 0, FRAME_V2_FIXED_HEADER);
+  buf.copy(out, FRAME_V2_FIXED_HEADER, h.headerLength);
+  out[OFF_FLAGS] = buf[OFF_FLAGS]! | FLAG_FILTER_ELSEWHERE;
+  out.writeUInt32LE(FRAME_V2_FIXED_HEADER, OFF_HEADER_LENGTH);
+  out.writeUInt32LE(0, OFF_FILTER_BITS);
+  out[OFF_FILTER_HASHES] = 0;
+  for (let c = 0; c < COLUMN_COUNT; c++) out.writeUInt32LE(h.columns[c]!.offset - cut, OFF_COLUMNS + c * COLUMN_ROW);
+  out.writeUInt32LE(crc32(out.subarray(OFF_HEADER_LENGTH, FRAME_V2_FIXED_HEADER)), OFF_CRC);
+  return { frame: out, header };
+}
+
+/**
  * Reads and checks a v2 frame's header (its own CRC-32, the column table against the frame's
  * length); decompresses nothing and verifies no column's CRC (each reader checks the columns it reads).
  */
@@ -367,7 +393,8 @@ function readHeader(buf: Buffer, whole: boolean): FrameV2Header {
   if (headerLength < FRAME_V2_FIXED_HEADER) throw corrupt(`header length ${headerLength} out of range`);
   if (headerLength > len) throw truncated(`header of ${headerLength} bytes, frame has ${len}`);
   if (crc32(buf.subarray(OFF_HEADER_LENGTH, headerLength)) !== buf.readUInt32LE(OFF_CRC)) throw new BlockFormatError('SILT_BLOCK_CHECKSUM', 'frame header checksum mismatch');
-  if (buf[OFF_FLAGS] !== 0 || buf.readUInt16LE(OFF_RESERVED) !== 0 || buf[OFF_RESERVED2] !== 0) throw corrupt('reserved header bits set');
+  const flags = buf[OFF_FLAGS]!;
+  if ((flags & ~FLAG_FILTER_ELSEWHERE) !== 0 || buf.readUInt16LE(OFF_RESERVED) !== 0 || buf[OFF_RESERVED2] !== 0) throw corrupt('reserved header bits set');
 
   const entryCount = buf.readUInt32LE(OFF_ENTRY_COUNT);
   if (entryCount === 0 || entryCount > MAX_BLOCK_ENTRIES) throw corrupt(`${entryCount} entries, outside 1 … ${MAX_BLOCK_ENTRIES}`);
@@ -382,6 +409,8 @@ function readHeader(buf: Buffer, whole: boolean): FrameV2Header {
   const hashes = buf[OFF_FILTER_HASHES]!;
   if (bitCount % 8 !== 0 || FRAME_V2_FIXED_HEADER + bitCount / 8 !== headerLength) throw corrupt(`filter of ${bitCount} bits does not fill the header`);
   if (bitCount === 0 ? hashes !== 0 : hashes === 0 || hashes > MAX_FILTER_HASHES) throw corrupt(`${hashes} filter hashes`);
+  const filterElsewhere = (flags & FLAG_FILTER_ELSEWHERE) !== 0;
+  if (filterElsewhere && bitCount !== 0) throw corrupt('a filter in a frame whose filter is kept elsewhere');
 
   const columns: FrameV2Column[] = [];
   let next = headerLength;
@@ -415,6 +444,7 @@ function readHeader(buf: Buffer, whole: boolean): FrameV2Header {
     headerLength,
     unicode: [buf[OFF_UNICODE]!, buf[OFF_UNICODE + 1]!],
     filter: { bits: buf.subarray(FRAME_V2_FIXED_HEADER, headerLength), bitCount, hashes },
+    filterElsewhere,
     columns,
   };
 }

@@ -4,7 +4,7 @@ import { compress, decompress } from 'zstd-napi';
 import { type BlockEntry, MAX_RAW_LENGTH, PayloadTimes } from '../../core/src/block-format';
 import { BlockFormatError } from '../../core/src/errors';
 import { setOwn } from '../../core/src/frame-payload';
-import { COLUMN_ATTRS, COLUMN_LENGTHS, COLUMN_LINES, COLUMN_TIMES, encodeFrameV2, readDetachedFrameV2Header, readFrameV2Header } from '../../core/src/frame-v2';
+import { COLUMN_ATTRS, COLUMN_LENGTHS, COLUMN_LINES, COLUMN_TIMES, FRAME_V2_FIXED_HEADER, encodeFrameV2, readDetachedFrameV2Header, readFrameV2Header, withoutFilter } from '../../core/src/frame-v2';
 import { NeedleSet, detachedHeaderAllows } from '../../core/src/stored-frame';
 import { decodeFrameV2, decodeFrameV2Lines, decodeFrameV2Times, frameV2MayContain, mayContainAll } from '../../core/src/frame-v2-decode';
 import { UNICODE_VERSION, requiredTokens } from '../../core/src/token-filter';
@@ -177,6 +177,23 @@ describe('core/frame-v2 errors', () => {
     const changed = Buffer.from(detached);
     changed[h.headerLength - 1]! ^= 0x01;
     expectCode(() => readDetachedFrameV2Header(changed), 'SILT_BLOCK_CHECKSUM');
+  });
+
+  it('splits a frame from its filter: the frame decodes alike and rules nothing out, the header alone holds the filter', () => {
+    const { frame, header } = withoutFilter(BASE);
+    const h = readFrameV2Header(BASE);
+    expect(header).toEqual(BASE.subarray(0, h.headerLength));
+    expect(frame.length).toBe(BASE.length - h.filter.bits.length);
+    const own = readFrameV2Header(frame);
+    expect(own).toMatchObject({ filterElsewhere: true, headerLength: FRAME_V2_FIXED_HEADER, filter: { bitCount: 0, hashes: 0 }, entryCount: h.entryCount, linesLength: h.linesLength });
+    expect(decodeFrameV2(frame)).toEqual(decodeFrameV2(BASE));
+    expect(frameV2MayContain(BASE, [Buffer.from(' absent ')])).toBe(false);
+    expect(decodeFrameV2(frame, [Buffer.from(' absent ')])).toBeNull();
+    expect(mayContainAll(own, ['absent'])).toBe(true);
+    expect(decodeFrameV2(frame, [Buffer.from(' 200 ')])).toEqual(decodeFrameV2(BASE));
+    // Other flag bits stay reserved, and a frame that says its filter is elsewhere carries none.
+    expectCode(() => readFrameV2Header(craft(frame, { patch: (hd) => (hd[5] = 0x03) })), 'SILT_BLOCK_CORRUPT');
+    expectCode(() => readFrameV2Header(craft(BASE, { patch: (hd) => (hd[5] = 0x01) })), 'SILT_BLOCK_CORRUPT');
   });
 
   it('trusts non-ASCII tokens only from a frame tokenized under the same Unicode version', () => {

@@ -5,8 +5,9 @@
  * that size. docs/STORAGE.md, "Compacting frames".
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
 import { BLOCK_FORMAT_VERSION, type BlockEntry, type EncodedFrame, decodeFrameBytes, encodeFrame } from '../../../core/src/block-format';
-import { FRAME_V2_VERSION, encodeFrameV2 } from '../../../core/src/frame-v2';
+import { FRAME_V2_VERSION, encodeFrameV2, withoutFilter } from '../../../core/src/frame-v2';
 import { storedFrameHeader } from '../../../core/src/stored-frame';
 import * as K from './keys';
 import type { Registry } from './registry';
@@ -81,15 +82,27 @@ class SegmentCompaction {
 
 /** Compacts the small frames a store's writer notes, one job at a time, under each partition's write lock. */
 /**
- * The head and filter keys of a compaction in a segment with frame heads: the replaced frames'
- * heads go (a v1 frame has no filter), the compacted frame's head comes, and a v2 frame's header
- * with its token filter (its bytes up to the first column) beside it.
+ * The keys a compaction writes and deletes: the replaced frames go, with their heads in a segment
+ * that keeps heads; the compacted frame comes, there with its head, and a v2 frame's filter apart
+ * (its header with the filter beside it, the frame without, so the filter is stored once).
  */
-function headOps(ops: (PutOp | DelOp)[], prefixLength: number, replaced: readonly Buffer[], value: Buffer, frame: Uint8Array): void {
+function compactionOps(replaced: readonly Buffer[], prefixLength: number, version: number, frame: EncodedFrame, runs: readonly K.FrameRun[], heads: boolean): (PutOp | DelOp)[] {
+  const ops: (PutOp | DelOp)[] = replaced.map((key) => ({ type: 'del', key }));
+  if (!heads) {
+    ops.push({ type: 'put', key: replaced[0]!, value: K.encodeCompactedFrameValue(version, frame, runs) });
+    return ops;
+  }
   for (const key of replaced) ops.push({ type: 'del', key: K.retagFrameKey(key, prefixLength, K.TAG_HEAD) });
-  const h = storedFrameHeader(K.readFrameValueHeader(value).version, frame);
-  ops.push({ type: 'put', key: K.retagFrameKey(replaced[0]!, prefixLength, K.TAG_HEAD), value: K.encodeFrameHead(value, h) });
-  if (h !== null) ops.push({ type: 'put', key: K.retagFrameKey(replaced[0]!, prefixLength, K.TAG_FILTER), value: Buffer.from(frame.buffer, frame.byteOffset, h.headerLength) });
+  let stored = frame;
+  if (version === FRAME_V2_VERSION) {
+    const split = withoutFilter(frame.bytes);
+    stored = { ...frame, bytes: split.frame, frameCrc: crc32(split.frame) };
+    ops.push({ type: 'put', key: K.retagFrameKey(replaced[0]!, prefixLength, K.TAG_FILTER), value: split.header });
+  }
+  const value = K.encodeCompactedFrameValue(version, stored, runs);
+  ops.push({ type: 'put', key: replaced[0]!, value });
+  ops.push({ type: 'put', key: K.retagFrameKey(replaced[0]!, prefixLength, K.TAG_HEAD), value: K.encodeFrameHead(value, storedFrameHeader(version, stored.bytes)) });
+  return ops;
 }
 
 export class Compactor {
@@ -318,10 +331,7 @@ export class Compactor {
       const span = frame.maxTs - frame.minTs;
       this.registry.raiseSpanFloor(seg, tenant, streamId, span);
 
-      const ops: (PutOp | DelOp)[] = replaced.map((key) => ({ type: 'del', key }));
-      const value = K.encodeCompactedFrameValue(this.frameVersion, frame, runs);
-      ops.push({ type: 'put', key: replaced[0]!, value });
-      if (seg.meta.heads) headOps(ops, prefix.length, replaced, value, frame.bytes);
+      const ops = compactionOps(replaced, prefix.length, this.frameVersion, frame, runs, seg.meta.heads);
       const { labels, maxSpan } = K.decodeStreamValue(registry);
       if (span > maxSpan) ops.push({ type: 'put', key: registryKey, value: K.encodeStreamValue(labels, span) });
       await db.batch(ops);
