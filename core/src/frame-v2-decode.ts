@@ -8,7 +8,7 @@ import { type BlockEntry, asBuffer, withPayload } from './block-format';
 import { BlockFormatError } from './errors';
 import { COLUMN_ATTRS, COLUMN_LENGTHS, COLUMN_LINES, COLUMN_TIMES, type FrameV2Header, readFrameV2Header } from './frame-v2';
 import { I64_MAX, I64_MIN, type PayloadTimes, corrupt, cursor, readDelta, readSmallDelta, readString, readU32, setOwn } from './frame-payload';
-import { UNICODE_VERSION, filterMayContain, hashTokens, isAsciiToken, requiredTokens } from './token-filter';
+import { UNICODE_VERSION, filterMayContain, hashTokens, isAsciiToken, isDigitsToken, requiredTokens } from './token-filter';
 
 /** Needles of a substring line filter with the tokens every matching line has, hashed once for many frames. */
 export class NeedleSet {
@@ -18,13 +18,20 @@ export class NeedleSet {
   readonly hashes: Uint32Array;
   /** Hash pairs of the pure-ASCII ones, for a frame tokenized under another Unicode version. */
   readonly asciiHashes: Uint32Array;
+  /** `hashes` and `asciiHashes` less the tokens of digits only, for a frame whose filter leaves them out. */
+  readonly wordHashes: Uint32Array;
+  readonly asciiWordHashes: Uint32Array;
 
   constructor(needles: readonly Uint8Array[]) {
     this.needles = needles;
     const tokens = new Set<string>();
     for (const needle of needles) for (const t of requiredTokens(asBuffer(needle).toString('utf8'))) tokens.add(t);
-    this.hashes = hashTokens([...tokens]);
-    this.asciiHashes = hashTokens([...tokens].filter(isAsciiToken));
+    const all = [...tokens];
+    const words = all.filter((t) => !isDigitsToken(t));
+    this.hashes = hashTokens(all);
+    this.asciiHashes = hashTokens(all.filter(isAsciiToken));
+    this.wordHashes = hashTokens(words);
+    this.asciiWordHashes = hashTokens(words.filter(isAsciiToken));
   }
 }
 
@@ -41,17 +48,20 @@ function sameUnicode(header: Pick<FrameV2Header, 'unicode'>): boolean {
 /**
  * False only when the frame's token filter shows that some token in `tokens` (from requiredTokens)
  * is in none of its lines; tokens with non-ASCII characters count only when the frame was tokenized
- * under this process's Unicode version.
+ * under this process's Unicode version, tokens of digits only only when its filter holds them.
  */
-export function mayContainAll(header: Pick<FrameV2Header, 'filter' | 'filterElsewhere' | 'unicode'>, tokens: readonly string[]): boolean {
+export function mayContainAll(header: Pick<FrameV2Header, 'filter' | 'filterElsewhere' | 'digitTokens' | 'unicode'>, tokens: readonly string[]): boolean {
   if (header.filterElsewhere) return true;
-  return filterMayContain(header.filter, hashTokens(sameUnicode(header) ? tokens : tokens.filter(isAsciiToken)));
+  const kept = tokens.filter((t) => (header.digitTokens || !isDigitsToken(t)) && (sameUnicode(header) || isAsciiToken(t)));
+  return filterMayContain(header.filter, hashTokens(kept));
 }
 
 /** False only when the frame's token filter shows that some needle of `set` is in none of its lines. */
-export function filterAllows(header: Pick<FrameV2Header, 'filter' | 'filterElsewhere' | 'unicode'>, set: NeedleSet): boolean {
+export function filterAllows(header: Pick<FrameV2Header, 'filter' | 'filterElsewhere' | 'digitTokens' | 'unicode'>, set: NeedleSet): boolean {
   if (header.filterElsewhere) return true;
-  return filterMayContain(header.filter, sameUnicode(header) ? set.hashes : set.asciiHashes);
+  const same = sameUnicode(header);
+  const hashes = header.digitTokens ? (same ? set.hashes : set.asciiHashes) : same ? set.wordHashes : set.asciiWordHashes;
+  return filterMayContain(header.filter, hashes);
 }
 
 function asNeedleSet(mustContain: readonly Uint8Array[] | NeedleSet): NeedleSet {

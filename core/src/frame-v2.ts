@@ -63,6 +63,8 @@ export interface FrameV2Header {
   filter: TokenFilter;
   /** The frame's token filter is kept elsewhere (flag FLAG_FILTER_ELSEWHERE; `filter` is then empty and rules nothing out). */
   filterElsewhere: boolean;
+  /** The filter holds tokens of ASCII digits only too (a frame written before FLAG_NO_DIGIT_TOKENS). */
+  digitTokens: boolean;
   /** Indexed by COLUMN_TIMES … COLUMN_ATTRS. */
   columns: FrameV2Column[];
 }
@@ -83,6 +85,9 @@ export interface EncodedFrameV2 {
 const MAGIC = Buffer.from(FRAME_V2_MAGIC, 'latin1');
 /** Header flag: the token filter is kept apart from the frame (by a storage node, beside it), so the frame carries none. */
 export const FLAG_FILTER_ELSEWHERE = 0x01;
+/** Header flag: tokens of ASCII digits only are not in the filter (frames written before it hold them). */
+export const FLAG_NO_DIGIT_TOKENS = 0x02;
+const KNOWN_FLAGS = FLAG_FILTER_ELSEWHERE | FLAG_NO_DIGIT_TOKENS;
 const OFF_VERSION = 4;
 const OFF_FLAGS = 5;
 const OFF_RESERVED = 6;
@@ -303,7 +308,7 @@ export function encodeFrameV2(entries: BlockEntry[], levels: number | FrameV2Lev
     const buf = out.buf;
     MAGIC.copy(buf, 0);
     buf[OFF_VERSION] = FRAME_V2_VERSION;
-    buf[OFF_FLAGS] = 0;
+    buf[OFF_FLAGS] = FLAG_NO_DIGIT_TOKENS;
     buf.writeUInt16LE(0, OFF_RESERVED);
     buf.writeUInt32LE(headerLength, OFF_HEADER_LENGTH);
     buf.writeUInt32LE(entries.length, OFF_ENTRY_COUNT);
@@ -394,7 +399,7 @@ function readHeader(buf: Buffer, whole: boolean): FrameV2Header {
   if (headerLength > len) throw truncated(`header of ${headerLength} bytes, frame has ${len}`);
   if (crc32(buf.subarray(OFF_HEADER_LENGTH, headerLength)) !== buf.readUInt32LE(OFF_CRC)) throw new BlockFormatError('SILT_BLOCK_CHECKSUM', 'frame header checksum mismatch');
   const flags = buf[OFF_FLAGS]!;
-  if ((flags & ~FLAG_FILTER_ELSEWHERE) !== 0 || buf.readUInt16LE(OFF_RESERVED) !== 0 || buf[OFF_RESERVED2] !== 0) throw corrupt('reserved header bits set');
+  if ((flags & ~KNOWN_FLAGS) !== 0 || buf.readUInt16LE(OFF_RESERVED) !== 0 || buf[OFF_RESERVED2] !== 0) throw corrupt('reserved header bits set');
 
   const entryCount = buf.readUInt32LE(OFF_ENTRY_COUNT);
   if (entryCount === 0 || entryCount > MAX_BLOCK_ENTRIES) throw corrupt(`${entryCount} entries, outside 1 … ${MAX_BLOCK_ENTRIES}`);
@@ -445,6 +450,7 @@ function readHeader(buf: Buffer, whole: boolean): FrameV2Header {
     unicode: [buf[OFF_UNICODE]!, buf[OFF_UNICODE + 1]!],
     filter: { bits: buf.subarray(FRAME_V2_FIXED_HEADER, headerLength), bitCount, hashes },
     filterElsewhere,
+    digitTokens: (flags & FLAG_NO_DIGIT_TOKENS) === 0,
     columns,
   };
 }

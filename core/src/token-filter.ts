@@ -1,13 +1,14 @@
 /**
  * The token filter of a v2 frame (docs/FORMAT.md, "Token filter"): a bloom filter of the word tokens
  * of a frame's lines, so a substring line filter can skip a frame without decompressing it. Tokens
- * split as VictoriaLogs splits them: maximal runs of letters, digits and `_`, case kept.
+ * split as VictoriaLogs splits them: maximal runs of letters, digits and `_`, case kept; tokens of
+ * ASCII digits only are left out (numbers are most of a log's distinct tokens, ~94% on Loghub).
  */
 
-/** Bits of filter per distinct token; with TOKEN_FILTER_HASHES positions the false-positive rate is about 2.2%. */
-export const TOKEN_FILTER_BITS_PER_TOKEN = 8;
+/** Bits of filter per distinct token; with TOKEN_FILTER_HASHES positions the false-positive rate is about 0.05%. */
+export const TOKEN_FILTER_BITS_PER_TOKEN = 16;
 /** Bit positions set per token (k). */
-export const TOKEN_FILTER_HASHES = 5;
+export const TOKEN_FILTER_HASHES = 11;
 
 /** A frame's filter as stored: `bitCount` bits (a multiple of 8, 0 for a frame without tokens), `hashes` positions per token. */
 export interface TokenFilter {
@@ -145,6 +146,15 @@ export function requiredTokens(needle: string): string[] {
   return [...out];
 }
 
+/** True when the token is made of ASCII digits only: the builder leaves such tokens out of a filter. */
+export function isDigitsToken(token: string): boolean {
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return token.length > 0;
+}
+
 /** True when the token is pure ASCII, so its being one token does not depend on a Unicode version. */
 export function isAsciiToken(token: string): boolean {
   for (let i = 0; i < token.length; i++) if (token.charCodeAt(i) >= 128) return false;
@@ -191,8 +201,8 @@ export class TokenFilterBuilder {
   }
 
   /**
-   * Adds every token of one line given as its UTF-8 bytes buf[start, end): the bytes a frame
-   * stores, split by the same rule as `tokenize` splits the string.
+   * Adds every token of one line given as its UTF-8 bytes buf[start, end) — the bytes a frame
+   * stores, split by the same rule as `tokenize` splits the string — but those of ASCII digits only.
    */
   addUtf8(buf: Uint8Array, start: number, end: number): void {
     let i = start;
@@ -208,10 +218,12 @@ export class TokenFilterBuilder {
       let hi = FNV_HI;
       let lo = FNV_LO;
       let ascii = true;
+      let digits = true;
       while (i < end) {
         const c = buf[i]!;
         if (c < 0x80) {
           if (ASCII_TOKEN[c] === 0) break;
+          if (c < 0x30 || c > 0x39) digits = false;
           lo = (lo ^ c) >>> 0;
           const m = lo * 0x1b3;
           hi = (Math.imul(hi, 0x1b3) + (lo << 8) + Math.floor(m / 0x100000000)) | 0;
@@ -224,6 +236,7 @@ export class TokenFilterBuilder {
           i += w;
         }
       }
+      if (ascii && digits) continue;
       if (ascii) {
         hashHi = fmix32(hi >>> 0);
         hashLo = fmix32(lo);

@@ -192,7 +192,7 @@ describe('core/frame-v2 errors', () => {
     expect(mayContainAll(own, ['absent'])).toBe(true);
     expect(decodeFrameV2(frame, [Buffer.from(' 200 ')])).toEqual(decodeFrameV2(BASE));
     // Other flag bits stay reserved, and a frame that says its filter is elsewhere carries none.
-    expectCode(() => readFrameV2Header(craft(frame, { patch: (hd) => (hd[5] = 0x03) })), 'SILT_BLOCK_CORRUPT');
+    expectCode(() => readFrameV2Header(craft(frame, { patch: (hd) => (hd[5] = 0x07) })), 'SILT_BLOCK_CORRUPT');
     expectCode(() => readFrameV2Header(craft(BASE, { patch: (hd) => (hd[5] = 0x01) })), 'SILT_BLOCK_CORRUPT');
   });
 

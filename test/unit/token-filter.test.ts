@@ -3,6 +3,7 @@ import {
   TOKEN_FILTER_BITS_PER_TOKEN,
   TOKEN_FILTER_HASHES,
   TokenFilterBuilder,
+  isDigitsToken,
   filterMayContain,
   hashTokens,
   isAsciiToken,
@@ -120,8 +121,8 @@ describe('core/token-filter', () => {
       const rand = rng(11);
       const lines = Array.from({ length: 5000 }, (_, i) => `req ${i} user_${i % 300} GET /api/v${i % 3} ok ${randomText(rand, 12)}`);
       for (const l of lines) addLine(b, l);
-      const distinct = new Set(lines.flatMap(tokenize));
-      // The builder splits the lines' UTF-8 bytes exactly as tokenize splits the strings.
+      const distinct = new Set(lines.flatMap(tokenize).filter((t) => !isDigitsToken(t)));
+      // The builder splits the lines' UTF-8 bytes exactly as tokenize splits the strings, and leaves out tokens of digits only.
       expect(b.distinct).toBe(distinct.size);
       const filter = b.build();
       expect(filter.bitCount).toBe(Math.ceil((distinct.size * TOKEN_FILTER_BITS_PER_TOKEN) / 8) * 8);
@@ -139,12 +140,22 @@ describe('core/token-filter', () => {
       for (let i = 0; i < 20000; i++) addLine(b, `w${i}`);
       const filter = b.build();
       let positives = 0;
-      const probes = 20000;
+      const probes = 400_000;
       for (let i = 0; i < probes; i++) if (filterMayContain(filter, hashTokens([`absent${i}`]))) positives++;
       const k = TOKEN_FILTER_HASHES;
       const expected = (1 - Math.exp(-k / TOKEN_FILTER_BITS_PER_TOKEN)) ** k;
       expect(positives / probes).toBeGreaterThan(expected / 2);
       expect(positives / probes).toBeLessThan(expected * 1.5);
+    });
+
+    it('leaves out tokens of ASCII digits only, and keeps every other token with a digit', () => {
+      const b = new TokenFilterBuilder();
+      addLine(b, 'pid 4711 took 12ms at 2017-12-23 in ७७ worker_2 0x1f');
+      expect(b.distinct).toBe(['pid', 'took', '12ms', 'at', 'in', '७७', 'worker_2', '0x1f'].length);
+      const filter = b.build();
+      for (const t of ['12ms', '७७', 'worker_2', '0x1f']) expect(filterMayContain(filter, hashTokens([t]))).toBe(true);
+      expect(['4711', '2017', '12', '23', '0', '00'].map(isDigitsToken)).toEqual([true, true, true, true, true, true]);
+      expect(['12ms', '७७', '', '_1'].map(isDigitsToken)).toEqual([false, false, false, false]);
     });
 
     it('says no to any token when the frame had none', () => {
