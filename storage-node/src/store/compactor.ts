@@ -80,7 +80,6 @@ class SegmentCompaction {
   reclaimable = 0;
 }
 
-/** Compacts the small frames a store's writer notes, one job at a time, under each partition's write lock. */
 /**
  * The keys a compaction writes and deletes: the replaced frames go, with their heads in a segment
  * that keeps heads; the compacted frame comes, there with its head, and a v2 frame's filter apart
@@ -105,6 +104,7 @@ function compactionOps(replaced: readonly Buffer[], prefixLength: number, versio
   return ops;
 }
 
+/** Compacts the small frames a store's writer notes, one job at a time, under each partition's write lock. */
 export class Compactor {
   /** Counters since the store opened. */
   readonly counts: CompactionCounts = { compactions: 0, frames: 0, failed: 0 };

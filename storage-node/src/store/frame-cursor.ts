@@ -92,7 +92,7 @@ class HeadCursor implements FrameCursor {
       if (filterKeys.length > 0) {
         const filters = await this.db.getMany(filterKeys, { snapshot: this.snapshot });
         wanted = keys.slice();
-        // A v2 frame without its filter is read whole: its own header still has the filter.
+        // A v2 frame whose filter is missing is read whole: its lines column still decides.
         filters.forEach((f, i) => {
           if (f === undefined || detachedHeaderAllows(f, needles!)) return;
           wanted[filterOf[i]!] = null;
