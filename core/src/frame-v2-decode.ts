@@ -27,12 +27,19 @@ export class NeedleSet {
     const tokens = new Set<string>();
     for (const needle of needles) for (const t of requiredTokens(asBuffer(needle).toString('utf8'))) tokens.add(t);
     const all = [...tokens];
-    const words = all.filter((t) => !isDigitsToken(t));
-    this.hashes = hashTokens(all);
-    this.asciiHashes = hashTokens(all.filter(isAsciiToken));
-    this.wordHashes = hashTokens(words);
-    this.asciiWordHashes = hashTokens(words.filter(isAsciiToken));
+    this.hashes = hashTokens(checkedTokens(all, true, true));
+    this.asciiHashes = hashTokens(checkedTokens(all, true, false));
+    this.wordHashes = hashTokens(checkedTokens(all, false, true));
+    this.asciiWordHashes = hashTokens(checkedTokens(all, false, false));
   }
+}
+
+/**
+ * The required tokens a frame's filter can answer for: tokens of digits only if it holds them
+ * (`digits`), tokens with non-ASCII characters if it was tokenized under this Unicode version.
+ */
+function checkedTokens(tokens: readonly string[], digits: boolean, sameUnicode: boolean): string[] {
+  return tokens.filter((t) => (digits || !isDigitsToken(t)) && (sameUnicode || isAsciiToken(t)));
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -52,8 +59,7 @@ function sameUnicode(header: Pick<FrameV2Header, 'unicode'>): boolean {
  */
 export function mayContainAll(header: Pick<FrameV2Header, 'filter' | 'filterElsewhere' | 'digitTokens' | 'unicode'>, tokens: readonly string[]): boolean {
   if (header.filterElsewhere) return true;
-  const kept = tokens.filter((t) => (header.digitTokens || !isDigitsToken(t)) && (sameUnicode(header) || isAsciiToken(t)));
-  return filterMayContain(header.filter, hashTokens(kept));
+  return filterMayContain(header.filter, hashTokens(checkedTokens(tokens, header.digitTokens, sameUnicode(header))));
 }
 
 /** False only when the frame's token filter shows that some needle of `set` is in none of its lines. */

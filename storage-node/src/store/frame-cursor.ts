@@ -88,20 +88,20 @@ class HeadCursor implements FrameCursor {
         keys.push(key);
         heads.push(head);
       }
-      let wanted: (Buffer | null)[] = keys;
+      let wanted = keys;
       if (filterKeys.length > 0) {
         const filters = await this.db.getMany(filterKeys, { snapshot: this.snapshot });
-        wanted = keys.slice();
+        const ruledOut = new Set<number>();
         // A v2 frame whose filter is missing is read whole: its lines column still decides.
         filters.forEach((f, i) => {
           if (f === undefined || detachedHeaderAllows(f, needles!)) return;
-          wanted[filterOf[i]!] = null;
+          ruledOut.add(filterOf[i]!);
           this.skip.onSkip?.(heads[filterOf[i]!]!);
         });
-        wanted = wanted.filter((k) => k !== null);
+        if (ruledOut.size > 0) wanted = keys.filter((_, i) => !ruledOut.has(i));
       }
       if (wanted.length === 0) continue;
-      const values = await this.db.getMany(wanted as Buffer[], { snapshot: this.snapshot });
+      const values = await this.db.getMany(wanted, { snapshot: this.snapshot });
       const pairs: Pairs = [];
       for (let i = 0; i < wanted.length; i++) {
         const value = values[i];

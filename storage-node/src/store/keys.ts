@@ -356,7 +356,7 @@ export interface FrameHead {
  */
 export function encodeFrameHead(value: Uint8Array, v2: { linesLength: number; attrKeyCount: number } | null): Buffer {
   const buf = view(value);
-  const end = buf[0] === COMPACTED_VALUE_LAYOUT ? FRAME_VALUE_HEADER + 4 + runCount(buf) * RUN_LENGTH : FRAME_VALUE_HEADER;
+  const end = bytesStart(buf);
   const head = Buffer.allocUnsafe(end + 8);
   buf.copy(head, 0, 0, end);
   head.writeUInt32LE(v2?.linesLength ?? HEAD_UNKNOWN, end);
@@ -368,18 +368,22 @@ export function encodeFrameHead(value: Uint8Array, v2: { linesLength: number; at
 export function readFrameHead(head: Uint8Array): FrameHead {
   const buf = view(head);
   const header = readFrameValueHeader(buf);
-  const end = header.layout === COMPACTED_VALUE_LAYOUT ? FRAME_VALUE_HEADER + 4 + runCount(buf) * RUN_LENGTH : FRAME_VALUE_HEADER;
+  const end = bytesStart(buf);
   if (buf.length !== end + 8) throw new Error(`frame head of ${buf.length} bytes, expected ${end + 8}`);
   const linesLength = buf.readUInt32LE(end);
   const attrKeyCount = buf.readUInt32LE(end + 4);
   return { bytes: head, header, linesLength: linesLength === HEAD_UNKNOWN ? null : linesLength, attrKeyCount: attrKeyCount === HEAD_UNKNOWN ? null : attrKeyCount };
 }
 
+/** Where a frame value's frame bytes start: after its header and, compacted, its run table (also where a head's summary starts). */
+function bytesStart(buf: Buffer): number {
+  return buf[0] === COMPACTED_VALUE_LAYOUT ? FRAME_VALUE_HEADER + 4 + runCount(buf) * RUN_LENGTH : FRAME_VALUE_HEADER;
+}
+
 /** The compressed frame bytes of a frame value. */
 export function frameValueBytes(value: Uint8Array): Uint8Array {
   const buf = view(value);
-  const n = runCount(buf);
-  return buf[0] === COMPACTED_VALUE_LAYOUT ? buf.subarray(FRAME_VALUE_HEADER + 4 + n * RUN_LENGTH) : buf.subarray(FRAME_VALUE_HEADER);
+  return buf.subarray(bytesStart(buf));
 }
 
 /**
