@@ -67,12 +67,14 @@ async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> 
   let rest = '';
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
     rest += decoder.decode(chunk, { stream: true });
+    let from = 0;
     let nl: number;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      const line = rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
+    while ((nl = rest.indexOf('\n', from)) >= 0) {
+      const line = rest.slice(from, nl);
+      from = nl + 1;
       if (line !== '') yield line;
     }
+    rest = rest.slice(from);
   }
   rest += decoder.decode();
   if (rest !== '') yield rest;
