@@ -1,5 +1,6 @@
 /** Configuration of every Silt service: defaults, then an optional JSON file, then environment; validated once, then frozen. */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors';
 
 /** Kafka connection and topic layout, shared by every service. */
@@ -99,6 +100,8 @@ export interface StorageSettings {
   maxSegmentBytes: number;
   maxSegmentAgeMs: number;
   maxOpenSegments: number;
+  /** Worker threads decoding and filtering the frames of reads with line filters (default: the machine's cores; 0: on the event loop). */
+  scanThreads: number;
   /** Whole segments whose newest entry is older than this are removed. */
   retentionMs: number;
   retentionCheckMs: number;
@@ -233,6 +236,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     maxSegmentBytes: 64 * 1024 * 1024,
     maxSegmentAgeMs: 3600 * 1000,
     maxOpenSegments: 16,
+    scanThreads: availableParallelism(),
     retentionMs: 7 * 24 * 3600 * 1000,
     retentionCheckMs: 60 * 1000,
     announceIntervalMs: 3000,
@@ -379,6 +383,7 @@ function validate(c: SiltConfig): void {
     ['query.maxLimit', 1, 1_000_000],
     ['storage.replicaGroup', 0, 15],
     ['storage.maxOpenSegments', 2, 100000],
+    ['storage.scanThreads', 0, 64],
   ];
   for (const [key, min, max] of ints) {
     const v = getLeaf(c as unknown as Record<string, unknown>, key) as number;

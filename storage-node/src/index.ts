@@ -63,6 +63,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
     stored: () => store?.partitions() ?? [],
     state: (p) => store!.state(p),
     highWatermark: (p) => consumer?.highWatermark(p),
+    framesScannedOnThreads: () => store?.framesScannedOnThreads() ?? 0,
     compactions: () => ({ queued: store?.compactionsQueued() ?? 0, pending: store?.smallFramesPending() ?? 0, ...(store?.compactionCounts ?? { compactions: 0, frames: 0, failed: 0 }) }),
   });
   const rebuildMetrics = createRebuildMetrics(registry);
@@ -130,6 +131,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
         maxSegmentBytes: s.maxSegmentBytes,
         maxSegmentAgeMs: s.maxSegmentAgeMs,
         maxOpenSegments: s.maxOpenSegments,
+        scanThreads: s.scanThreads,
       });
       const openedStore = store;
       const readDeps = {

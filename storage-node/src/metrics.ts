@@ -12,6 +12,8 @@ export interface StorageMetricsSource {
   highWatermark(partition: number): bigint | undefined;
   /** Compaction of small frames: jobs waiting, compactions done, frames they replaced, failures. */
   compactions(): CompactionCounts & { queued: number; pending: number };
+  /** Frames reads had decoded and filtered on the scan threads. */
+  framesScannedOnThreads(): number;
 }
 
 /** Every metric a storage node records. */
@@ -77,6 +79,14 @@ export function createStorageMetrics(registry: Registry, source: StorageMetricsS
   compaction('silt_storage_merges', 'Compactions of small frames done since the node started', (m) => m.compactions);
   compaction('silt_storage_frames_merged', 'Small frames replaced by compacted ones since the node started', (m) => m.frames);
   compaction('silt_storage_merges_failed', 'Compactions that failed (the frames stay as they were) since the node started', (m) => m.failed);
+  new Gauge({
+    name: 'silt_storage_scan_thread_frames',
+    help: 'Frames that reads with line filters had decoded and filtered on the scan threads since the node started',
+    registers,
+    collect() {
+      this.set(source.framesScannedOnThreads());
+    },
+  });
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
   return {
     applyLatency: new Histogram({ name: 'silt_storage_apply_latency_seconds', help: 'Duration of one LevelDB apply of a Kafka batch', buckets, registers }),

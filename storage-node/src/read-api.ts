@@ -101,7 +101,7 @@ function toReadRequest(q: ReadQuery, tenant: string, deps: ReadApiDeps): ReadReq
     partitions,
     ...(q.after ? { after: parsePosition(q.after) } : {}),
     ...(q.snapshot ? { maxOffsets: parseOffsets(q.snapshot, (part) => new BadRequestError('SILT_BAD_REQUEST', `snapshot: "${part}" is not partition:offset`)) } : {}),
-    ...(parsed.filters.length > 0 ? { lineFilter: compileLineFilter(parsed.filters)!, mustContain: requiredSubstrings(parsed.filters).map((s) => Buffer.from(s, 'utf8')) } : {}),
+    ...(parsed.filters.length > 0 ? { lineFilter: compileLineFilter(parsed.filters)!, mustContain: requiredSubstrings(parsed.filters).map((s) => Buffer.from(s, 'utf8')), scanFilters: parsed.filters } : {}),
   };
 }
 

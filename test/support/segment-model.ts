@@ -101,9 +101,10 @@ export const STREAMS: Record<string, Labels[]> = {
 
 /**
  * Random blocks: tenants alternate, 1–3 streams a block, timestamps that advance with the offset
- * but jitter backwards within a frame (ties are frequent), now and then a far outlier.
+ * but jitter backwards within a frame (ties are frequent), now and then a far outlier; each line
+ * padded with `padWords` random words (`w<n>`), to make frames of a size.
  */
-export function randomBlocks(model: Model, rand: () => number, partitions: number[], blocksPerPartition: number, firstOffset = 0n): Map<number, IncomingBlock[]> {
+export function randomBlocks(model: Model, rand: () => number, partitions: number[], blocksPerPartition: number, firstOffset = 0n, padWords = 0): Map<number, IncomingBlock[]> {
   const out = new Map<number, IncomingBlock[]>();
   for (const p of partitions) {
     const blocks: IncomingBlock[] = [];
@@ -120,7 +121,9 @@ export function randomBlocks(model: Model, rand: () => number, partitions: numbe
         for (let j = 0; j < n; j++) {
           let ts = T0 + BigInt(Number(offset) * 10 + Math.floor(rand() * 40) - 20);
           if (rand() < 0.02) ts -= 500n;
-          const entry: BlockEntry = { ts, line: `${rand() < 0.2 ? 'ERROR' : 'info'} p${p} o${offset} s${s} #${j}` };
+          let line = `${rand() < 0.2 ? 'ERROR' : 'info'} p${p} o${offset} s${s} #${j}`;
+          for (let w = 0; w < padWords; w++) line += ` w${Math.floor(rand() * 1000)}`;
+          const entry: BlockEntry = { ts, line };
           if (rand() < 0.3) entry.attrs = { trace: `t${j}`, n: String(j) };
           entries.push(entry);
         }

@@ -33,6 +33,7 @@ import type { ReadStats, StoredEntry } from './merge';
 import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, type StoredFrame } from './reader';
 import { Registry } from './registry';
 import { Retention } from './retention';
+import { ScanPool } from './scan-pool';
 import { HandleCache, Lifecycle, Partitions } from './segments';
 import { type PartitionListing, type StagedPartition, Transfer } from './transfer';
 import { type ApplyResult, type IncomingBlock, Writer } from './writer';
@@ -59,6 +60,8 @@ export interface SegmentStoreOptions {
   compactionFrameVersion?: 1 | 2;
   /** A segment that has noted no small frame for this long (ms; default 60 s) has its small frames compacted as they are; 0: only when it rolls. */
   compactionIdleMs?: number;
+  /** Worker threads that decode and filter the frames of reads with line filters (default: none; a storage node runs one a core). */
+  scanThreads?: number;
   /** With no write for this long (ms; default 5 s, capped by `compactionIdleMs`), every segment's small frames are compacted as they are. */
   compactionQuietMs?: number;
 }
@@ -89,6 +92,9 @@ function checkOptions(o: SegmentStoreOptions): void {
   if (o.compactionQuietMs !== undefined && !(Number.isInteger(o.compactionQuietMs) && o.compactionQuietMs >= 1)) {
     throw new RangeError('segment store: compactionQuietMs must be an integer ≥ 1');
   }
+  if (o.scanThreads !== undefined && !(Number.isInteger(o.scanThreads) && o.scanThreads >= 0 && o.scanThreads <= 64)) {
+    throw new RangeError('segment store: scanThreads must be an integer from 0 to 64');
+  }
   if (o.compactionFrameVersion !== undefined && o.compactionFrameVersion !== 1 && o.compactionFrameVersion !== 2) {
     throw new RangeError('segment store: compactionFrameVersion must be 1 or 2');
   }
@@ -105,6 +111,7 @@ export class SegmentStore {
   private readonly writer: Writer;
   private readonly retention: Retention;
   private readonly reader: Reader;
+  private readonly scanPool: ScanPool | null;
   private readonly transfer: Transfer;
 
   private constructor(options: SegmentStoreOptions) {
@@ -120,7 +127,8 @@ export class SegmentStore {
     this.compactionCounts = this.compactor.counts;
     this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
     this.retention = new Retention(parts, handles, this.writer, life);
-    this.reader = new Reader(parts, handles, registry, life);
+    this.scanPool = options.scanThreads ? new ScanPool(options.scanThreads) : null;
+    this.reader = new Reader(parts, handles, registry, life, this.scanPool);
     this.transfer = new Transfer(options.dir, parts, handles, this.writer, this.retention, life);
   }
 
@@ -219,6 +227,11 @@ export class SegmentStore {
     return this.transfer.adopt(staged);
   }
 
+  /** Frames the store's reads had decoded and filtered on its scan threads since it opened. */
+  framesScannedOnThreads(): number {
+    return this.scanPool?.framesSent ?? 0;
+  }
+
   /** Streams whose small frames wait to be compacted, plus one while compacting. */
   compactionsQueued(): number {
     return this.compactor.queued();
@@ -243,5 +256,6 @@ export class SegmentStore {
     await this.handles.closeAll();
     this.retention.removeRemaining();
     await this.life.drain();
+    await this.scanPool?.close();
   }
 }

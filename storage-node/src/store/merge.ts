@@ -14,6 +14,7 @@ import { comparePositions, type EntryPosition } from '../../../core/src/position
 import * as K from './keys';
 import type { Registry, RegistryEntry } from './registry';
 import { type FrameCursor, type FrameSkip, openFrameCursor } from './frame-cursor';
+import { type ScanAhead, keptEntries } from './scan-ahead';
 import type { Db, HandleCache, Segment } from './segments';
 
 /** One entry as a read returns it; `labels` is shared by the entries of a stream and must not be mutated. */
@@ -43,6 +44,8 @@ export interface MergeContext {
   limit: number;
   lineFilter: ((line: string) => boolean) | undefined;
   mustContain: NeedleSet | undefined;
+  /** Where the read's frames are decoded and filtered off the main thread, with the filters `lineFilter` was compiled from. */
+  scan: ScanAhead | undefined;
   stats: ReadStats;
 }
 
@@ -148,6 +151,8 @@ class Item implements EntryPosition {
   header: K.FrameValueHeader | null = null;
   entries: BlockEntry[] | null = null;
   order: Int32Array | null = null;
+  /** A cursor over the entries a scan thread kept: each one's index in its frame (null: `entries` holds the frame whole). */
+  indexes: Int32Array | null = null;
   pos = 0;
 }
 
@@ -215,14 +220,18 @@ export async function* mergeRead(handles: HandleCache, registry: Registry, prepa
         // Emit a run from this frame while it stays ahead of every other item: no heap work per entry.
         const entries = top.entries!;
         const order = top.order!;
+        const indexes = top.indexes;
+        // The scan threads applied the line filter already.
+        const filter = indexes === null ? lineFilter : undefined;
         const labels = top.stream!.labels;
         const rival = heap.runnerUp();
         let pos = top.pos;
         for (;;) {
           const i = order[pos]!;
           const e = entries[i]!;
-          if (lineFilter === undefined || lineFilter(e.line)) {
-            const out: StoredEntry = { ts: e.ts, streamId: top.streamId, partition: top.partition, offset: top.offset, frame: top.frame, index: i, tenant, labels, line: e.line };
+          if (filter === undefined || filter(e.line)) {
+            const index = indexes === null ? i : indexes[i]!;
+            const out: StoredEntry = { ts: e.ts, streamId: top.streamId, partition: top.partition, offset: top.offset, frame: top.frame, index, tenant, labels, line: e.line };
             if (e.attrs !== undefined) out.attrs = e.attrs;
             yield out;
             if (++emitted >= limit) return;
@@ -235,7 +244,7 @@ export async function* mergeRead(handles: HandleCache, registry: Registry, prepa
           const j = order[pos]!;
           top.pos = pos;
           top.ts = entries[j]!.ts;
-          top.index = j;
+          top.index = indexes === null ? j : indexes[j]!;
           if (rival !== undefined && !before(top, rival)) {
             heap.updateTop();
             break;
@@ -244,8 +253,10 @@ export async function* mergeRead(handles: HandleCache, registry: Registry, prepa
         continue;
       }
       heap.pop();
-      if (top.kind === ITEM_FRAME) m.decodeFrameItem(top);
-      else if (top.kind === ITEM_STREAM) await m.advanceStream(top);
+      if (top.kind === ITEM_FRAME) {
+        if (m.scannable(top)) await m.scanFrameItem(top);
+        else m.decodeFrameItem(top);
+      } else if (top.kind === ITEM_STREAM) await m.advanceStream(top);
       else await m.expandSegment(top);
     }
   } finally {
@@ -329,7 +340,7 @@ class MergeState {
     const scope = { prefix: ctx.prefix, streamId, fromTs: ctx.start - s.span, toTs: ctx.end, reverse: !ctx.forward };
     s.it = openFrameCursor(s.read.db!, s.read.seg.meta.heads, scope, this.skip);
     this.iterators.add(s);
-    s.pending = s.it.nextv(STREAM_BATCH);
+    s.pending = this.fetch(s, streamId);
     // Awaited later (or never, if the read stops first): never an unhandled rejection.
     s.pending.catch(() => undefined);
   }
@@ -356,11 +367,44 @@ class MergeState {
     if (r.live === 0 && this.held.delete(r)) this.handles.release(r.seg);
   }
 
+  /** The key and value header of a stream's fetched frame, or null when it cannot contribute to the read. */
+  private wanted(s: StreamRead, streamId: bigint, key: Uint8Array, value: Uint8Array): { k: K.FrameKeyFields; h: K.FrameValueHeader } | null {
+    const { start, end, forward, after, prefix } = this.ctx;
+    const k = K.decodeFrameKey(key, prefix.length);
+    const h = K.readFrameValueHeader(value);
+    if (h.maxTs < start || h.minTs >= end) return null;
+    // A compacted frame holds many offsets; its original frames are checked one by one once decoded.
+    if (h.layout === K.COMPACTED_VALUE_LAYOUT) return { k, h };
+    if (k.offset >= s.read.maxOffset) return null;
+    if (after !== undefined) {
+      const partition = s.read.seg.partition;
+      if (forward && compareFramePlace(h.maxTs, streamId, partition, k.offset, k.frame, after) < 0) return null;
+      if (!forward && compareFramePlace(h.minTs, streamId, partition, k.offset, k.frame, after) > 0) return null;
+    }
+    return { k, h };
+  }
+
+  /** The next batch of a stream's frames; with scan threads, its frames the read will merge are offered to them as it arrives. */
+  private fetch(s: StreamRead, streamId: bigint): Promise<[Uint8Array, Uint8Array][]> {
+    const batch = s.it!.nextv(STREAM_BATCH);
+    const scan = this.ctx.scan;
+    if (scan === undefined) return batch;
+    return batch.then((frames) => {
+      const offered: [Uint8Array, K.FrameValueHeader][] = [];
+      for (const [key, value] of frames) {
+        const w = this.wanted(s, streamId, key, value);
+        if (w !== null) offered.push([value, w.h]);
+      }
+      scan.offer(offered);
+      return frames;
+    });
+  }
+
   /** Reads a stream's next frame that can contribute and pushes it, then re-pushes the stream with a bound on its unread frames. */
   async advanceStream(item: Item): Promise<void> {
     const s = item.stream!;
     const r = s.read;
-    const { start, end, forward, after, prefix } = this.ctx;
+    const { end, forward } = this.ctx;
     if (s.it === null) this.openStream(s, item.streamId);
     const it = s.it!;
     for (;;) {
@@ -368,7 +412,7 @@ class MergeState {
         if (s.done) break;
         const pending = s.pending;
         s.pending = null;
-        s.buf = await (pending ?? it.nextv(STREAM_BATCH));
+        s.buf = await (pending ?? this.fetch(s, item.streamId));
         s.pos = 0;
         if (s.buf.length === 0) {
           s.done = true;
@@ -378,19 +422,13 @@ class MergeState {
       const [key, value] = s.buf[s.pos++]!;
       if (s.pos >= s.buf.length && s.pending === null) {
         // Double buffering: the next batch is fetched while this one is merged.
-        s.pending = it.nextv(STREAM_BATCH);
+        s.pending = this.fetch(s, item.streamId);
         s.pending.catch(() => undefined);
       }
-      const k = K.decodeFrameKey(key, prefix.length);
-      const h = K.readFrameValueHeader(value);
-      if (h.maxTs < start || h.minTs >= end) continue;
-      // A compacted frame holds many offsets; its original frames are checked one by one once decoded.
+      const w = this.wanted(s, item.streamId, key, value);
+      if (w === null) continue;
+      const { k, h } = w;
       const compacted = h.layout === K.COMPACTED_VALUE_LAYOUT;
-      if (!compacted && k.offset >= r.maxOffset) continue;
-      if (after !== undefined && !compacted) {
-        if (forward && compareFramePlace(h.maxTs, item.streamId, item.partition, k.offset, k.frame, after) < 0) continue;
-        if (!forward && compareFramePlace(h.minTs, item.streamId, item.partition, k.offset, k.frame, after) > 0) continue;
-      }
       const f = new Item();
       f.kind = ITEM_FRAME;
       f.stream = s;
@@ -434,6 +472,50 @@ class MergeState {
     }
   }
 
+  /** Whether a frame item is decoded on the scan threads. */
+  scannable(item: Item): boolean {
+    return this.ctx.scan?.takes(item.header!) ?? false;
+  }
+
+  /** As decodeFrameItem, for a frame scanned on a thread: pushes cursors over the entries it kept. */
+  async scanFrameItem(item: Item): Promise<void> {
+    const h = item.header!;
+    const kept = await this.ctx.scan!.take(item.value!, h);
+    const value = item.value!;
+    item.value = null;
+    item.header = null;
+    const st = this.ctx.stats;
+    st.framesRead++;
+    st.bytesDecompressed += h.rawLength;
+    st.entriesScanned += h.entryCount;
+    if (kept === null || kept.indexes.length === 0) return;
+    if (h.layout !== K.COMPACTED_VALUE_LAYOUT) {
+      if (this.toCursor(item, keptEntries(kept, 0, kept.indexes.length), h, kept.indexes)) this.heap.push(item);
+      return;
+    }
+    const maxOffset = item.stream!.read.maxOffset;
+    const { indexes } = kept;
+    let at = 0;
+    let k = 0;
+    for (const run of K.frameValueRuns(value)) {
+      const from = k;
+      while (k < indexes.length && indexes[k]! < at + run.count) k++;
+      const base = at;
+      at += run.count;
+      if (run.offset >= maxOffset || k === from) continue;
+      const c = new Item();
+      c.stream = item.stream;
+      c.streamId = item.streamId;
+      c.partition = item.partition;
+      c.offset = run.offset;
+      c.frame = run.frame;
+      const local = indexes.slice(from, k);
+      for (let i = 0; i < local.length; i++) local[i]! -= base;
+      if (this.toCursor(c, keptEntries(kept, from, k), h, local)) this.heap.push(c);
+    }
+    if (at !== h.entryCount) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `compacted frame: runs hold ${at} entries, the frame ${h.entryCount}`);
+  }
+
   /** Decompresses a frame item and pushes a cursor over the entries it holds that are wanted (one per original frame of a compacted one). */
   decodeFrameItem(item: Item): void {
     const ctx = this.ctx;
@@ -471,8 +553,11 @@ class MergeState {
     if (at !== entries.length) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `compacted frame: runs hold ${at} entries, the frame ${entries.length}`);
   }
 
-  /** Makes `item` a cursor over `entries` in order, keeping those in range and past `after`; false when none is. */
-  private toCursor(item: Item, entries: BlockEntry[], h: K.FrameValueHeader): boolean {
+  /**
+   * Makes `item` a cursor over `entries` in order, keeping those in range and past `after`; false
+   * when none is. `indexes` gives each entry's index in its frame when `entries` are only some.
+   */
+  private toCursor(item: Item, entries: BlockEntry[], h: K.FrameValueHeader, indexes: Int32Array | null = null): boolean {
     const { start, end, after, forward } = this.ctx;
     let keep: ((ts: bigint, index: number) => boolean) | null = null;
     const cutsTime = h.minTs < start || h.maxTs >= end;
@@ -493,15 +578,18 @@ class MergeState {
     } else if (cutsTime) {
       keep = (ts) => ts >= start && ts < end;
     }
-    const order = frameEntryOrder(entries, keep);
+    const inFrame = keep === null || indexes === null ? keep : (ts: bigint, i: number): boolean => keep(ts, indexes[i]!);
+    const order = frameEntryOrder(entries, inFrame);
     if (order.length === 0) return false;
     item.kind = ITEM_CURSOR;
     item.entries = entries;
     item.order = order;
+    item.indexes = indexes;
     item.pos = forward ? 0 : order.length - 1;
     const j = order[item.pos]!;
     item.ts = entries[j]!.ts;
-    item.index = j;
+    item.index = indexes === null ? j : indexes[j]!;
     return true;
   }
 }
+

@@ -6,6 +6,7 @@
  */
 import { BlockFormatError } from '../../../core/src/errors';
 import type { Labels } from '../../../core/src/labels';
+import type { LineFilter } from '../../../core/src/logql';
 import type { CompiledMatcher } from '../../../core/src/matchers';
 import type { EntryPosition } from '../../../core/src/position';
 import { NeedleSet, checkStoredFrameVersion } from '../../../core/src/stored-frame';
@@ -13,6 +14,8 @@ import * as K from './keys';
 import { type MergePlan, type PlannedSegment, type ReadStats, type StoredEntry, mergeRead } from './merge';
 import type { Registry, RegistryEntry } from './registry';
 import { type FrameCursor, openFrameCursor } from './frame-cursor';
+import { ScanAhead } from './scan-ahead';
+import type { ScanPool } from './scan-pool';
 import type { Db, HandleCache, Lifecycle, Partitions, Segment } from './segments';
 
 /** A time-range read of one tenant's matching streams. */
@@ -36,6 +39,8 @@ export interface ReadRequest {
   lineFilter?: (line: string) => boolean;
   /** UTF-8 byte strings every line `lineFilter` keeps contains: a frame lacking one is skipped before its entries are decoded. */
   mustContain?: readonly Uint8Array[];
+  /** The LogQL line filters `lineFilter` was compiled from: with them, a store with scan threads filters frames on those. */
+  scanFilters?: readonly LineFilter[];
 }
 
 /** A scan of the stored frames of a tenant's matching streams, stream by stream, in no order across streams. */
@@ -116,6 +121,7 @@ export class Reader {
     private readonly handles: HandleCache,
     private readonly registry: Registry,
     private readonly life: Lifecycle,
+    private readonly scanPool: ScanPool | null,
   ) {}
 
   /** Reads one tenant's matching entries of [start, end), ordered per DESIGN Guarantee 5. */
@@ -146,6 +152,7 @@ export class Reader {
       limit,
       lineFilter: request.lineFilter,
       mustContain: request.mustContain?.length ? new NeedleSet(request.mustContain) : undefined,
+      scan: this.scanPool !== null && request.lineFilter !== undefined && request.scanFilters?.length ? new ScanAhead(this.scanPool, request.scanFilters, start, end, forward) : undefined,
       stats: stats ?? { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 },
     };
     return { ctx, segments: this.plan(request.partitions, request.maxOffsets, start, end) };
