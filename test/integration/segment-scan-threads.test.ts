@@ -1,9 +1,8 @@
 /** The segment store's scan threads on real LevelDB: reads with line filters decoded and filtered off the event loop answer exactly as on it. */
-import { type EntryPosition } from '../../core/src/position';
 import { compileLineFilter, type LineFilter, requiredSubstrings } from '../../core/src/logql';
-import { type ReadRequest, SegmentStore, type StoredEntry } from '../../storage-node/src/store';
+import { type ReadRequest, SegmentStore } from '../../storage-node/src/store';
 import { rng } from '../support/rng';
-import { T0, freshDir, options, Model, collect, req, position, randomBlocks, writeAll, MATCHER_SETS } from '../support/segment-model';
+import { T0, freshDir, options, Model, collect, req, readPaged, randomBlocks, writeAll, MATCHER_SETS } from '../support/segment-model';
 
 /** Filter lists a read may carry: substrings present, absent, negated, regexes, and several at once. */
 const FILTERS: LineFilter[][] = [
@@ -67,14 +66,7 @@ describe('storage node > segment store > scan threads', () => {
     for (const direction of ['forward', 'backward'] as const) {
       for (const filters of FILTERS) {
         const base = filtered(req({ tenant: 'acme', direction, limit: 9, start: T0 + 50n, end: T0 + 1400n }), filters);
-        const paged: StoredEntry[] = [];
-        for (let after: EntryPosition | undefined; ; ) {
-          const page = await collect(store, { ...base, after });
-          paged.push(...page);
-          if (page.length < base.limit) break;
-          after = position(page[page.length - 1]!);
-        }
-        expect(paged).toEqual(model.expect({ ...base, limit: 1_000_000 }));
+        expect(await readPaged(store, base)).toEqual(model.expect({ ...base, limit: 1_000_000 }));
       }
     }
   });

@@ -2,10 +2,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeStoredFrame } from '../../core/src/stored-frame';
 import * as K from '../../storage-node/src/store/keys';
-import { type EntryPosition } from '../../core/src/position';
-import { type ReadRequest, type ReadStats, SegmentStore, type StoredEntry } from '../../storage-node/src/store';
+import { type ReadRequest, type ReadStats, SegmentStore } from '../../storage-node/src/store';
 import { rng } from '../support/rng';
-import { T0, freshDir, options, type StreamSpec, Model, collect, m, req, position, randomBlocks, writeAll, MATCHER_SETS, expectCompactedWhole } from '../support/segment-model';
+import { T0, freshDir, options, type StreamSpec, Model, collect, m, req, position, readPaged, randomBlocks, writeAll, MATCHER_SETS, expectCompactedWhole } from '../support/segment-model';
 
 describe('storage node > segment store > reads', () => {
   const model = new Model();
@@ -86,16 +85,7 @@ describe('storage node > segment store > reads', () => {
         [50, T0 + 1000n],
       ] as const) {
         const base = req({ tenant: 'acme', direction, limit, start: T0 + 20n, end });
-        const all = model.expect({ ...base, limit: 1_000_000 });
-        const paged: StoredEntry[] = [];
-        let after: EntryPosition | undefined;
-        for (;;) {
-          const page = await collect(store, { ...base, after });
-          paged.push(...page);
-          if (page.length < limit) break;
-          after = position(page[page.length - 1]!);
-        }
-        expect(paged).toEqual(all);
+        expect(await readPaged(store, base)).toEqual(model.expect({ ...base, limit: 1_000_000 }));
       }
     }
   });
@@ -198,14 +188,7 @@ describe('storage node > segment store > compacting small frames', () => {
     }
     for (const direction of ['forward', 'backward'] as const) {
       const base = req({ tenant: 'acme', direction, limit: 7, start: T0 + 100n, end: T0 + 900n });
-      const paged: StoredEntry[] = [];
-      for (let after: EntryPosition | undefined; ; ) {
-        const page = await collect(store, { ...base, after });
-        paged.push(...page);
-        if (page.length < base.limit) break;
-        after = position(page[page.length - 1]!);
-      }
-      expect(paged).toEqual(model.expect({ ...base, limit: 1_000_000 }));
+      expect(await readPaged(store, base)).toEqual(model.expect({ ...base, limit: 1_000_000 }));
     }
   });
 

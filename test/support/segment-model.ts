@@ -93,6 +93,17 @@ export function position(e: StoredEntry): EntryPosition {
   return { ts: e.ts, streamId: e.streamId, partition: e.partition, offset: e.offset, frame: e.frame, index: e.index };
 }
 
+/** Every entry of `base` read page by page (`base.limit` a page), each page after the last entry of the one before. */
+export async function readPaged(store: SegmentStore, base: ReadRequest): Promise<StoredEntry[]> {
+  const paged: StoredEntry[] = [];
+  for (let after: EntryPosition | undefined; ; ) {
+    const page = await collect(store, { ...base, after });
+    paged.push(...page);
+    if (page.length < base.limit) return paged;
+    after = position(page[page.length - 1]!);
+  }
+}
+
 /** The streams random blocks pick from, per tenant. */
 export const STREAMS: Record<string, Labels[]> = {
   acme: [{ app: 'api', env: 'prod' }, { app: 'api', env: 'dev' }, { app: 'web', env: 'prod', host: 'h1' }, { app: 'db' }],

@@ -63,6 +63,17 @@ const ITEM_FRAME = 2;
 const ITEM_CURSOR = 3;
 const OFFSET_MAX = 1n << 64n;
 
+/** An item for one original frame (`run`) of a compacted frame item, in the same stream. */
+function runItem(item: Item, run: { offset: bigint; frame: number }): Item {
+  const c = new Item();
+  c.stream = item.stream;
+  c.streamId = item.streamId;
+  c.partition = item.partition;
+  c.offset = run.offset;
+  c.frame = run.frame;
+  return c;
+}
+
 /** Compares a frame's place (ts, streamId, partition, offset, frame) with a point's, ignoring the entry index. */
 export function compareFramePlace(ts: bigint, streamId: bigint, partition: number, offset: bigint, frame: number, b: EntryPosition): number {
   if (ts !== b.ts) return ts < b.ts ? -1 : 1;
@@ -503,12 +514,7 @@ class MergeState {
       const base = at;
       at += run.count;
       if (run.offset >= maxOffset || k === from) continue;
-      const c = new Item();
-      c.stream = item.stream;
-      c.streamId = item.streamId;
-      c.partition = item.partition;
-      c.offset = run.offset;
-      c.frame = run.frame;
+      const c = runItem(item, run);
       const local = indexes.slice(from, k);
       for (let i = 0; i < local.length; i++) local[i]! -= base;
       if (this.toCursor(c, keptEntries(kept, from, k), h, local)) this.heap.push(c);
@@ -542,12 +548,7 @@ class MergeState {
       const part = entries.slice(at, at + run.count);
       at += run.count;
       if (run.offset >= maxOffset) continue;
-      const c = new Item();
-      c.stream = item.stream;
-      c.streamId = item.streamId;
-      c.partition = item.partition;
-      c.offset = run.offset;
-      c.frame = run.frame;
+      const c = runItem(item, run);
       if (this.toCursor(c, part, h)) this.heap.push(c);
     }
     if (at !== entries.length) throw new BlockFormatError('SILT_BLOCK_CORRUPT', `compacted frame: runs hold ${at} entries, the frame ${entries.length}`);
