@@ -100,6 +100,8 @@ export interface StorageSettings {
   maxSegmentBytes: number;
   maxSegmentAgeMs: number;
   maxOpenSegments: number;
+  /** Bytes of frame heads and token filters kept in memory for counts and needle reads (0: none). */
+  headCacheBytes: number;
   /** Worker threads decoding and filtering the frames of reads with line filters (default: the machine's cores; 0: on the event loop). */
   scanThreads: number;
   /** Whole segments whose newest entry is older than this are removed. */
@@ -236,6 +238,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     maxSegmentBytes: 64 * 1024 * 1024,
     maxSegmentAgeMs: 3600 * 1000,
     maxOpenSegments: 16,
+    headCacheBytes: 16 * 1024 * 1024,
     scanThreads: availableParallelism(),
     retentionMs: 7 * 24 * 3600 * 1000,
     retentionCheckMs: 60 * 1000,
@@ -384,6 +387,7 @@ function validate(c: SiltConfig): void {
     ['storage.replicaGroup', 0, 15],
     ['storage.maxOpenSegments', 2, 100000],
     ['storage.scanThreads', 0, 64],
+    ['storage.headCacheBytes', 0, 1024 * 1024 * 1024],
   ];
   for (const [key, min, max] of ints) {
     const v = getLeaf(c as unknown as Record<string, unknown>, key) as number;

@@ -64,6 +64,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
     state: (p) => store!.state(p),
     highWatermark: (p) => consumer?.highWatermark(p),
     framesScannedOnThreads: () => store?.framesScannedOnThreads() ?? 0,
+    headsCachedBytes: () => store?.headsCachedBytes() ?? 0,
     compactions: () => ({ queued: store?.compactionsQueued() ?? 0, pending: store?.smallFramesPending() ?? 0, ...(store?.compactionCounts ?? { compactions: 0, frames: 0, failed: 0 }) }),
   });
   const rebuildMetrics = createRebuildMetrics(registry);
@@ -132,6 +133,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
         maxSegmentAgeMs: s.maxSegmentAgeMs,
         maxOpenSegments: s.maxOpenSegments,
         scanThreads: s.scanThreads,
+        headCacheBytes: s.headCacheBytes,
       });
       const openedStore = store;
       const readDeps = {

@@ -14,6 +14,8 @@ export interface StorageMetricsSource {
   compactions(): CompactionCounts & { queued: number; pending: number };
   /** Frames reads had decoded and filtered on the scan threads. */
   framesScannedOnThreads(): number;
+  /** Bytes of frame heads and filters kept in memory. */
+  headsCachedBytes(): number;
 }
 
 /** Every metric a storage node records. */
@@ -85,6 +87,14 @@ export function createStorageMetrics(registry: Registry, source: StorageMetricsS
     registers,
     collect() {
       this.set(source.framesScannedOnThreads());
+    },
+  });
+  new Gauge({
+    name: 'silt_storage_head_cache_bytes',
+    help: 'Bytes of frame heads and token filters the node keeps in memory for counts and needle reads',
+    registers,
+    collect() {
+      this.set(source.headsCachedBytes());
     },
   });
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];

@@ -233,3 +233,49 @@ describe('storage node > segment store > frame heads', () => {
     expect(flags).toContain(true);
   });
 });
+
+describe('storage node > segment store > frame heads > in memory', () => {
+  const model = new Model();
+  let store: SegmentStore;
+  const blocks = randomBlocks(model, rng(71), [0, 1], 180);
+  /** The blocks of both partitions from `from` up to `to` (by position). */
+  const slice = (from: number, to: number): Map<number, typeof blocks extends Map<number, infer B> ? B : never> => new Map([...blocks].map(([p, b]) => [p, b.slice(from, to)]));
+  /** Needle reads and counts per stream, each checked against what the model holds of the blocks written so far. */
+  const check = async (rand: () => number, written: number): Promise<void> => {
+    const upTo = (r: ReadRequest): ReadRequest => ({ ...r, maxOffsets: new Map([0, 1].map((p) => [p, BigInt(Math.min(written, Number(r.maxOffsets?.get(p) ?? 1e9)))])) });
+    for (let i = 0; i < 12; i++) {
+      const r = upTo(randomRead(rand, NEEDLES[Math.floor(rand() * NEEDLES.length)]));
+      expect(await collect(store, r)).toEqual(model.expect(r));
+      const s = upTo({ ...randomRead(rand), direction: 'forward' as const, limit: 1_000_000 });
+      expect((await countPerStream(store, s, true)).counts).toEqual(modelCounts(model, s));
+    }
+  };
+
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('answers from heads kept in memory what LevelDB holds, as writes and compactions change them', async () => {
+    store = await SegmentStore.open(options(freshDir(), OPTS));
+    const rand = rng(72);
+    for (const [from, to] of [[0, 60], [60, 120], [120, 180]] as const) {
+      // Reads run while the blocks are written and their small frames compacted, and once both are done.
+      await Promise.all([writeAll(store, slice(from, to)), check(rand, from)]);
+      await Promise.all([store.compactionsSettled(), check(rand, to)]);
+      await check(rand, to);
+      expect(store.headsCachedBytes()).toBeGreaterThan(0);
+    }
+    expect(store.compactionCounts.compactions).toBeGreaterThan(10);
+  });
+
+  it('keeps within its budget, and reads alike beyond it', async () => {
+    await store.close();
+    const dir = freshDir();
+    store = await SegmentStore.open(options(dir, { ...OPTS, headCacheBytes: 6000 }));
+    await writeAll(store, blocks);
+    await store.compactionsSettled();
+    await check(rng(73), 180);
+    expect(store.headsCachedBytes()).toBeGreaterThan(0);
+    expect(store.headsCachedBytes()).toBeLessThanOrEqual(6000);
+  });
+});

@@ -334,7 +334,7 @@ export class Compactor {
       const ops = compactionOps(replaced, prefix.length, this.frameVersion, frame, runs, seg.meta.heads);
       const { labels, maxSpan } = K.decodeStreamValue(registry);
       if (span > maxSpan) ops.push({ type: 'put', key: registryKey, value: K.encodeStreamValue(labels, span) });
-      await db.batch(ops);
+      await seg.changingHeads(() => db.batch(ops));
       const c = this.bySegment.of(seg);
       for (let i = 0; i < keys.length; i++) if (values[i] !== undefined) c.reclaimable += values[i]!.length;
       if (span > maxSpan) this.registry.spanWidened(seg, tenant, streamId, span);

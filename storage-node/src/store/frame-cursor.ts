@@ -11,7 +11,8 @@ import { BlockFormatError } from '../../../core/src/errors';
 import { FRAME_V2_VERSION } from '../../../core/src/frame-v2';
 import { type NeedleSet, detachedHeaderAllows } from '../../../core/src/stored-frame';
 import * as K from './keys';
-import type { Db, DbIterator } from './segments';
+import { type CachedHead, HeadCache, type StreamHeads } from './head-cache';
+import type { Db, DbIterator, Segment } from './segments';
 
 /** What a cursor may skip on what a frame's head says. */
 export interface FrameSkip {
@@ -41,72 +42,141 @@ export interface FrameCursor {
   close(): Promise<void>;
 }
 
-/** Opens a cursor over a stream's frames in `db`; `heads` is the segment meta's, `skip` applies only where heads are kept. */
-export function openFrameCursor(db: Db, heads: boolean, scope: FrameScope, skip: FrameSkip = {}): FrameCursor {
-  if (!heads || (skip.needles === undefined && skip.fromHead === undefined)) return db.iterator({ ...rangeOf(scope, K.TAG_FRAME), reverse: scope.reverse ?? false });
-  return new HeadCursor(db, scope, skip);
+/**
+ * Opens a cursor over a stream's frames in `db`, the handle of `seg`; `skip` applies only where the
+ * segment keeps heads, which are then taken from `cache` when it holds them, and put there when not.
+ */
+export function openFrameCursor(db: Db, seg: Segment, scope: FrameScope, skip: FrameSkip = {}, cache: HeadCache | null = null): FrameCursor {
+  if (!seg.meta.heads || (skip.needles === undefined && skip.fromHead === undefined)) return db.iterator({ ...rangeOf(scope, K.TAG_FRAME), reverse: scope.reverse ?? false });
+  return new HeadCursor(db, seg, scope, skip, cache);
 }
 
 function rangeOf(scope: FrameScope, tag: number): K.KeyRange {
   return K.frameRange(scope.prefix, scope.streamId, scope.fromTs, scope.toTs, tag);
 }
 
+// Heads read per native call when a stream's heads are read whole for the cache.
+const FILL_BATCH = 1024;
+
 /** A cursor of a segment with frame heads: heads, then the filters of the v2 ones, then the frames not skipped. */
 class HeadCursor implements FrameCursor {
   private readonly snapshot: ReturnType<Db['snapshot']>;
-  private readonly heads: DbIterator;
+  /** The heads in the scope, from LevelDB when the cache is not used. */
+  private heads: DbIterator | null = null;
+  /** The stream's heads cached (or being read whole, then cached) for the generation of the snapshot. */
+  private entry: StreamHeads | null = null;
+  private filling: Promise<void> | null = null;
+  /** Where the next head of the scope is in `entry`, and where the scope ends. */
+  private pos = 0;
+  private stop = 0;
   private readonly prefixLength: number;
 
   constructor(
     private readonly db: Db,
-    scope: FrameScope,
+    private readonly seg: Segment,
+    private readonly scope: FrameScope,
     private readonly skip: FrameSkip,
+    private readonly cache: HeadCache | null,
   ) {
     this.snapshot = db.snapshot();
     this.prefixLength = scope.prefix.length;
-    this.heads = db.iterator({ ...rangeOf(scope, K.TAG_HEAD), reverse: scope.reverse ?? false, snapshot: this.snapshot });
+    // Read in the tick the snapshot was taken: cached heads of this generation are the snapshot's.
+    const gen = cache === null ? null : HeadCache.stableGen(seg);
+    if (gen === null) {
+      this.heads = db.iterator({ ...rangeOf(scope, K.TAG_HEAD), reverse: scope.reverse ?? false, snapshot: this.snapshot });
+      return;
+    }
+    const cached = cache!.get(seg, scope.streamId, gen);
+    if (cached !== undefined) this.place(cached);
+    else this.filling = this.fill(gen);
+  }
+
+  /** Reads the stream's heads whole from the snapshot into the cache. */
+  private async fill(gen: number): Promise<void> {
+    const it = this.db.iterator({ ...rangeOf({ ...this.scope, fromTs: -(1n << 64n), toTs: 1n << 64n }, K.TAG_HEAD), snapshot: this.snapshot });
+    const heads: CachedHead[] = [];
+    try {
+      for (;;) {
+        const batch = await it.nextv(FILL_BATCH);
+        if (batch.length === 0) break;
+        for (const [headKey, headValue] of batch) heads.push(this.cachedHead(headKey, headValue));
+      }
+    } finally {
+      await it.close();
+    }
+    this.place(this.cache!.put(this.seg, this.scope.streamId, gen, heads));
+  }
+
+  private cachedHead(headKey: Uint8Array, headValue: Uint8Array): CachedHead {
+    const key = K.retagFrameKey(headKey, this.prefixLength, K.TAG_FRAME);
+    return { key, minTs: K.decodeFrameKey(key, this.prefixLength).minTs, head: K.readFrameHead(headValue), filter: null };
+  }
+
+  /** Takes the scope's heads from a cached stream (in key order, so by minTs). */
+  private place(entry: StreamHeads): void {
+    const { fromTs, toTs, reverse } = this.scope;
+    const lo = firstAtOrAbove(entry.heads, fromTs);
+    const hi = Math.max(lo, firstAtOrAbove(entry.heads, toTs));
+    this.entry = entry;
+    this.pos = reverse ? hi - 1 : lo;
+    this.stop = reverse ? lo - 1 : hi;
+  }
+
+  /** Up to `size` next heads of the scope, in the cursor's order. */
+  private async nextHeads(size: number): Promise<CachedHead[]> {
+    if (this.heads !== null) return (await this.heads.nextv(size)).map(([k, v]) => this.cachedHead(k, v));
+    if (this.filling !== null) {
+      await this.filling;
+      this.filling = null;
+    }
+    const all = this.entry!.heads;
+    const out: CachedHead[] = [];
+    const step = this.scope.reverse ? -1 : 1;
+    while (out.length < size && this.pos !== this.stop) {
+      out.push(all[this.pos]!);
+      this.pos += step;
+    }
+    return out;
   }
 
   async nextv(size: number): Promise<Pairs> {
-    const p = this.prefixLength;
     const { needles, fromHead } = this.skip;
     for (;;) {
-      const batch = await this.heads.nextv(size);
+      const batch = await this.nextHeads(size);
       if (batch.length === 0) return [];
-      const keys: Buffer[] = [];
-      const heads: K.FrameHead[] = [];
-      const filterKeys: Buffer[] = [];
-      const filterOf: number[] = [];
-      for (const [headKey, headValue] of batch) {
-        const key = K.retagFrameKey(headKey, p, K.TAG_FRAME);
-        const head = K.readFrameHead(headValue);
-        if (fromHead?.(key, head)) continue;
-        if (needles !== undefined && head.header.version === FRAME_V2_VERSION) {
-          filterKeys.push(K.retagFrameKey(headKey, p, K.TAG_FILTER));
-          filterOf.push(keys.length);
-        }
-        keys.push(key);
-        heads.push(head);
+      const wanted: CachedHead[] = [];
+      const unread: CachedHead[] = [];
+      for (const h of batch) {
+        if (fromHead?.(h.key, h.head)) continue;
+        if (needles !== undefined && h.head.header.version === FRAME_V2_VERSION && h.filter === null) unread.push(h);
+        wanted.push(h);
       }
-      let wanted = keys;
-      if (filterKeys.length > 0) {
-        const filters = await this.db.getMany(filterKeys, { snapshot: this.snapshot });
-        const ruledOut = new Set<number>();
-        // A v2 frame whose filter is missing is read whole: its lines column still decides.
-        filters.forEach((f, i) => {
-          if (f === undefined || detachedHeaderAllows(f, needles!)) return;
-          ruledOut.add(filterOf[i]!);
-          this.skip.onSkip?.(heads[filterOf[i]!]!);
+      if (unread.length > 0) {
+        const filters = await this.db.getMany(unread.map((h) => K.retagFrameKey(h.key, this.prefixLength, K.TAG_FILTER)), { snapshot: this.snapshot });
+        unread.forEach((h, i) => {
+          if (this.entry !== null) this.cache!.addFilter(this.entry, h, filters[i]);
+          else h.filter = filters[i];
         });
-        if (ruledOut.size > 0) wanted = keys.filter((_, i) => !ruledOut.has(i));
       }
-      if (wanted.length === 0) continue;
-      const values = await this.db.getMany(wanted, { snapshot: this.snapshot });
+      let kept = wanted;
+      if (needles !== undefined) {
+        kept = [];
+        // A v1 frame, or a v2 frame whose filter is missing, is read whole: its lines still decide.
+        for (const h of wanted) {
+          if (h.filter == null || detachedHeaderAllows(h.filter, needles)) kept.push(h);
+          else this.skip.onSkip?.(h.head);
+        }
+      }
+      if (kept.length === 0) continue;
+      const values = await this.db.getMany(
+        kept.map((h) => h.key),
+        { snapshot: this.snapshot },
+      );
       const pairs: Pairs = [];
-      for (let i = 0; i < wanted.length; i++) {
+      for (let i = 0; i < kept.length; i++) {
         const value = values[i];
         if (value === undefined) throw new BlockFormatError('SILT_BLOCK_CORRUPT', 'a frame head without its frame');
-        pairs.push([wanted[i]!, value]);
+        pairs.push([kept[i]!.key, value]);
       }
       return pairs;
     }
@@ -114,9 +184,22 @@ class HeadCursor implements FrameCursor {
 
   async close(): Promise<void> {
     try {
-      await this.heads.close();
+      await this.filling?.catch(() => undefined);
+      await this.heads?.close();
     } finally {
       await this.snapshot.close();
     }
   }
+}
+
+/** The index of the first head whose minTs is ≥ ts (heads in key order). */
+function firstAtOrAbove(heads: readonly CachedHead[], ts: bigint): number {
+  let lo = 0;
+  let hi = heads.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (heads[mid]!.minTs < ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -32,6 +32,7 @@ import * as K from './keys';
 import type { ReadStats, StoredEntry } from './merge';
 import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, type StoredFrame } from './reader';
 import { Registry } from './registry';
+import { HeadCache } from './head-cache';
 import { Retention } from './retention';
 import { ScanPool } from './scan-pool';
 import { HandleCache, Lifecycle, Partitions } from './segments';
@@ -60,11 +61,16 @@ export interface SegmentStoreOptions {
   compactionFrameVersion?: 1 | 2;
   /** A segment that has noted no small frame for this long (ms; default 60 s) has its small frames compacted as they are; 0: only when it rolls. */
   compactionIdleMs?: number;
+  /** Bytes of frame heads (and token filters) kept in memory for reads that go by heads (default 16 MiB; 0: none). */
+  headCacheBytes?: number;
   /** Worker threads that decode and filter the frames of reads with line filters (default: none; a storage node runs one a core). */
   scanThreads?: number;
   /** With no write for this long (ms; default 5 s, capped by `compactionIdleMs`), every segment's small frames are compacted as they are. */
   compactionQuietMs?: number;
 }
+
+// The frame heads a store keeps in memory: a few thousand streams' heads with their filters.
+const HEAD_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** What the store holds of one partition. */
 export interface PartitionState {
@@ -92,6 +98,7 @@ function checkOptions(o: SegmentStoreOptions): void {
   if (o.compactionQuietMs !== undefined && !(Number.isInteger(o.compactionQuietMs) && o.compactionQuietMs >= 1)) {
     throw new RangeError('segment store: compactionQuietMs must be an integer ≥ 1');
   }
+  if (o.headCacheBytes !== undefined && !(Number.isInteger(o.headCacheBytes) && o.headCacheBytes >= 0)) throw new RangeError('segment store: headCacheBytes must be an integer ≥ 0');
   if (o.scanThreads !== undefined && !(Number.isInteger(o.scanThreads) && o.scanThreads >= 0 && o.scanThreads <= 64)) {
     throw new RangeError('segment store: scanThreads must be an integer from 0 to 64');
   }
@@ -112,6 +119,7 @@ export class SegmentStore {
   private readonly retention: Retention;
   private readonly reader: Reader;
   private readonly scanPool: ScanPool | null;
+  private readonly headCache: HeadCache | null;
   private readonly transfer: Transfer;
 
   private constructor(options: SegmentStoreOptions) {
@@ -128,7 +136,8 @@ export class SegmentStore {
     this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
     this.retention = new Retention(parts, handles, this.writer, life);
     this.scanPool = options.scanThreads ? new ScanPool(options.scanThreads) : null;
-    this.reader = new Reader(parts, handles, registry, life, this.scanPool);
+    this.headCache = options.headCacheBytes === 0 ? null : new HeadCache(options.headCacheBytes ?? HEAD_CACHE_BYTES);
+    this.reader = new Reader(parts, handles, registry, life, this.scanPool, this.headCache);
     this.transfer = new Transfer(options.dir, parts, handles, this.writer, this.retention, life);
   }
 
@@ -225,6 +234,11 @@ export class SegmentStore {
   /** Replaces the store's copy of a partition by a fully loaded staged one, atomically. */
   adopt(staged: StagedPartition): Promise<void> {
     return this.transfer.adopt(staged);
+  }
+
+  /** Bytes of frame heads and filters the store keeps in memory now. */
+  headsCachedBytes(): number {
+    return this.headCache?.bytes ?? 0;
   }
 
   /** Frames the store's reads had decoded and filtered on its scan threads since it opened. */

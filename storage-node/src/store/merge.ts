@@ -14,6 +14,7 @@ import { comparePositions, type EntryPosition } from '../../../core/src/position
 import * as K from './keys';
 import type { Registry, RegistryEntry } from './registry';
 import { type FrameCursor, type FrameSkip, openFrameCursor } from './frame-cursor';
+import type { HeadCache } from './head-cache';
 import { type ScanAhead, keptEntries } from './scan-ahead';
 import type { Db, HandleCache, Segment } from './segments';
 
@@ -210,12 +211,12 @@ export interface MergePlan {
  * its errors come out of the iteration) and returns what to merge, or null for nothing. Every
  * handle and iterator is let go when the merge ends or is returned.
  */
-export async function* mergeRead(handles: HandleCache, registry: Registry, prepare: () => MergePlan | null): AsyncGenerator<StoredEntry> {
+export async function* mergeRead(handles: HandleCache, registry: Registry, headCache: HeadCache | null, prepare: () => MergePlan | null): AsyncGenerator<StoredEntry> {
   const plan = prepare();
   if (plan === null) return;
   const { ctx } = plan;
   const { lineFilter, limit, tenant } = ctx;
-  const m = new MergeState(ctx, handles, registry);
+  const m = new MergeState(ctx, handles, registry, headCache);
   const { heap, before } = m;
   for (const p of plan.segments) m.addSegment(p);
   const step = ctx.forward ? 1 : -1;
@@ -292,6 +293,7 @@ class MergeState {
     private readonly ctx: MergeContext,
     private readonly handles: HandleCache,
     private readonly registry: Registry,
+    private readonly headCache: HeadCache | null,
   ) {
     this.before = ctx.forward ? (a, b) => comparePositions(a, b) < 0 : (a, b) => comparePositions(a, b) > 0;
     this.heap = new BinaryHeap<Item>(this.before);
@@ -349,7 +351,7 @@ class MergeState {
     s.span = this.registry.streamSpan(s.read.seg, ctx.tenant, streamId, s.span);
     // Frames are keyed by minTs; one holding an entry ≥ start has minTs ≥ start − span.
     const scope = { prefix: ctx.prefix, streamId, fromTs: ctx.start - s.span, toTs: ctx.end, reverse: !ctx.forward };
-    s.it = openFrameCursor(s.read.db!, s.read.seg.meta.heads, scope, this.skip);
+    s.it = openFrameCursor(s.read.db!, s.read.seg, scope, this.skip, this.headCache);
     this.iterators.add(s);
     s.pending = this.fetch(s, streamId);
     // Awaited later (or never, if the read stops first): never an unhandled rejection.

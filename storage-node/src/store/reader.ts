@@ -14,6 +14,7 @@ import * as K from './keys';
 import { type MergePlan, type PlannedSegment, type ReadStats, type StoredEntry, mergeRead } from './merge';
 import type { Registry, RegistryEntry } from './registry';
 import { type FrameCursor, openFrameCursor } from './frame-cursor';
+import type { HeadCache } from './head-cache';
 import { ScanAhead } from './scan-ahead';
 import type { ScanPool } from './scan-pool';
 import type { Db, HandleCache, Lifecycle, Partitions, Segment } from './segments';
@@ -122,11 +123,12 @@ export class Reader {
     private readonly registry: Registry,
     private readonly life: Lifecycle,
     private readonly scanPool: ScanPool | null,
+    private readonly headCache: HeadCache | null,
   ) {}
 
   /** Reads one tenant's matching entries of [start, end), ordered per DESIGN Guarantee 5. */
   read(request: ReadRequest, stats?: ReadStats): AsyncGenerator<StoredEntry> {
-    return mergeRead(this.handles, this.registry, () => this.mergePlan(request, stats));
+    return mergeRead(this.handles, this.registry, this.headCache, () => this.mergePlan(request, stats));
   }
 
   private mergePlan(request: ReadRequest, stats: ReadStats | undefined): MergePlan | null {
@@ -245,11 +247,10 @@ export class Reader {
         checkStoredFrameVersion(head.header.version);
         return fromHead({ streamId: m.streamId, labels: m.labels, partition, header: head.header, kept, linesLength: head.linesLength, attrKeyCount: head.attrKeyCount });
       });
-    const heads = seg.meta.heads;
     const startStream = (m: RegistryEntry): StreamScan => {
       const fromTs = start - this.registry.streamSpan(seg, tenant, m.streamId, m.span);
       const skip = take && { fromHead: (key: Uint8Array, head: K.FrameHead): boolean => take(m, key, head) };
-      const it = openFrameCursor(db, heads, { prefix, streamId: m.streamId, fromTs, toTs: end }, skip);
+      const it = openFrameCursor(db, seg, { prefix, streamId: m.streamId, fromTs, toTs: end }, skip, this.headCache);
       const pending = it.nextv(SCAN_BATCH);
       // Awaited below, or at cleanup: never an unhandled rejection.
       pending.catch(() => undefined);

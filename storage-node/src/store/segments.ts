@@ -60,6 +60,21 @@ export function checkPartition(partition: number): void {
 export class Segment {
   /** Set once retention or drop took it out of its partition: a read, scan or compaction that reaches it now skips it, its entries being gone. */
   doomed = false;
+  /** Moves on when a batch that may change the segment's frame heads starts (head-cache.ts). */
+  headsGen = 0;
+  /** Such batches running now. */
+  headsChanging = 0;
+
+  /** Runs `batch`, a write that may change the segment's frame heads, so that no cached heads outlive it (head-cache.ts). */
+  async changingHeads<T>(batch: () => Promise<T>): Promise<T> {
+    this.headsGen++;
+    this.headsChanging++;
+    try {
+      return await batch();
+    } finally {
+      this.headsChanging--;
+    }
+  }
 
   constructor(
     readonly partition: number,

@@ -204,7 +204,7 @@ export class Writer {
       meta.applied = newApplied;
       meta.bytes += bytes;
       ops.push({ type: 'put', key: K.META_KEY, value: encodeSegmentMeta(meta) });
-      await db.batch(ops);
+      await seg.changingHeads(() => db.batch(ops));
       // Committed: only now does memory learn of it.
       seg.meta = meta;
       ps.applied = newApplied;
