@@ -88,7 +88,11 @@ class HeadCursor implements FrameCursor {
     }
     const cached = cache!.get(seg, scope.streamId, gen);
     if (cached !== undefined) this.place(cached);
-    else this.filling = this.fill(gen);
+    else {
+      this.filling = this.fill(gen);
+      // Awaited by the first nextv, or by close: never an unhandled rejection.
+      this.filling.catch(() => undefined);
+    }
   }
 
   /** Reads the stream's heads whole from the snapshot into the cache. */

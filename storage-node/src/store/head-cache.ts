@@ -105,5 +105,5 @@ export class HeadCache {
 }
 
 function entryKey(seg: Segment, streamId: bigint): string {
-  return `${seg.dir}\u0000${streamId}`;
+  return `${seg.id}/${streamId}`;
 }

@@ -56,10 +56,15 @@ export function checkPartition(partition: number): void {
   if (!Number.isSafeInteger(partition) || partition < 0) throw new RangeError(`segment store: bad partition ${partition}`);
 }
 
+// Segments made by this process so far: each one's id.
+let segmentsMade = 0;
+
 /** One segment of a partition: where it lives and what its meta says. */
 export class Segment {
   /** Set once retention or drop took it out of its partition: a read, scan or compaction that reaches it now skips it, its entries being gone. */
   doomed = false;
+  /** Unique among the process's segments, even later ones of the same directory (a partition copied from a peer reuses names). */
+  readonly id = ++segmentsMade;
   /** Moves on when a batch that may change the segment's frame heads starts (head-cache.ts). */
   headsGen = 0;
   /** Such batches running now. */
