@@ -15,6 +15,7 @@ import type { Logger } from '../../../core/src/logger';
 import { comparePositions, formatOffsets, formatPosition, type EntryPosition } from '../../../core/src/position';
 import { decodeWriteToken, encodeWriteToken, mergeWriteOffsets } from '../../../core/src/write-token';
 import type { NodeDirectory } from '../directory';
+import { nodeRequest } from './node-http';
 
 /** One entry as storage nodes send it. */
 export type WireEntry = NodeReadEntry;
@@ -62,10 +63,10 @@ function toMerged(wire: WireEntry): MergedEntry {
 }
 
 /** Splits a byte stream into lines without holding more than one partial line. */
-async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+async function* lines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let rest = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     rest += decoder.decode(chunk, { stream: true });
     let from = 0;
     let nl: number;
@@ -151,7 +152,7 @@ export class Fanout {
     await this.askEach(signal, stats, async (node, ps, nodeSignal) => {
       const params = new URLSearchParams({ start: start.toString(), end: end.toString(), partitions: ps.join(',') });
       for (const m of matches) params.append('match', m);
-      const res = await fetch(`${node.url}/internal/v1/series?${params}`, { headers: { 'X-Scope-OrgID': tenant }, signal: nodeSignal });
+      const res = await nodeRequest(`${node.url}/internal/v1/series?${params}`, { headers: { 'X-Scope-OrgID': tenant }, signal: nodeSignal });
       const body = (await res.json()) as { series?: Record<string, string>[]; error?: { code: string; message: string } };
       if (res.status !== 200) throw nodeError(node, res.status, body);
       return () => {
@@ -173,9 +174,9 @@ export class Fanout {
       signal,
       stats,
       async (node, ps, nodeSignal) => {
-        const res = await fetch(`${node.url}/internal/v1/aggregate`, {
+        const res = await nodeRequest(`${node.url}/internal/v1/aggregate`, {
           method: 'POST',
-          headers: { 'X-Scope-OrgID': tenant, 'Content-Type': 'application/json' },
+          headers: { 'X-Scope-OrgID': tenant },
           body: JSON.stringify({ ...body, partitions: ps.join(','), ...(token ? { token } : {}) }),
           signal: nodeSignal,
         });
@@ -328,13 +329,13 @@ export class Fanout {
     const timer = setTimeout(() => controller.abort(), this.options.nodeTimeoutMs);
     stats.nodesAsked++;
     try {
-      const res = await fetch(`${node.url}/internal/v1/read?${params}`, { headers: { 'X-Scope-OrgID': req.tenant }, signal: controller.signal });
+      const res = await nodeRequest(`${node.url}/internal/v1/read?${params}`, { headers: { 'X-Scope-OrgID': req.tenant }, signal: controller.signal });
       clearTimeout(timer);
       if (res.status !== 200) {
         throw nodeError(node, res.status, (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null);
       }
       let finished = false;
-      for await (const line of lines(res.body!)) {
+      for await (const line of lines(res.body)) {
         const obj = JSON.parse(line) as Record<string, unknown>;
         if ('line' in obj) {
           yield toMerged(obj as unknown as WireEntry);
