@@ -5,7 +5,7 @@
  * Ingest compresses frames on such a pool (zstd-pool.ts), storage nodes scan frames on one.
  */
 import path from 'node:path';
-import { parentPort, Worker } from 'node:worker_threads';
+import { parentPort, type ResourceLimits, Worker } from 'node:worker_threads';
 
 /** What a pool posts to a thread. */
 interface JobMessage<J> {
@@ -47,8 +47,8 @@ class Lane<R> {
   readonly pending = new Map<number, Pending<R>>();
   dead = false;
 
-  constructor(file: string, what: string) {
-    this.worker = new Worker(file, { execArgv: execArgvFor(file) });
+  constructor(file: string, what: string, limits: ResourceLimits | undefined) {
+    this.worker = new Worker(file, { execArgv: execArgvFor(file), ...(limits ? { resourceLimits: limits } : {}) });
     // An idle pool must not keep a process alive that is otherwise done.
     this.worker.unref();
     this.worker.on('message', (reply: ReplyMessage<R>) => {
@@ -73,11 +73,12 @@ export class WorkerPool<J, R> {
   private readonly lanes: (Lane<R> | null)[];
   private nextId = 0;
 
-  /** `what` names the work in errors ("frame compression failed: …"). */
+  /** `what` names the work in errors ("frame compression failed: …"); `limits` bound each thread's heap. */
   constructor(
     private readonly file: string,
     threads: number,
     private readonly what: string,
+    private readonly limits?: ResourceLimits,
   ) {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`a ${what} pool needs at least one thread, not ${threads}`);
     this.lanes = new Array<Lane<R> | null>(threads).fill(null);
@@ -117,7 +118,7 @@ export class WorkerPool<J, R> {
     let best = -1;
     for (let i = 0; i < this.lanes.length; i++) {
       const lane = this.lanes[i];
-      if (lane === null || lane === undefined || lane.dead) this.lanes[i] = new Lane<R>(this.file, this.what);
+      if (lane === null || lane === undefined || lane.dead) this.lanes[i] = new Lane<R>(this.file, this.what, this.limits);
       if (best < 0 || this.lanes[i]!.pending.size < this.lanes[best]!.pending.size) best = i;
     }
     return this.lanes[best]!;

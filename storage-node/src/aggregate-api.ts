@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PayloadTimes, decodeStoredFrame, decodeStoredFrameTimes, storedFrameHeader } from '../../core/src/stored-frame';
 import { BadRequestError, BlockFormatError } from '../../core/src/errors';
 import { sendError, tenantOf, toSiltError } from '../../core/src/http';
-import { requiredSubstrings, type LineFilter } from '../../core/src/logql';
+import { compileLineFilter, requiredSubstrings, type LineFilter } from '../../core/src/logql';
 import type { Grouping, RangeAggregationExpr } from '../../core/src/logql/ast';
 import { StepGrid } from '../../core/src/logql/metric/grid';
 import { RangeAggregator } from '../../core/src/logql/metric/range-agg';
@@ -68,14 +68,21 @@ function groupingOf(v: unknown): Grouping | null {
   return { without: g.without, labels: [...g.labels] };
 }
 
-/** The substrings every line the leading plain line filters keep contains: frames lacking one are skipped undecoded. */
-function mustContain(expr: RangeAggregationExpr): Uint8Array[] {
+const READ_FILTER_OPS: ReadonlySet<string> = new Set<LineFilter['op']>(['|=', '!=', '|~', '!~']);
+
+/**
+ * The leading line filters of an aggregation's pipeline that a read applies itself (one value, not
+ * an IP filter): frames lacking a substring they require are skipped undecoded, the others are
+ * filtered on the scan threads, and the pipeline, which applies them again, sees only the lines
+ * they keep. Any of the leading filters may go first, as each must hold.
+ */
+function readFilters(expr: RangeAggregationExpr): LineFilter[] {
   const plain: LineFilter[] = [];
   for (const f of leadingLineFilters(expr.range.selector.pipeline)) {
-    if (f.ip || f.values.length !== 1 || (f.op !== '|=' && f.op !== '|~')) continue;
-    plain.push({ op: f.op, value: f.values[0]! });
+    if (f.ip || f.values.length !== 1 || !READ_FILTER_OPS.has(f.op)) continue;
+    plain.push({ op: f.op as LineFilter['op'], value: f.values[0]! });
   }
-  return requiredSubstrings(plain).map((s) => Buffer.from(s, 'utf8'));
+  return plain;
 }
 
 /** A stream read on its own pays a read's set-up (under a millisecond): worth it from about this many entries in range... */
@@ -261,8 +268,13 @@ export function installAggregateApi(app: FastifyInstance, deps: ReadApiDeps, onA
         maxOffsets: snapshot
           ? parseOffsets(snapshot, (part) => badRequest(`snapshot: "${part}" is not partition:offset`))
           : new Map(Object.entries(applied).map(([p, o]) => [Number(p), BigInt(o)])),
-        mustContain: mustContain(expr),
       };
+      const filters = readFilters(expr);
+      if (filters.length > 0) {
+        req.lineFilter = compileLineFilter(filters)!;
+        req.mustContain = requiredSubstrings(filters).map((s) => Buffer.from(s, 'utf8'));
+        req.scanFilters = filters;
+      }
       const stats: ReadStats = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
       let samples = 0;
       const bare = streamSamples(expr, grouping);

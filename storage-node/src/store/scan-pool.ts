@@ -33,6 +33,8 @@ export interface KeptEntries {
 /** A thread's answer for one frame: null when a substring every kept line holds is in none of its lines (nothing was decoded). */
 export type FrameScan = KeptEntries | null;
 
+const SCAN_THREAD_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 96 };
+
 /** Worker threads scanning stored frames. */
 export class ScanPool {
   private readonly pool: WorkerPool<ScanJob, FrameScan>;
@@ -40,7 +42,8 @@ export class ScanPool {
   framesSent = 0;
 
   constructor(threads: number) {
-    this.pool = new WorkerPool(workerModule(__dirname, 'scan-worker'), threads, 'frame scan');
+    // A thread holds one frame's entries at a time: small heaps, collected often, keep a node's memory down.
+    this.pool = new WorkerPool(workerModule(__dirname, 'scan-worker'), threads, 'frame scan', SCAN_THREAD_LIMITS);
   }
 
   /** The threads scanning. */
