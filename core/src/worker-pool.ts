@@ -89,13 +89,6 @@ export class WorkerPool<J, R> {
     return this.lanes.length;
   }
 
-  /** Jobs posted and not answered yet. */
-  get busy(): number {
-    let n = 0;
-    for (const lane of this.lanes) if (lane !== null && !lane.dead) n += lane.pending.size;
-    return n;
-  }
-
   /** Runs `job` on the least busy thread; the buffers in `transfer` are handed over and must not be used after. */
   run(job: J, transfer: ArrayBuffer[] = []): Promise<R> {
     const lane = this.leastBusy();

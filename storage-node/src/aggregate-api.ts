@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PayloadTimes, decodeStoredFrame, decodeStoredFrameTimes, storedFrameHeader } from '../../core/src/stored-frame';
 import { BadRequestError, BlockFormatError } from '../../core/src/errors';
 import { sendError, tenantOf, toSiltError } from '../../core/src/http';
-import { compileLineFilter, requiredSubstrings, type LineFilter } from '../../core/src/logql';
+import type { LineFilter } from '../../core/src/logql';
 import type { Grouping, RangeAggregationExpr } from '../../core/src/logql/ast';
 import { StepGrid } from '../../core/src/logql/metric/grid';
 import { RangeAggregator } from '../../core/src/logql/metric/range-agg';
@@ -28,7 +28,7 @@ import { parseOffsets } from '../../core/src/position';
 import { clampToStored } from '../../core/src/query-params';
 import { decodeWriteToken } from '../../core/src/write-token';
 import { parsePartitions, type ReadApiDeps } from './read-api';
-import type { HeadFrame, ReadRequest, ReadStats, SegmentStore } from './store';
+import { type HeadFrame, type ReadRequest, type ReadStats, type SegmentStore, lineFilterFields } from './store';
 
 /** The body of an aggregate request. */
 interface AggregateBody {
@@ -268,13 +268,8 @@ export function installAggregateApi(app: FastifyInstance, deps: ReadApiDeps, onA
         maxOffsets: snapshot
           ? parseOffsets(snapshot, (part) => badRequest(`snapshot: "${part}" is not partition:offset`))
           : new Map(Object.entries(applied).map(([p, o]) => [Number(p), BigInt(o)])),
+        ...lineFilterFields(readFilters(expr)),
       };
-      const filters = readFilters(expr);
-      if (filters.length > 0) {
-        req.lineFilter = compileLineFilter(filters)!;
-        req.mustContain = requiredSubstrings(filters).map((s) => Buffer.from(s, 'utf8'));
-        req.scanFilters = filters;
-      }
       const stats: ReadStats = { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 };
       let samples = 0;
       const bare = streamSamples(expr, grouping);

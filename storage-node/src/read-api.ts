@@ -9,12 +9,12 @@ import { SiltError, BadRequestError } from '../../core/src/errors';
 import { sendError, tenantOf, toSiltError } from '../../core/src/http';
 import { labelsKey } from '../../core/src/labels';
 import type { NodeReadEntry } from '../../core/src/node-read';
-import { compileLineFilter, parseLogQuery, parseSelector, requiredSubstrings } from '../../core/src/logql';
+import { parseLogQuery, parseSelector } from '../../core/src/logql';
 import { compileMatcher } from '../../core/src/matchers';
 import { parseOffsets, parsePosition } from '../../core/src/position';
 import { parseDirection, parseLimit, parseRange } from '../../core/src/query-params';
 import { decodeWriteToken, type WriteOffsets } from '../../core/src/write-token';
-import type { ReadRequest, ReadStats, SegmentStore, StoredEntry } from './store';
+import { type ReadRequest, type ReadStats, type SegmentStore, type StoredEntry, lineFilterFields } from './store';
 
 /** What the read API needs of the node. */
 export interface ReadApiDeps {
@@ -101,7 +101,7 @@ function toReadRequest(q: ReadQuery, tenant: string, deps: ReadApiDeps): ReadReq
     partitions,
     ...(q.after ? { after: parsePosition(q.after) } : {}),
     ...(q.snapshot ? { maxOffsets: parseOffsets(q.snapshot, (part) => new BadRequestError('SILT_BAD_REQUEST', `snapshot: "${part}" is not partition:offset`)) } : {}),
-    ...(parsed.filters.length > 0 ? { lineFilter: compileLineFilter(parsed.filters)!, mustContain: requiredSubstrings(parsed.filters).map((s) => Buffer.from(s, 'utf8')), scanFilters: parsed.filters } : {}),
+    ...lineFilterFields(parsed.filters),
   };
 }
 

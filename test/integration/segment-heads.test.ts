@@ -8,7 +8,7 @@ import * as K from '../../storage-node/src/store/keys';
 import { MANIFEST_FILE, decodeSegmentMeta, encodeSegmentMeta } from '../../storage-node/src/store/manifest';
 import { type HeadFrame, type ReadRequest, type ReadStats, SegmentStore, type StoredEntry } from '../../storage-node/src/store';
 import { rng } from '../support/rng';
-import { MATCHER_SETS, Model, T0, collect, freshDir, options, randomBlocks, req, writeAll } from '../support/segment-model';
+import { Model, collect, freshDir, options, randomBlocks, randomRead, writeAll } from '../support/segment-model';
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 
@@ -89,21 +89,6 @@ function modelCounts(model: Model, r: ReadRequest): Map<bigint, number> {
   const counts = new Map<bigint, number>();
   for (const e of model.expect({ ...r, limit: 1e9, lineFilter: undefined })) counts.set(e.streamId, (counts.get(e.streamId) ?? 0) + 1);
   return counts;
-}
-
-function randomRead(rand: () => number, needle?: string): ReadRequest {
-  const a = T0 + BigInt(Math.floor(rand() * 1700) - 100);
-  return req({
-    tenant: rand() < 0.8 ? 'acme' : 'globex',
-    matchers: MATCHER_SETS[Math.floor(rand() * MATCHER_SETS.length)]!,
-    start: rand() < 0.2 ? -(1n << 63n) : a,
-    end: rand() < 0.2 ? 1n << 63n : a + BigInt(1 + Math.floor(rand() * 900)),
-    direction: rand() < 0.5 ? 'forward' : 'backward',
-    limit: rand() < 0.3 ? 1 + Math.floor(rand() * 30) : 1_000_000,
-    maxOffsets: rand() < 0.3 ? new Map([[0, BigInt(Math.floor(rand() * 160))], [1, BigInt(Math.floor(rand() * 160))]]) : undefined,
-    lineFilter: needle === undefined ? undefined : (line) => line.includes(needle),
-    mustContain: needle === undefined ? undefined : [Buffer.from(needle)],
-  });
 }
 
 // ' s1 ' and ' s2 ' are whole words some frames lack; 'ERROR' most frames hold; ' p7 ' no frame holds.

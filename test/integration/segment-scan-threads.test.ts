@@ -1,8 +1,8 @@
 /** The segment store's scan threads on real LevelDB: reads with line filters decoded and filtered off the event loop answer exactly as on it. */
-import { compileLineFilter, type LineFilter, requiredSubstrings } from '../../core/src/logql';
-import { type ReadRequest, SegmentStore } from '../../storage-node/src/store';
+import type { LineFilter } from '../../core/src/logql';
+import { type ReadRequest, SegmentStore, lineFilterFields } from '../../storage-node/src/store';
 import { rng } from '../support/rng';
-import { T0, freshDir, options, Model, collect, req, readPaged, randomBlocks, writeAll, MATCHER_SETS } from '../support/segment-model';
+import { T0, freshDir, options, Model, collect, req, readPaged, randomBlocks, randomRead, writeAll } from '../support/segment-model';
 
 /** Filter lists a read may carry: substrings present, absent, negated, regexes, and several at once. */
 const FILTERS: LineFilter[][] = [
@@ -18,9 +18,9 @@ const FILTERS: LineFilter[][] = [
   [{ op: '|=', value: 's0 #' }],
 ];
 
-/** A read carrying `filters` as the read API builds it: the compiled filter, its substrings, and the filters for the threads. */
+/** A read carrying `filters` as the read API builds it. */
 function filtered(r: ReadRequest, filters: LineFilter[]): ReadRequest {
-  return { ...r, lineFilter: compileLineFilter(filters)!, mustContain: requiredSubstrings(filters).map((s) => Buffer.from(s, 'utf8')), scanFilters: filters };
+  return { ...r, ...lineFilterFields(filters) };
 }
 
 describe('storage node > segment store > scan threads', () => {
@@ -30,19 +30,7 @@ describe('storage node > segment store > scan threads', () => {
   const STORE = { maxOpenSegments: 64, compactionTargetEntries: 256, compactionIdleMs: 0 };
   const dir = freshDir();
   let store: SegmentStore;
-  const randomRead = (rand: () => number): ReadRequest => {
-    const a = T0 + BigInt(Math.floor(rand() * 1700) - 100);
-    const r = req({
-      tenant: rand() < 0.8 ? 'acme' : 'globex',
-      matchers: MATCHER_SETS[Math.floor(rand() * MATCHER_SETS.length)]!,
-      start: rand() < 0.3 ? -(1n << 63n) : a,
-      end: rand() < 0.3 ? 1n << 63n : a + BigInt(1 + Math.floor(rand() * 900)),
-      direction: rand() < 0.5 ? 'forward' : 'backward',
-      limit: rand() < 0.5 ? 1 + Math.floor(rand() * 40) : 1_000_000,
-      maxOffsets: rand() < 0.3 ? new Map([[0, BigInt(Math.floor(rand() * 160))], [1, BigInt(Math.floor(rand() * 160))]]) : undefined,
-    });
-    return filtered(r, FILTERS[Math.floor(rand() * FILTERS.length)]!);
-  };
+  const randomFilteredRead = (rand: () => number): ReadRequest => filtered(randomRead(rand), FILTERS[Math.floor(rand() * FILTERS.length)]!);
 
   beforeAll(async () => {
     store = await SegmentStore.open(options(dir, { ...STORE, scanThreads: 2 }));
@@ -56,7 +44,7 @@ describe('storage node > segment store > scan threads', () => {
   it('answers random filtered reads, snapshots and limits like the model, with the frames decoded on the threads', async () => {
     const rand = rng(42);
     for (let i = 0; i < 120; i++) {
-      const r = randomRead(rand);
+      const r = randomFilteredRead(rand);
       expect(await collect(store, r)).toEqual(model.expect(r));
     }
     expect(store.framesScannedOnThreads()).toBeGreaterThan(100);
@@ -73,7 +61,7 @@ describe('storage node > segment store > scan threads', () => {
 
   it('runs many filtered reads at once, each answered whole', async () => {
     const rand = rng(43);
-    const reads = Array.from({ length: 16 }, () => ({ ...randomRead(rand), limit: 1_000_000 }));
+    const reads = Array.from({ length: 16 }, () => ({ ...randomFilteredRead(rand), limit: 1_000_000 }));
     const answers = await Promise.all(reads.map((r) => collect(store, r)));
     reads.forEach((r, i) => expect(answers[i]).toEqual(model.expect(r)));
   });

@@ -147,6 +147,26 @@ export function randomBlocks(model: Model, rand: () => number, partitions: numbe
   return out;
 }
 
+/**
+ * A random read of the blocks `randomBlocks` writes to partitions 0 and 1 (160 a partition or
+ * fewer): either tenant, any matcher set, ranges bounded or not, both directions, small limits,
+ * snapshots; with `needle`, of the lines that hold it.
+ */
+export function randomRead(rand: () => number, needle?: string): ReadRequest {
+  const a = T0 + BigInt(Math.floor(rand() * 1700) - 100);
+  return req({
+    tenant: rand() < 0.8 ? 'acme' : 'globex',
+    matchers: MATCHER_SETS[Math.floor(rand() * MATCHER_SETS.length)]!,
+    start: rand() < 0.2 ? -(1n << 63n) : a,
+    end: rand() < 0.2 ? 1n << 63n : a + BigInt(1 + Math.floor(rand() * 900)),
+    direction: rand() < 0.5 ? 'forward' : 'backward',
+    limit: rand() < 0.3 ? 1 + Math.floor(rand() * 30) : 1_000_000,
+    maxOffsets: rand() < 0.3 ? new Map([[0, BigInt(Math.floor(rand() * 160))], [1, BigInt(Math.floor(rand() * 160))]]) : undefined,
+    lineFilter: needle === undefined ? undefined : (line) => line.includes(needle),
+    mustContain: needle === undefined ? undefined : [Buffer.from(needle)],
+  });
+}
+
 /** Writes each partition's blocks `chunk` at a time, as the consumer does. */
 export async function writeAll(store: SegmentStore, byPartition: Map<number, IncomingBlock[]>, chunk = 3): Promise<void> {
   for (const [p, blocks] of byPartition) {

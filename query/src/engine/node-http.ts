@@ -45,8 +45,7 @@ export function nodeRequest(url: string, init: NodeRequestInit): Promise<NodeRes
       reject(err);
     });
     req.on('response', (res) => {
-      res.on('end', done);
-      res.on('error', done);
+      // Emitted once the answer ended or failed.
       res.on('close', done);
       resolve({
         status: res.statusCode ?? 0,

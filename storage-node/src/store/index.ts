@@ -42,6 +42,7 @@ import { type ApplyResult, type IncomingBlock, Writer } from './writer';
 export type { CompactionCounts } from './compactor';
 export type { ReadStats, StoredEntry } from './merge';
 export type { FrameScanRequest, HeadFrame, ReadRequest, SeriesRequest, StoredFrame } from './reader';
+export { lineFilterFields } from './reader';
 export type { ApplyResult, IncomingBlock } from './writer';
 export type { LoadedSegment, PartitionListing, StagedPartition } from './transfer';
 

@@ -6,7 +6,7 @@
  */
 import { BlockFormatError } from '../../../core/src/errors';
 import type { Labels } from '../../../core/src/labels';
-import type { LineFilter } from '../../../core/src/logql';
+import { compileLineFilter, type LineFilter, requiredSubstrings } from '../../../core/src/logql';
 import type { CompiledMatcher } from '../../../core/src/matchers';
 import type { EntryPosition } from '../../../core/src/position';
 import { NeedleSet, checkStoredFrameVersion } from '../../../core/src/stored-frame';
@@ -42,6 +42,12 @@ export interface ReadRequest {
   mustContain?: readonly Uint8Array[];
   /** The LogQL line filters `lineFilter` was compiled from: with them, a store with scan threads filters frames on those. */
   scanFilters?: readonly LineFilter[];
+}
+
+/** What a read that keeps only lines passing `filters` carries: the compiled filter, the substrings it requires, the filters for the scan threads. */
+export function lineFilterFields(filters: readonly LineFilter[]): Pick<ReadRequest, 'lineFilter' | 'mustContain' | 'scanFilters'> {
+  if (filters.length === 0) return {};
+  return { lineFilter: compileLineFilter(filters)!, mustContain: requiredSubstrings(filters).map((s) => Buffer.from(s, 'utf8')), scanFilters: filters };
 }
 
 /** A scan of the stored frames of a tenant's matching streams, stream by stream, in no order across streams. */
