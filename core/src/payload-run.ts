@@ -8,7 +8,6 @@
  * Timestamps come as whole seconds and nanoseconds (what protobuf Timestamps hold): the delta of
  * two entries less than ~52 days apart is exact in a double, so only a larger one takes BigInt.
  */
-import type { ByteSource } from './byte-source';
 import { Writer } from './byte-writer';
 import type { BlockEntry } from './block-format';
 import { parsePayload } from './frame-payload';
@@ -58,10 +57,10 @@ export class RunWriter {
   /** The pre-encoded attrs of the frame format for "no attributes". */
   static readonly NO_ATTRS: Uint8Array = Uint8Array.of(0);
 
-  /** Appends one entry: its line the bytes [start, end) of `src` (valid UTF-8, checked by the caller), `attrs` its attributes as the frame format writes them. */
-  append(seconds: number, nanos: number, src: ByteSource, start: number, end: number, attrs: Uint8Array): void {
+  /** Appends one entry: its line's bytes (valid UTF-8, checked by the caller), `attrs` its attributes as the frame format writes them. */
+  append(seconds: number, nanos: number, line: Uint8Array, attrs: Uint8Array): void {
     const w = this.w;
-    const length = end - start;
+    const length = line.length;
     w.reserve(20 + length + attrs.length);
     if (this.entries === 0) {
       this.firstSeconds = this.minSeconds = this.maxSeconds = seconds;
@@ -81,7 +80,7 @@ export class RunWriter {
     this.lastSeconds = seconds;
     this.lastNanos = nanos;
     w.varint(length);
-    src.copyTo(w.buf, w.pos, start, end);
+    w.buf.set(line, w.pos);
     w.pos += length;
     // Most entries have no attributes (one zero byte): a store, not a copy call.
     if (attrs.length === 1) w.buf[w.pos++] = attrs[0]!;

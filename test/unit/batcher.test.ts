@@ -1,7 +1,6 @@
 import { Batcher, type BatcherOptions, type OutgoingBlock, type PendingBlock } from '../../ingest/src/batcher';
 import type { BlockInput } from '../../core/src/block-format';
 import { SiltError } from '../../core/src/errors';
-import { ByteSource } from '../../core/src/byte-source';
 import { RunWriter } from '../../core/src/payload-run';
 
 interface Sent {
@@ -177,7 +176,7 @@ describe('ingest > batcher', () => {
   it('adds payload runs whole, cutting blocks between runs at the caps and placing each among the objects', async () => {
     const { batcher, sent, inputs, ack } = setup({ maxBlockEntries: 5 });
     const w = new RunWriter();
-    for (let i = 0; i < 3; i++) w.append(1, i, new ByteSource(Buffer.from(`run ${i}`)), 0, `run ${i}`.length, RunWriter.NO_ATTRS);
+    for (let i = 0; i < 3; i++) w.append(1, i, Buffer.from(`run ${i}`), RunWriter.NO_ATTRS);
     const [run] = w.finish();
     const blocks = new Set<PendingBlock>();
     batcher.add(0, 't', 'k', { a: '1' }, entries(2), blocks);

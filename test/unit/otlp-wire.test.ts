@@ -140,6 +140,45 @@ describe('ingest > otlp wire > parse', () => {
     expect(r.lineBytes).toEqual(r.streams.map((s) => entriesOf(s).reduce((n, e) => n + Buffer.byteLength(e.line), 0)));
   });
 
+  it('maps a plain record (timestamp, severity, string body) as the whole decode maps it, every near variant too', () => {
+    const body = (text: string | Uint8Array): Field => sub(5, len(1, text));
+    const variants: Field[][] = [
+      [fixed64(1, T), varint(2, 9), len(3, 'INFO'), body('plain')],
+      [varint(2, 9), len(3, 'INFO'), body('no time: the receive time')],
+      [fixed64(11, T + 5n), varint(2, 9), body('observed time only')],
+      [fixed64(1, T), fixed64(11, T + 5n), body('both times: observed_timestamp')],
+      [fixed64(1, T), varint(2, 2147483647), len(3, 'X'), body('the largest severity')],
+      [fixed64(1, T), varint(2, -3), body('a negative severity')],
+      [fixed64(1, T), varint(2, 9), len(3, ''), body('empty severity text')],
+      [fixed64(1, T), len(3, BAD_UTF8), body('bad severity text')],
+      [fixed64(1, T), varint(2, 9), body(BAD_UTF8)],
+      [fixed64(1, T), len(3, BAD_UTF8), body(BAD_UTF8)],
+      [fixed64(1, T - 30n * 86_400n * S), body('too old')],
+      [fixed64(1, 1n << 63n), body('past int64')],
+      [fixed64(1, T), varint(2, 9), body('x'.repeat(300_000))],
+      [fixed64(1, T), varint(99, 1), body('an unknown field')],
+      [fixed64(1, T), varint(7, 0), body('dropped count 0 on the wire')],
+      [fixed64(1, T), varint(7, 3), fixed32(8, 1), body('a dropped count and flags')],
+      [fixed64(1, T), len(9, Buffer.alloc(16)), body('an all-zero trace id')],
+      [fixed64(1, T), len(12, ''), body('an empty event name')],
+      [fixed64(1, T), body('first'), body('second body wins')],
+      [fixed64(1, T), sub(5, varint(3, 7))],
+      [fixed64(1, T), varint(2, 5), varint(2, 17), len(3, 'A'), len(3, 'B'), body('the last severity wins')],
+    ];
+    const records = variants.map((fields) => record(...fields));
+    const request = wire(sub(1, sub(1, kv(1, 'service.name', len(1, 'svc'))), sub(2, ...records)));
+    // A last resource after its scope_logs makes the walk throw, so the same records are mapped off the whole decode.
+    const late = wire(sub(1, sub(2, record(fixed64(1, T), body('late'))), sub(1, kv(1, 'service.name', len(1, 'late')))));
+    const viaWalk = parse(request);
+    const viaDecode = parse(Buffer.concat([request, late]));
+    expect(viaDecode.streams.map((s) => s.labels)).toEqual([{ service_name: 'svc' }, { service_name: 'late' }]);
+    expect(viaWalk.rejected).toEqual(viaDecode.rejected);
+    expect(viaWalk.rejected.map((r) => `${r.entry}:${r.code}`)).toEqual(['7:SILT_INVALID_UTF8', '8:SILT_INVALID_UTF8', '9:SILT_INVALID_UTF8', '10:SILT_TOO_OLD', '11:SILT_BAD_TIMESTAMP', '12:SILT_LINE_TOO_LONG']);
+    expect(entriesOf(viaWalk.streams[0]!)[9]!.attrs).toEqual({ dropped_attributes_count: '3', flags: '1' });
+    expect(entriesOf(viaWalk.streams[0]!)).toEqual(entriesOf(viaDecode.streams[0]!));
+    expect(viaWalk.accepted).toBe(variants.length - 6);
+  });
+
   it('counts the lines’ bytes by their wire length when every body is one string (or none)', () => {
     const r = parse(wire(sub(1, sub(2, record(fixed64(1, T), sub(5, len(1, 'zwölf'))), record(fixed64(1, T)), record(fixed64(1, T), sub(5, len(1, '€'))))), sub(1, sub(1, kv(1, 'service.name', len(1, 'b'))), sub(2, record(fixed64(1, T), sub(5, len(1, 'abc')))))));
     expect(r.streams.map((s) => entriesOf(s).map((e) => e.line))).toEqual([['zwölf', '', '€'], ['abc']]);

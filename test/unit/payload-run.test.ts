@@ -1,5 +1,4 @@
 import { decodeBlock, encodeBlock, type BlockEntry } from '../../core/src/block-format';
-import { ByteSource } from '../../core/src/byte-source';
 import { RunWriter, encodeAttrs, runEntries, type PayloadRun } from '../../core/src/payload-run';
 
 const S = 1_000_000_000n;
@@ -8,7 +7,7 @@ const ns = (seconds: number, nanos: number): bigint => BigInt(seconds) * S + Big
 /** Writes `entries` (seconds, nanos, line, attrs) as runs. */
 function runsOf(entries: [number, number, string, Record<string, string>?][]): PayloadRun[] {
   const w = new RunWriter();
-  for (const [seconds, nanos, line, attrs] of entries) w.append(seconds, nanos, new ByteSource(Buffer.from(line)), 0, Buffer.byteLength(line), attrs ? encodeAttrs(attrs) : RunWriter.NO_ATTRS);
+  for (const [seconds, nanos, line, attrs] of entries) w.append(seconds, nanos, Buffer.from(line), attrs ? encodeAttrs(attrs) : RunWriter.NO_ATTRS);
   return w.finish();
 }
 

@@ -443,7 +443,7 @@ class BulkParser {
     }
     if (!(ts === TS_IN_BODY ? (b.whenRfc3339(this.body, this.tsStart, this.tsEnd) ?? b.when(this.tsText())) : b.when(ts))) return this.fail(i, b.code, b.reason);
     const { seconds, nanos } = b.at;
-    const ok = text !== null ? b.addText(slot, seconds, nanos, text, attrs) : b.addBytes(slot, seconds, nanos, this.source, from, to, attrs, true);
+    const ok = text !== null ? b.addText(slot, seconds, nanos, text, attrs) : b.addBytes(slot, seconds, nanos, this.source.range(from, to), attrs, true);
     if (!ok) this.fail(i, b.code, b.reason);
   }
 

@@ -285,7 +285,7 @@ class ProtobufMapper implements PushVisitor {
     }
     // A walked line goes from the body to the frame as bytes: no string, entry or BigInt for it.
     if (walked) {
-      if (!b.addBytes(slot, seconds, nanos, this.source, e.lineStart!, e.lineEnd!, attrs ?? undefined)) b.reject(i, j, b.code, b.reason);
+      if (!b.addBytes(slot, seconds, nanos, this.source.range(e.lineStart!, e.lineEnd!), attrs ?? undefined)) b.reject(i, j, b.code, b.reason);
       return;
     }
     // Entries of a batch mostly share their second: its nanosecond base is computed once.

@@ -35,6 +35,11 @@ export interface LogsVisitor {
 
 /** What the walk reads of a record in place of protobufjs's objects, to spare a Long, a bigint or a string per record. */
 export interface RecordWire {
+  /**
+   * True when the record has no fields but `time_unix_nano` or `observed_time_unix_nano` (not
+   * both), `severity_number`, `severity_text` and a body of one string (unknown fields aside).
+   */
+  plain: boolean;
   /** Where the bytes of a body that is one string are in the walked body (unchecked: they may not be UTF-8); −1 when it is not one string. */
   bodyStart: number;
   bodyEnd: number;
@@ -59,6 +64,11 @@ interface RecordFields {
   eventName: unknown;
 }
 
+/** The LogRecord fields a plain record may have (see RecordWire.plain), as bits by field number; unknown fields 4 and 13–31 are skipped as they always are. */
+const PLAIN_FIELDS = ~((1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 12));
+/** time_unix_nano and observed_time_unix_nano. */
+const BOTH_TIMES = (1 << 1) | (1 << 11);
+
 /** A record without attributes: never written to, so records share it. */
 const NO_ATTRIBUTES: unknown[] = [];
 
@@ -75,7 +85,7 @@ class Walker {
     spanId: undefined,
     eventName: undefined,
   };
-  private readonly wire: RecordWire = { bodyStart: -1, bodyEnd: -1, timeLow: 0, timeHigh: 0, observedLow: 0, observedHigh: 0 };
+  private readonly wire: RecordWire = { plain: false, bodyStart: -1, bodyEnd: -1, timeLow: 0, timeHigh: 0, observedLow: 0, observedHigh: 0 };
   /** The AnyValue of a record whose body is one string_value (reused, as the record is; its text is left on the wire). */
   private readonly stringBody: { stringValue: unknown } = { stringValue: undefined };
   private readonly r: protobuf.Reader;
@@ -167,9 +177,13 @@ class Walker {
     rec.spanId = undefined;
     rec.eventName = undefined;
     const outer = enter(r, length);
+    // Bit n set: field n was on the wire (fields past 31 are unknown ones: skipped, never set).
+    let seen = 0;
     while (r.pos < r.len) {
       const t = r.uint32();
-      switch (t >>> 3) {
+      const field = t >>> 3;
+      if (field < 32) seen |= 1 << field;
+      switch (field) {
         case 1:
           // fixed64 as protobufjs reads it (past the end, fixed32 throws), little-endian halves.
           wire.timeLow = r.fixed32();
@@ -212,6 +226,7 @@ class Walker {
       }
     }
     leave(r, outer);
+    wire.plain = (seen & ~PLAIN_FIELDS) === 0 && wire.bodyStart >= 0 && (seen & BOTH_TIMES) !== BOTH_TIMES;
     this.visit.record(rec as unknown as OtlpMessage, wire);
   }
 

@@ -20,6 +20,7 @@
  * SiltError. Pure logic on ingest's hot path: labels are validated once per resource and scope
  * attributes rendered once per scope.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Labels } from '../../../core/src/labels';
 import { BadRequestError, SiltError } from '../../../core/src/errors';
 import { parseTimestamp, splitHalves, splitNs, type SecondsAndNanos } from '../../../core/src/time';
@@ -214,6 +215,7 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
   }
   const r = record;
   let line = '';
+  let bytes: Uint8Array | null = null;
   let ts: bigint | undefined;
   let attrs: Record<string, string> | undefined;
   // Properties are read by name (lowerCamelCase, else the proto name JSON may use): protobufjs
@@ -246,7 +248,7 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     const spanId = idHex(r.spanId ?? r.span_id, 8, 'spanId');
     const eventName = text(r.eventName ?? r.event_name, 'eventName', 'SILT_BAD_ENTRY');
     if (walked !== null && walked.wire.bodyStart >= 0) {
-      if (!walked.src.isUtf8(walked.wire.bodyStart, walked.wire.bodyEnd)) throw new BadRequestError('SILT_INVALID_UTF8', 'body is not valid UTF-8');
+      bytes = bodyBytes(walked);
     } else {
       line = valueText(r.body, 'body', 'SILT_BAD_ENTRY');
     }
@@ -273,8 +275,40 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     else b.add(slot, e);
     return;
   }
+  addWalked(b, slot, walked.wire, bytes, line, attrs, stream, entry);
+}
+
+/** The string body of a walked record as a view of the wire, once its UTF-8 is checked. */
+function bodyBytes(walked: Walked): Uint8Array {
+  const bytes = walked.src.range(walked.wire.bodyStart, walked.wire.bodyEnd);
+  if (!isUtf8(bytes)) throw new BadRequestError('SILT_INVALID_UTF8', 'body is not valid UTF-8');
+  return bytes;
+}
+
+/**
+ * `addRecord` for a walked record that holds nothing but a timestamp, a severity and a string
+ * body (RecordWire.plain), which is most records: the same checks in the same order, less the
+ * ones for fields it does not have.
+ */
+function addPlainRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, r: OtlpMessage, stream: number, entry: number, walked: Walked): void {
+  let attrs: Record<string, string>;
+  let bytes: Uint8Array;
+  try {
+    // From the wire, a severity number is an int32 already and its text a string, INVALID_TEXT or absent.
+    const severityText = text(r.severityText, 'severityText', 'SILT_BAD_ENTRY');
+    bytes = bodyBytes(walked);
+    attrs = shared.of((r.severityNumber as number | undefined) ?? 0, severityText);
+  } catch (err) {
+    const refusal = refusalOf(err);
+    b.reject(stream, entry, refusal.code, refusal.reason);
+    return;
+  }
+  addWalked(b, slot, walked.wire, bytes, '', attrs, stream, entry);
+}
+
+/** Adds a walked record's entry to the slot's runs: `bytes` its body off the wire, else `line`. */
+function addWalked(b: PushBuilder, slot: StreamSlot, w: RecordWire, bytes: Uint8Array | null, line: string, attrs: Record<string, string> | undefined, stream: number, entry: number): void {
   // The record's time, else its observed time, else the receive time (0 is absent).
-  const w = walked.wire;
   const timed = (w.timeLow | w.timeHigh) !== 0;
   const low = timed ? w.timeLow : w.observedLow;
   const high = timed ? w.timeHigh : w.observedHigh;
@@ -283,12 +317,12 @@ function addRecord(b: PushBuilder, slot: StreamSlot, shared: SharedAttributes, b
     b.reject(stream, entry, 'SILT_BAD_TIMESTAMP', badTimestampReason(uint64Of(low, high)));
     return;
   } else splitHalves(low, high, SPLIT);
-  const ok = w.bodyStart >= 0 ? b.addBytes(slot, SPLIT.seconds, SPLIT.nanos, walked.src, w.bodyStart, w.bodyEnd, attrs, true) : b.addText(slot, SPLIT.seconds, SPLIT.nanos, line, attrs);
+  const ok = bytes !== null ? b.addBytes(slot, SPLIT.seconds, SPLIT.nanos, bytes, attrs, true) : b.addText(slot, SPLIT.seconds, SPLIT.nanos, line, attrs);
   if (!ok) b.reject(stream, entry, b.code, b.reason);
 }
 
 /** The wire of no record yet. */
-const NO_WIRE: RecordWire = { bodyStart: -1, bodyEnd: -1, timeLow: 0, timeHigh: 0, observedLow: 0, observedHigh: 0 };
+const NO_WIRE: RecordWire = { plain: false, bodyStart: -1, bodyEnd: -1, timeLow: 0, timeHigh: 0, observedLow: 0, observedHigh: 0 };
 
 /** The high 32 bits of MAX_TIMESTAMP_NS (2^63 − 1): a fixed64 whose high half is above it is out of range. */
 const MAX_HIGH_HALF = 0x7fffffff;
@@ -344,7 +378,9 @@ class RecordMapper implements LogsVisitor {
       return;
     }
     this.walked.wire = wire;
-    addRecord(this.b, (this.mapped as MappedResource).slot, this.shared!, base, record, this.index, this.entry++, this.walked);
+    const slot = (this.mapped as MappedResource).slot;
+    if (wire.plain) addPlainRecord(this.b, slot, this.shared!, record, this.index, this.entry++, this.walked);
+    else addRecord(this.b, slot, this.shared!, base, record, this.index, this.entry++, this.walked);
   }
 }
 

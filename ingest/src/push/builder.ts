@@ -8,7 +8,7 @@ import type { IngestSettings } from '../../../core/src/config';
 import { isWellFormedString, labelsProblem } from '../../../core/src/label-set';
 import { labelsKey, type Labels } from '../../../core/src/labels';
 import { RunWriter, encodeAttrs, type PayloadRun } from '../../../core/src/payload-run';
-import { ByteSource } from '../../../core/src/byte-source';
+import { isUtf8 } from 'node:buffer';
 import { LAST_SAFE_SECOND, parseTimestamp, rfc3339Bytes, splitNs, splitTimestamp, type SecondsAndNanos } from '../../../core/src/time';
 
 /** Validation limits of a push (from `IngestSettings`, times in ns). */
@@ -291,18 +291,18 @@ export class PushBuilder {
   }
 
   /**
-   * Validates one entry read as bytes — its line (bytes [start, end) of the request's `src`), its timestamp in whole seconds
+   * Validates one entry read as bytes — its line (a view of the request body's bytes), its timestamp in whole seconds
    * and nanoseconds (nanos in [0, 1e9)) — and writes it into the slot's runs, with no object per
    * entry; false, with `code`/`reason` set, when refused (for the reasons, in the order, `entry`
    * has; `utf8Checked` when the caller has checked the line's UTF-8 already). A slot takes entries
    * this way (or `addText`) or through `add`, not both.
    */
-  addBytes(slot: StreamSlot, seconds: number, nanos: number, src: ByteSource, start: number, end: number, attrs?: Record<string, string>, utf8Checked = false): boolean {
-    if (!utf8Checked && !src.isUtf8(start, end)) return this.refuse('SILT_INVALID_UTF8', 'line is not valid UTF-8');
-    const length = end - start;
+  addBytes(slot: StreamSlot, seconds: number, nanos: number, line: Uint8Array, attrs?: Record<string, string>, utf8Checked = false): boolean {
+    if (!utf8Checked && !isUtf8(line)) return this.refuse('SILT_INVALID_UTF8', 'line is not valid UTF-8');
+    const length = line.length;
     const max = this.limits.maxLineBytes;
     if (length > max) return this.refuse('SILT_LINE_TOO_LONG', `line is ${length} bytes, over the ${max}-byte limit`);
-    return this.toRun(slot, seconds, nanos, src, start, end, attrs);
+    return this.toRun(slot, seconds, nanos, line, attrs);
   }
 
   /** `addBytes` for a line that is a string (a structured body rendered as JSON, say), among entries added as bytes. */
@@ -311,10 +311,10 @@ export class PushBuilder {
     const length = byteLength(line);
     if (length > max) return this.refuse('SILT_LINE_TOO_LONG', `line is ${length} bytes, over the ${max}-byte limit`);
     if (!isWellFormedString(line)) return this.refuse('SILT_INVALID_UTF8', LONE_SURROGATE);
-    return this.toRun(slot, seconds, nanos, new ByteSource(Buffer.from(line)), 0, length, attrs);
+    return this.toRun(slot, seconds, nanos, Buffer.from(line), attrs);
   }
 
-  private toRun(slot: StreamSlot, seconds: number, nanos: number, src: ByteSource, start: number, end: number, attrs: Record<string, string> | undefined): boolean {
+  private toRun(slot: StreamSlot, seconds: number, nanos: number, line: Uint8Array, attrs: Record<string, string> | undefined): boolean {
     if (!this.within(seconds, nanos)) return false;
     let encoded = RunWriter.NO_ATTRS;
     if (attrs !== undefined) {
@@ -329,10 +329,10 @@ export class PushBuilder {
       encoded = this.lastAttrsBytes ??= this.lastAttrsCount === 0 ? RunWriter.NO_ATTRS : encodeAttrs(attrs);
     }
     slot.stream ??= this.group(slot.key, slot.labels);
-    (slot.runs ??= new RunWriter()).append(seconds, nanos, src, start, end, encoded);
+    (slot.runs ??= new RunWriter()).append(seconds, nanos, line, encoded);
     this.accepted++;
     this.counted++;
-    slot.lineBytes += end - start;
+    slot.lineBytes += line.length;
     return true;
   }
 
