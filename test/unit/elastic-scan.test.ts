@@ -33,6 +33,8 @@ function random(seed: number): () => number {
 const KEYS = ['message', 'log', 'msg', '@timestamp', 'timestamp', 'host', 'name', 'service', 'level', 'host.name', 'service.name', 'log.level', 'a', 'a.b', 'b', '0', '12', 'constructor', 'toString', '', 'x y'];
 const STRINGS = ['GET / 200', 'x', '2026-11-26T03:59:00.123456Z', '2026-11-26', '2026-11-26T03:59:00', 'not a time', 'api', 'web', 'warn', 'a\tb'];
 const OTHERS = ['42', '-1.5e3', 'true', 'false', '[1,"a"]', '[]', '"say \\"hi\\""', '"tab\\tescaped"', '{"__proto__":"p"}', '"\\u0041"'];
+// Escapes of every kind JSON has, some decoding past ASCII or to a lone surrogate, and ones it does not have.
+OTHERS.push('"a\\/b\\\\c\\b\\f\\n\\r"', '"caf\\u00e9"', '"\\ud800 alone"', '"nul \\u0000"', '"\\u00"', '"\\u12G4"', '"\\x"', '"ends \\"', '"2026-11-26T03:59:00\\u002e123Z"');
 // Long strings (read four bytes at a time) with a raw control character, an escape, or nothing, at every offset within a word.
 for (const n of [9, 10, 11, 12, 29, 30, 31, 32]) {
   OTHERS.push(`"${'a'.repeat(n)}\t${'b'.repeat(40)}"`, `"${'a'.repeat(n)}\\"${'b'.repeat(40)}"`, `"${'a'.repeat(n)}\u0001"`);
@@ -169,11 +171,31 @@ describe('ingest > elastic bulk > documents read without JSON.parse', () => {
     for (const slice of [1, 100, 300]) expect(shown(await parseBulkInSlices(body, { pathIndex: undefined, mapping: DEFAULTS }, NOW, limits, slice), false)).toBe(shown(whole, false));
   });
 
-  it('reads documents with escapes, numbers, arrays, __proto__ or a broken syntax the JSON.parse way, with its errors', () => {
-    const docs = ['{"message":"say \\"hi\\""}', '{"message":"n","n":1}', '{"message":"a","tags":["x"]}', '{"__proto__":"p","message":"m"}', '{"message":"cut', '{"message":"x",}', '{"message":"tab\there"}', '{} x', ' {"message" : "spaced"} '];
+  it('reads a document whose values have escapes without JSON.parse of the whole document, its line as the decoded text', () => {
+    const docs = ['{"message":"say \\"hi\\" \\u00e9","service":{"name":"a\\/b"}}', '{"message":"plain","service":{"name":"a\\/b"}}', '{"message":"tab\\tthen","@timestamp":"2026-11-26T03:59:00\\u002e5Z"}'];
+    compare(docs, DEFAULTS);
+    const [ascii] = bodies(docs);
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const r = parseBulk(ascii, { pathIndex: undefined, mapping: DEFAULTS }, NOW, limits);
+      expect(r.push.streams.map((s) => [s.labels.service_name, entriesOf(s).map((e) => e.line)])).toEqual([
+        ['a/b', ['say "hi" é']],
+        ['a/b', ['plain']],
+        [undefined, ['tab\tthen']],
+      ]);
+      expect(entriesOf(r.push.streams[2]!)[0]!.ts).toBe(parseTimestamp('2026-11-26T03:59:00.5Z'));
+      // Only the action lines (one per distinct line) and the escaped strings are parsed.
+      expect(parse.mock.calls.every(([text]) => !String(text).startsWith('{"message"'))).toBe(true);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('reads documents with escaped keys, numbers, arrays, __proto__ or a broken syntax the JSON.parse way, with its errors', () => {
+    const docs = ['{"mess\\u0061ge":"escaped key"}', '{"message":"say \\"hi\\""}', '{"message":"n","n":1}', '{"message":"a","tags":["x"]}', '{"__proto__":"p","message":"m"}', '{"message":"cut', '{"message":"x",}', '{"message":"tab\there"}', '{} x', ' {"message" : "spaced"} '];
     compare(docs, DEFAULTS);
     const [ascii] = bodies(docs);
     const r = parseBulk(ascii, { pathIndex: undefined, mapping: DEFAULTS }, NOW, limits);
-    expect(r.items.map((i) => i.code)).toEqual([null, null, null, null, 'SILT_MALFORMED_JSON', 'SILT_MALFORMED_JSON', 'SILT_MALFORMED_JSON', 'SILT_MALFORMED_JSON', null]);
+    expect(r.items.map((i) => i.code)).toEqual([null, null, null, null, null, 'SILT_MALFORMED_JSON', 'SILT_MALFORMED_JSON', 'SILT_MALFORMED_JSON', 'SILT_MALFORMED_JSON', null]);
   });
 });

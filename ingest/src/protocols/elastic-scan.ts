@@ -6,9 +6,11 @@
  * ranges of its values; the mapping of a shape (its plan) is worked out once, by the bulk parser's
  * own mapper run on a stand-in document of that shape, and the document's entry is then built from
  * its ranges. The scan takes only what JSON.parse reads the same way a byte at a time: an object
- * whose values are strings without escapes or control characters, null, or such objects; keys
- * likewise (but never `__proto__`, which JSON.parse stores as a key where assignment would not).
- * Anything else (numbers, booleans, arrays, escapes, deep nesting) goes the JSON.parse way.
+ * whose values are strings without control characters, null, or such objects; keys likewise but
+ * without escapes (and never `__proto__`, which JSON.parse stores as a key where assignment would
+ * not). A value with escapes (a line quoting something, say) is decoded by JSON.parse alone, and
+ * goes to the frame as that text instead of as its bytes. Anything else (numbers, booleans, arrays,
+ * escaped keys, deep nesting, an escape JSON does not have) goes the JSON.parse way.
  */
 import type { BulkMapping } from './elastic-mapping';
 
@@ -82,6 +84,13 @@ const MAX_SHAPES = 256;
 /** Shapes compared byte by byte before a signature is built. */
 const RECENT_SHAPES = 4;
 
+/** The characters after a backslash that JSON has besides `u`: " \ / b f n r t. */
+const SIMPLE_ESCAPES = [0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74];
+
+function isHexDigit(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
 }
@@ -100,6 +109,8 @@ export class DocumentScanner {
   private readonly keyEnd = new Int32Array(MAX_TOKENS);
   private readonly valueStart = new Int32Array(MAX_TOKENS);
   private readonly valueEnd = new Int32Array(MAX_TOKENS);
+  /** 1 for a string value with escapes: its text is JSON.parse's decoding of it, not its bytes. */
+  private readonly escaped = new Uint8Array(MAX_TOKENS);
   private readonly recent: Shape[] = [];
   /** The last planned document's layout, which the next one is tried against before a scan. */
   private template: Template | null = null;
@@ -123,7 +134,15 @@ export class DocumentScanner {
 
   /** The text of token `t`'s value in the last scanned document. */
   text(t: number): string {
-    return (this.body as unknown as Latin1Slicing).latin1Slice(this.valueStart[t]!, this.valueEnd[t]!);
+    const body = this.body as unknown as Latin1Slicing;
+    // With its quotes, an escaped value is a JSON string whose every escape the scan checked.
+    if (this.escaped[t] === 1) return JSON.parse(body.latin1Slice(this.valueStart[t]! - 1, this.valueEnd[t]! + 1)) as string;
+    return body.latin1Slice(this.valueStart[t]!, this.valueEnd[t]!);
+  }
+
+  /** True when token `t`'s value has escapes: its bytes are not its text (see `text`). */
+  isEscaped(t: number): boolean {
+    return this.escaped[t] === 1;
   }
 
   /**
@@ -134,7 +153,7 @@ export class DocumentScanner {
   repeatedText(t: number): string {
     const start = this.valueStart[t]!;
     const end = this.valueEnd[t]!;
-    if (end - start > MAX_REPEATED_TEXT) return this.text(t);
+    if (end - start > MAX_REPEATED_TEXT || this.escaped[t] === 1) return this.text(t);
     const body = this.body;
     let hash = end - start;
     for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + body[i]!) | 0;
@@ -215,7 +234,7 @@ export class DocumentScanner {
       for (let j = 0; j < length; j++) if (body[p + j] !== body[from + j]) return false;
       p += length;
       if (k === tokens.length) break;
-      const q = this.stringEnd(p, end);
+      const q = this.valueStringEnd(p, end, tokens[k]!);
       if (q <= p) return false;
       this.valueStart[tokens[k]!] = p;
       this.valueEnd[tokens[k]!] = q;
@@ -270,7 +289,7 @@ export class DocumentScanner {
       c = body[i]!;
       if (c === 0x22) {
         const valueStart = i + 1;
-        i = this.stringEnd(valueStart, end);
+        i = this.valueStringEnd(valueStart, end, count);
         if (i < 0) return false;
         this.kinds[count] = i === valueStart ? EMPTY : STRING;
         this.valueStart[count] = valueStart;
@@ -326,6 +345,41 @@ export class DocumentScanner {
       const c = body[i]!;
       if (c === 0x22) return i;
       if (c < 0x20 || c === 0x5c) return -1;
+    }
+    return -1;
+  }
+
+  /** `stringEnd` for the value of token `t`, which may have escapes (noted in `escaped`); -1 when it has a control character or an escape JSON does not have. */
+  private valueStringEnd(i: number, end: number, t: number): number {
+    const plain = this.stringEnd(i, end);
+    this.escaped[t] = 0;
+    if (plain >= 0) return plain;
+    const escaped = this.escapedEnd(i, end);
+    if (escaped >= 0) this.escaped[t] = 1;
+    return escaped;
+  }
+
+  /** Index of the quote that ends a string with escapes whose text starts at `i` (each escape one JSON has), or -1. */
+  private escapedEnd(i: number, end: number): number {
+    const body = this.body;
+    while (i < end) {
+      const c = body[i]!;
+      if (c === 0x22) return i;
+      if (c < 0x20) return -1;
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      const e = body[i + 1];
+      if (e === 0x75) {
+        if (i + 6 > end) return -1;
+        for (let k = i + 2; k < i + 6; k++) if (!isHexDigit(body[k]!)) return -1;
+        i += 6;
+      } else if (e !== undefined && i + 1 < end && SIMPLE_ESCAPES.includes(e)) {
+        i += 2;
+      } else {
+        return -1;
+      }
     }
     return -1;
   }

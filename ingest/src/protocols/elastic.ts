@@ -397,11 +397,13 @@ class BulkParser {
   /** Maps a scanned document (see elastic-scan.ts) by its shape's plan, as `map` maps it parsed. */
   private mapPlanned(i: number, plan: DocumentPlan, start: number, end: number): void {
     const scanner = this.scanner!;
-    // The body is ASCII: a line's bytes are its text, copied to the frame as they are.
+    // The body is ASCII: a line's bytes are its text, copied to the frame as they are, unless it has escapes.
     const lineStart = plan.line >= 0 ? scanner.start(plan.line) : start;
     const lineEnd = plan.line >= 0 ? scanner.end(plan.line) : plan.line === EMPTY_TEXT ? start : end;
+    const lineText = plan.line >= 0 && scanner.isEscaped(plan.line) ? scanner.text(plan.line) : null;
     let ts: unknown = plan.ts === EMPTY_TEXT ? '' : undefined;
-    if (plan.ts >= 0) {
+    if (plan.ts >= 0 && scanner.isEscaped(plan.ts)) ts = esDate(scanner.text(plan.ts));
+    else if (plan.ts >= 0) {
       // Read from the body's bytes by `when`, or as text when they are not RFC 3339 with a zone.
       ts = TS_IN_BODY;
       this.tsStart = scanner.start(plan.ts);
@@ -418,7 +420,7 @@ class BulkParser {
       const t = plan.values[k]!;
       values[k] = t >= 0 ? scanner.repeatedText(t) : t === ABSENT ? undefined : '';
     }
-    this.add(i, null, lineStart, lineEnd, ts, attrs, values);
+    this.add(i, lineText, lineStart, lineEnd, ts, attrs, values);
   }
 
   /** The text of a timestamp left in the body (TS_IN_BODY), completed as Elasticsearch completes dates. */
