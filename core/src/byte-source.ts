@@ -11,7 +11,7 @@ export class ByteSource {
   private readonly buffer: ArrayBufferLike;
   private readonly offset: number;
 
-  constructor(readonly bytes: Uint8Array) {
+  constructor(bytes: Uint8Array) {
     this.buffer = bytes.buffer;
     this.offset = bytes.byteOffset;
   }
