@@ -370,12 +370,13 @@ export class DocumentScanner {
         i++;
         continue;
       }
-      const e = body[i + 1];
+      if (i + 1 >= end) return -1;
+      const e = body[i + 1]!;
       if (e === 0x75) {
         if (i + 6 > end) return -1;
         for (let k = i + 2; k < i + 6; k++) if (!isHexDigit(body[k]!)) return -1;
         i += 6;
-      } else if (e !== undefined && i + 1 < end && SIMPLE_ESCAPES.includes(e)) {
+      } else if (SIMPLE_ESCAPES.includes(e)) {
         i += 2;
       } else {
         return -1;

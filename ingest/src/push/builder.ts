@@ -4,11 +4,11 @@
  * refused for the same reasons with the same codes. Pure logic on ingest's hot path: labels are
  * validated once per distinct set, and an accepted entry costs one object.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IngestSettings } from '../../../core/src/config';
 import { isWellFormedString, labelsProblem } from '../../../core/src/label-set';
 import { labelsKey, type Labels } from '../../../core/src/labels';
 import { RunWriter, encodeAttrs, type PayloadRun } from '../../../core/src/payload-run';
-import { isUtf8 } from 'node:buffer';
 import { LAST_SAFE_SECOND, parseTimestamp, rfc3339Bytes, splitNs, splitTimestamp, type SecondsAndNanos } from '../../../core/src/time';
 
 /** Validation limits of a push (from `IngestSettings`, times in ns). */

@@ -134,6 +134,19 @@ interface SegmentRead {
   opening: Promise<RegistryEntry[]> | null;
 }
 
+/** A fetched frame that can contribute to the read: its value, key fields and value header. */
+interface WantedFrame {
+  value: Uint8Array;
+  k: K.FrameKeyFields;
+  h: K.FrameValueHeader;
+}
+
+/** One batch of a stream's frames: those wanted, and whether the stream had none left to give. */
+interface FrameBatch {
+  frames: WantedFrame[];
+  last: boolean;
+}
+
 /** One matching stream of one segment: an iterator over its frames in key order. */
 interface StreamRead {
   read: SegmentRead;
@@ -141,8 +154,8 @@ interface StreamRead {
   span: bigint;
   it: FrameCursor | null;
   /** The first fetch, started when the segment was expanded. */
-  pending: Promise<[Uint8Array, Uint8Array][]> | null;
-  buf: [Uint8Array, Uint8Array][];
+  pending: Promise<FrameBatch> | null;
+  buf: WantedFrame[];
   pos: number;
   done: boolean;
 }
@@ -380,37 +393,33 @@ class MergeState {
     if (r.live === 0 && this.held.delete(r)) this.handles.release(r.seg);
   }
 
-  /** The key and value header of a stream's fetched frame, or null when it cannot contribute to the read. */
-  private wanted(s: StreamRead, streamId: bigint, key: Uint8Array, value: Uint8Array): { k: K.FrameKeyFields; h: K.FrameValueHeader } | null {
+  /** A stream's fetched frame with its key fields and value header, or null when it cannot contribute to the read. */
+  private wanted(s: StreamRead, streamId: bigint, key: Uint8Array, value: Uint8Array): WantedFrame | null {
     const { start, end, forward, after, prefix } = this.ctx;
     const k = K.decodeFrameKey(key, prefix.length);
     const h = K.readFrameValueHeader(value);
     if (h.maxTs < start || h.minTs >= end) return null;
     // A compacted frame holds many offsets; its original frames are checked one by one once decoded.
-    if (h.layout === K.COMPACTED_VALUE_LAYOUT) return { k, h };
+    if (h.layout === K.COMPACTED_VALUE_LAYOUT) return { value, k, h };
     if (k.offset >= s.read.maxOffset) return null;
     if (after !== undefined) {
       const partition = s.read.seg.partition;
       if (forward && compareFramePlace(h.maxTs, streamId, partition, k.offset, k.frame, after) < 0) return null;
       if (!forward && compareFramePlace(h.minTs, streamId, partition, k.offset, k.frame, after) > 0) return null;
     }
-    return { k, h };
+    return { value, k, h };
   }
 
-  /** The next batch of a stream's frames; with scan threads, its frames the read will merge are offered to them as it arrives. */
-  private fetch(s: StreamRead, streamId: bigint): Promise<[Uint8Array, Uint8Array][]> {
-    const batch = s.it!.nextv(STREAM_BATCH);
-    const scan = this.ctx.scan;
-    if (scan === undefined) return batch;
-    return batch.then((frames) => {
-      const offered: [Uint8Array, K.FrameValueHeader][] = [];
-      for (const [key, value] of frames) {
-        const w = this.wanted(s, streamId, key, value);
-        if (w !== null) offered.push([value, w.h]);
-      }
-      scan.offer(offered);
-      return frames;
-    });
+  /** The next batch of a stream's frames, those wanted kept; with scan threads, they are offered to them as the batch arrives. */
+  private async fetch(s: StreamRead, streamId: bigint): Promise<FrameBatch> {
+    const raw = await s.it!.nextv(STREAM_BATCH);
+    const frames: WantedFrame[] = [];
+    for (const [key, value] of raw) {
+      const w = this.wanted(s, streamId, key, value);
+      if (w !== null) frames.push(w);
+    }
+    this.ctx.scan?.offer(frames);
+    return { frames, last: raw.length === 0 };
   }
 
   /** Reads a stream's next frame that can contribute and pushes it, then re-pushes the stream with a bound on its unread frames. */
@@ -425,22 +434,18 @@ class MergeState {
         if (s.done) break;
         const pending = s.pending;
         s.pending = null;
-        s.buf = await (pending ?? this.fetch(s, item.streamId));
+        const batch = await (pending ?? this.fetch(s, item.streamId));
+        s.buf = batch.frames;
         s.pos = 0;
-        if (s.buf.length === 0) {
-          s.done = true;
-          break;
-        }
+        s.done = batch.last;
+        continue;
       }
-      const [key, value] = s.buf[s.pos++]!;
+      const { value, k, h } = s.buf[s.pos++]!;
       if (s.pos >= s.buf.length && s.pending === null) {
         // Double buffering: the next batch is fetched while this one is merged.
         s.pending = this.fetch(s, item.streamId);
         s.pending.catch(() => undefined);
       }
-      const w = this.wanted(s, item.streamId, key, value);
-      if (w === null) continue;
-      const { k, h } = w;
       const compacted = h.layout === K.COMPACTED_VALUE_LAYOUT;
       const f = new Item();
       f.kind = ITEM_FRAME;
@@ -595,4 +600,3 @@ class MergeState {
     return true;
   }
 }
-

@@ -16,6 +16,12 @@ const SCAN_MIN_RAW_BYTES = 16 * 1024;
 // for the merge, bounded so that a read that stops early has not decoded far ahead.
 const SCANS_PER_THREAD = 4;
 
+/** A frame a read will merge, as the merge fetched it: its value and value header. */
+export interface OfferedFrame {
+  readonly value: Uint8Array;
+  readonly h: K.FrameValueHeader;
+}
+
 /** The scans of one read with line filters. */
 export class ScanAhead {
   /** Frames sent to the threads and not taken by the merge yet. */
@@ -23,7 +29,7 @@ export class ScanAhead {
   /** Fetched frames the read will merge, waiting for room on the threads. */
   private readonly waiting = new Set<Uint8Array>();
   /** The same, the first the merge reaches on top; a frame taken meanwhile stays until popped. */
-  private readonly queue: BinaryHeap<readonly [Uint8Array, K.FrameValueHeader]>;
+  private readonly queue: BinaryHeap<OfferedFrame>;
   /** Scans started before the merge reached their frame, by the frame's value. */
   private readonly early = new Map<Uint8Array, Promise<FrameScan>>();
 
@@ -34,7 +40,7 @@ export class ScanAhead {
     private readonly end: bigint,
     forward: boolean,
   ) {
-    this.queue = new BinaryHeap(forward ? (a, b) => a[1].minTs < b[1].minTs : (a, b) => a[1].maxTs > b[1].maxTs);
+    this.queue = new BinaryHeap<OfferedFrame>(forward ? (a, b) => a.h.minTs < b.h.minTs : (a, b) => a.h.maxTs > b.h.maxTs);
   }
 
   /** Whether a frame goes to the threads (else the merge decodes it itself). */
@@ -42,11 +48,11 @@ export class ScanAhead {
     return h.rawLength >= SCAN_MIN_RAW_BYTES;
   }
 
-  /** Offers fetched frames the read will merge (value and header); those the threads take are scanned as room allows. */
-  offer(frames: readonly (readonly [Uint8Array, K.FrameValueHeader])[]): void {
+  /** Offers fetched frames the read will merge; those the threads take are scanned as room allows. */
+  offer(frames: readonly OfferedFrame[]): void {
     for (const frame of frames) {
-      if (!this.takes(frame[1])) continue;
-      this.waiting.add(frame[0]);
+      if (!this.takes(frame.h)) continue;
+      this.waiting.add(frame.value);
       this.queue.push(frame);
     }
     this.pump();
@@ -80,7 +86,7 @@ export class ScanAhead {
   private pump(): void {
     const room = this.pool.threads * SCANS_PER_THREAD;
     while (this.ahead < room && this.queue.size > 0) {
-      const [value, h] = this.queue.pop()!;
+      const { value, h } = this.queue.pop()!;
       if (!this.waiting.delete(value)) continue;
       this.early.set(value, this.launch(value, h));
     }
