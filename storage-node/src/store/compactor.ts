@@ -9,6 +9,7 @@ import { crc32 } from 'node:zlib';
 import { BLOCK_FORMAT_VERSION, type BlockEntry, type EncodedFrame, decodeFrameBytes, encodeFrame } from '../../../core/src/block-format';
 import { FRAME_V2_VERSION, encodeFrameV2, withoutFilter } from '../../../core/src/frame-v2';
 import { storedFrameHeader } from '../../../core/src/stored-frame';
+import { FrameKeyList } from './frame-key-list';
 import * as K from './keys';
 import type { Registry } from './registry';
 import { type DelOp, type HandleCache, type Lifecycle, type Partitions, PerSegment, type PutOp, type Segment } from './segments';
@@ -55,8 +56,9 @@ export interface CompactionCounts {
 
 /** Small frames of one stream waiting to be compacted into one. */
 interface PendingFrames {
+  /** The tenant prefix, a copy of its own (for the reason FrameKeyList gives). */
   prefix: Buffer;
-  keys: Buffer[];
+  keys: FrameKeyList;
   entries: number;
   rawBytes: number;
   /** performance.now() when the last of them was noted. */
@@ -150,7 +152,11 @@ export class Compactor {
     let byStream = c.pending.get(tenant);
     if (byStream === undefined) c.pending.set(tenant, (byStream = new Map()));
     let p = byStream.get(streamId);
-    if (p === undefined) byStream.set(streamId, (p = { prefix, keys: [], entries: 0, rawBytes: 0, lastAt: 0 }));
+    if (p === undefined) {
+      const own = Buffer.alloc(prefix.length);
+      own.set(prefix);
+      byStream.set(streamId, (p = { prefix: own, keys: new FrameKeyList(key.length), entries: 0, rawBytes: 0, lastAt: 0 }));
+    }
     p.keys.push(key);
     p.entries += entries;
     p.rawBytes += rawBytes;
@@ -307,7 +313,7 @@ export class Compactor {
     const { seg, tenant, streamId } = job;
     if (seg.doomed) return;
     const prefix = job.frames.prefix;
-    const keys = [...job.frames.keys].sort(Buffer.compare);
+    const keys = job.frames.keys.keys().sort(Buffer.compare);
     const registryKey = K.streamKey(prefix, streamId);
     const db = await this.handles.acquire(seg);
     try {
