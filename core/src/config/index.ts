@@ -1,7 +1,22 @@
 /** Configuration of every Silt service: defaults, then an optional JSON file, then environment; validated once, then frozen. */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { ConfigError } from './errors';
+import { ConfigError } from '../errors';
+import {
+  type AuthConfig,
+  type CacheConfig,
+  DEFAULT_AUTH,
+  DEFAULT_CACHE,
+  DEFAULT_LIMITS,
+  type LimitsConfig,
+  OPEN_MAPS,
+  type PluginConfig,
+  RECORD_LISTS,
+  resolvePluginPaths,
+  validateTenancy,
+} from './tenancy';
+
+export * from './tenancy';
 
 /** Kafka connection and topic layout, shared by every service. */
 export interface KafkaConfig {
@@ -148,6 +163,11 @@ export interface SiltConfig {
   ingest: IngestSettings;
   storage: StorageSettings;
   query: QuerySettings;
+  auth: AuthConfig;
+  limits: LimitsConfig;
+  cache: CacheConfig;
+  /** Plugins every service loads, in this order, after the built-in auth and limits. */
+  plugins: PluginConfig[];
 }
 
 /** Built-in defaults, the first layer of every configuration. */
@@ -262,6 +282,10 @@ export const DEFAULT_CONFIG: SiltConfig = {
     maxTailBufferedEntries: 10000,
     tailMaxWaitMs: 100,
   },
+  auth: DEFAULT_AUTH,
+  limits: DEFAULT_LIMITS,
+  cache: DEFAULT_CACHE,
+  plugins: [],
 };
 
 /** Environment variables of the contract whose names are not derived from the key path. */
@@ -296,6 +320,7 @@ function envNames(): Map<string, string> {
   const walk = (obj: Record<string, unknown>, prefix: string[]): void => {
     for (const [k, v] of Object.entries(obj)) {
       const path = [...prefix, k];
+      if (RECORD_LISTS.has(path.join('.'))) continue;
       if (v !== null && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>, path);
       else names.set('SILT_' + path.map(snake).join('_'), path.join('.'));
     }
@@ -340,7 +365,10 @@ function merge(dst: Record<string, unknown>, src: Record<string, unknown>, prefi
     const path = prefix ? `${prefix}.${k}` : k;
     if (!(k in dst)) throw new ConfigError(`${origin}: unknown key "${path}"`, { key: path });
     const cur = dst[k];
-    if (cur !== null && typeof cur === 'object' && !Array.isArray(cur)) {
+    if (OPEN_MAPS.has(path)) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${origin}: "${path}" must be an object`, { key: path });
+      dst[k] = { ...(cur as Record<string, unknown>), ...(v as Record<string, unknown>) };
+    } else if (cur !== null && typeof cur === 'object' && !Array.isArray(cur)) {
       if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${origin}: "${path}" must be an object`, { key: path });
       merge(cur as Record<string, unknown>, v as Record<string, unknown>, path, origin);
     } else {
@@ -359,6 +387,7 @@ function validate(c: SiltConfig): void {
     for (const [k, d] of Object.entries(def)) {
       const key = prefix ? `${prefix}.${k}` : k;
       const v = obj[k];
+      if (RECORD_LISTS.has(key) || OPEN_MAPS.has(key)) continue;
       if (Array.isArray(d)) check(Array.isArray(v) && v.every((s) => typeof s === 'string'), key, 'must be a list of strings');
       else if (d !== null && typeof d === 'object') walk(v as Record<string, unknown>, d as Record<string, unknown>, key);
       else if (typeof d === 'number') check(typeof v === 'number' && Number.isFinite(v) && v >= 0, key, `must be a non-negative number, got ${JSON.stringify(v)}`);
@@ -366,6 +395,7 @@ function validate(c: SiltConfig): void {
     }
   };
   walk(c as unknown as Record<string, unknown>, DEFAULT_CONFIG as unknown as Record<string, unknown>, '');
+  validateTenancy(c);
   const ints: [string, number, number][] = [
     ['replicas', 1, 16],
     ['kafka.partitions', 1, 10000],
@@ -425,6 +455,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<SiltConfig> {
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${sources.file}: must hold a JSON object`);
     merge(config as unknown as Record<string, unknown>, parsed as Record<string, unknown>, '', `config file ${sources.file}`);
+    if (Array.isArray(config.plugins)) resolvePluginPaths(config.plugins, sources.file);
   }
   const env = sources.env ?? {};
   for (const [name, path] of envNames()) {
