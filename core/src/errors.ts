@@ -66,6 +66,20 @@ export class UnavailableError extends SiltError {
   }
 }
 
+/** The request carries no valid credentials where auth is on (401). */
+export class UnauthorizedError extends SiltError {
+  constructor(message: string) {
+    super('SILT_UNAUTHORIZED', 401, false, message);
+  }
+}
+
+/** The request's key is valid but lacks the scope, or the tenant, it asks for (403). */
+export class ForbiddenError extends SiltError {
+  constructor(code: 'SILT_SCOPE_FORBIDDEN' | 'SILT_TENANT_FORBIDDEN', message: string, details?: unknown) {
+    super(code, 403, false, message, details);
+  }
+}
+
 /** The client asked for more than a limit allows right now (429); `Retry-After` says when to try again. */
 export class TooManyRequestsError extends SiltError {
   declare readonly retryAfterSeconds: number;

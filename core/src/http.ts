@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
+import { principalOf, principalTenant } from './auth/principal';
 import { BadRequestError, SiltError } from './errors';
 import { TENANT_RE } from './labels';
 import type { Logger } from './logger';
@@ -92,6 +93,8 @@ export function errorHandlerOf(
     const silt = toSiltError(err);
     if (silt.status >= 500 && !(err instanceof SiltError)) logger.error('request failed', { reqId: request.id, url: request.url, err: String((err as Error)?.stack ?? err) });
     if (silt.retryAfterSeconds !== undefined) reply.header('Retry-After', String(silt.retryAfterSeconds));
+    // RFC 9110: a 401 names the schemes that would be accepted.
+    if (silt.status === 401) reply.header('WWW-Authenticate', 'Bearer realm="silt", Basic realm="silt"');
     return render(silt, request, reply);
   };
 }
@@ -129,10 +132,15 @@ export function firstHeaderValue(header: string | string[] | undefined): string 
   return value === '' ? undefined : value;
 }
 
-/** The tenant of a request: `X-Scope-OrgID` (its first value when repeated, as Loki takes it), else `default`; an invalid name is a 400. */
+/**
+ * The tenant of a request: `X-Scope-OrgID` (its first value when repeated, as Loki takes it), else
+ * `default`; an invalid name is a 400. When auth let the request in, the header may only choose
+ * among its key's tenants (a 403 otherwise), and the key's first tenant is the default.
+ */
 export function tenantOf(request: FastifyRequest): string {
   const tenant = firstHeaderValue(request.headers['x-scope-orgid']);
-  if (tenant === undefined) return 'default';
-  if (!TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name ([a-zA-Z0-9_.-]{1,64})`);
-  return tenant;
+  if (tenant !== undefined && !TENANT_RE.test(tenant)) throw new BadRequestError('SILT_BAD_TENANT', `X-Scope-OrgID "${tenant}" is not a valid tenant name ([a-zA-Z0-9_.-]{1,64})`);
+  const principal = principalOf(request);
+  if (principal !== undefined) return principalTenant(principal, tenant);
+  return tenant ?? 'default';
 }

@@ -1,4 +1,4 @@
-/** The process entry every service shares: load config once, start, and stop cleanly on SIGINT/SIGTERM. */
+/** The process entry every service shares: load config once, start, reload on SIGHUP, and stop cleanly on SIGINT/SIGTERM. */
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { configFileFromArgv, loadConfig, type SiltConfig } from './config';
@@ -13,6 +13,8 @@ export interface SiltService {
   start(): Promise<string>;
   /** Stops accepting work, finishes or hands off what is in flight, and disconnects. */
   stop(): Promise<void>;
+  /** SIGHUP: the configuration was read again; keys and limits take effect for the next request, connections stay. */
+  reload?(config: Readonly<SiltConfig>): void;
 }
 
 /** Runs the service built by `build` as this process; exits non-zero with a clear message when start fails. */
@@ -41,6 +43,16 @@ export function runService(name: string, build: (config: Readonly<SiltConfig>) =
       },
     );
   };
+  // Keys and limits change without a restart; a file that no longer validates leaves the running config as it was.
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig({ file: configFileFromArgv(process.argv.slice(2)), env: process.env });
+      service.reload?.(next);
+      logger.info('configuration reloaded', { signal: 'SIGHUP' });
+    } catch (err) {
+      logger.error('reload refused, configuration kept', { err: (err as Error).message });
+    }
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   service.start().catch((err: unknown) => {

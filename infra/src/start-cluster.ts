@@ -3,6 +3,7 @@
  * plus a local Kafka broker unless SILT_KAFKA_BROKERS names one. Ctrl-C stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { configFileFromArgv, loadConfig } from '../../core/src/config';
@@ -45,11 +46,13 @@ async function main(): Promise<void> {
   services.push({ name: 'query', entry: path.resolve(__dirname, '../../query/src/main.js'), env: {} });
   const children = new Map<string, ChildProcess>();
   let stopping = false;
+  // With auth on, the storage nodes' internal API needs a shared secret; one made here for this run serves when the operator set none.
+  const secret = config.auth.enabled && config.auth.clusterSecret === '' ? { SILT_AUTH_CLUSTER_SECRET: randomBytes(32).toString('hex') } : {};
 
   const launch = (spec: ServiceSpec, attempt: number): void => {
     const args = [spec.entry, ...(configFile ? ['--config', configFile] : [])];
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, ...spec.env, SILT_KAFKA_BROKERS: brokers, SILT_DATA_DIR: dataDir },
+      env: { ...process.env, ...spec.env, ...secret, SILT_KAFKA_BROKERS: brokers, SILT_DATA_DIR: dataDir },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.set(spec.name, child);
@@ -89,6 +92,11 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
+  // SIGHUP re-reads keys and limits in every service, without restarting any.
+  process.on('SIGHUP', () => {
+    logger.info('reloading the configuration', { signal: 'SIGHUP' });
+    for (const child of children.values()) child.kill('SIGHUP');
+  });
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }

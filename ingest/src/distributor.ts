@@ -14,7 +14,8 @@ import { FramePool } from '../../core/src/zstd-pool';
 import { Batcher, type BlockSender, type PendingBlock } from './batcher';
 import type { IngestMetrics } from './metrics';
 import { Partitioner, spreadKey } from './partitioner';
-import type { ParsedPush, Rejection } from './push/builder';
+import type { ParsedPush, PushLimits, Rejection } from './push/builder';
+import { applyPushHooks, pushSize, type PushHooks } from './push/plugin-streams';
 
 /** What a push came to: entries made durable, the rejections (all of them), and the write token. */
 export interface PushOutcome {
@@ -45,6 +46,8 @@ export class Distributor {
     partitions: number,
     sender: BlockSender,
     private readonly metrics: IngestMetrics,
+    /** The plugins' push hooks with the limits that labels a hook rewrote are checked against again; none when no plugin is loaded. */
+    private readonly hooks?: { hooks: PushHooks; limits: PushLimits },
   ) {
     this.partitioner = new Partitioner(partitions, parseSpreadStreams(s.spreadStreams));
     const pool = (this.pool = s.compressionThreads > 0 ? new FramePool(s.compressionThreads) : null);
@@ -94,10 +97,17 @@ export class Distributor {
 
   /**
    * Makes the accepted entries of `parsed` durable for `tenant` and resolves once Kafka acknowledged
-   * all of them; throws a 503 `UnavailableError` when it cannot. `sizeHint` is the push's size as
-   * received (for admission). Every rejection is counted by reason.
+   * all of them; throws a 503 `UnavailableError` when it cannot. The plugins see it first: their
+   * `admitPush` may refuse it (a 429 over a rate limit), their `onPush` change it. `sizeHint` is the
+   * push's size as received (for admission). Every rejection is counted by reason.
    */
-  async push(tenant: string, parsed: ParsedPush, sizeHint: number): Promise<PushOutcome> {
+  async push(tenant: string, received: ParsedPush, sizeHint: number): Promise<PushOutcome> {
+    let parsed = received;
+    if (this.hooks !== undefined && parsed.accepted > 0) {
+      const { hooks, limits } = this.hooks;
+      hooks.admitPush(tenant, pushSize(parsed));
+      if (hooks.hasPushHooks(tenant)) parsed = await applyPushHooks(tenant, parsed, hooks, limits);
+    }
     for (const r of parsed.rejected) this.metrics.rejections.inc({ reason: r.code });
     let token: WriteOffsets = new Map();
     if (parsed.accepted > 0) {

@@ -8,6 +8,7 @@ import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
+import { loadPlugins, tenancyOf, type PluginSettings } from '../../core/src/plugins';
 import { Distributor } from './distributor';
 import { createIngestMetrics } from './metrics';
 import { createBlockProducer, type BlockProducer } from './producer';
@@ -20,7 +21,7 @@ import { registerOtlpRoutes } from './routes/otlp';
 import { SyslogListeners, type SyslogAddresses } from './syslog/listener';
 
 /** What the ingest service needs of the configuration. */
-export interface IngestConfig {
+export interface IngestConfig extends PluginSettings {
   logLevel: LogLevel;
   kafka: KafkaConfig;
   ingest: IngestSettings;
@@ -44,6 +45,8 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
   let admin: Admin | null = null;
   let producer: BlockProducer | null = null;
   let ready = false;
+  const plugins = loadPlugins('ingest', config, logger, registry);
+  const limits = pushLimits(s);
   const distributor = new Distributor(
     s,
     config.kafka.partitions,
@@ -54,12 +57,14 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
       },
     },
     metrics,
+    { hooks: plugins, limits },
   );
-  const ctx: IngestContext = { distributor, limits: pushLimits(s), settings: s, metrics, logger };
-  const syslog = new SyslogListeners(ctx);
+  const ctx: IngestContext = { distributor, limits, settings: s, metrics, logger };
+  const syslog = new SyslogListeners(ctx, tenancyOf(config).auth.enabled);
 
   installErrorHandling(app, logger);
   installHealthRoutes(app, registry, () => ready);
+  plugins.install(app);
   // Every body arrives as raw bytes: each protocol decodes encodings and content types itself, with its own limits and errors.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -97,6 +102,7 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
       return address;
     },
     syslogAddresses: () => syslog.addresses(),
+    reload: (next) => plugins.reload(next),
     async stop() {
       ready = false;
       await syslog.stop();
@@ -104,6 +110,7 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
       await distributor.close();
       await producer?.close();
       await admin?.disconnect();
+      await plugins.close();
     },
   };
 }

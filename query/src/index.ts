@@ -8,9 +8,11 @@ import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
+import { loadPlugins, tenancyOf, type PluginSettings } from '../../core/src/plugins';
 import { NodeDirectory } from './directory';
 import { Fanout } from './engine/fanout';
 import { createQueryMetrics } from './metrics';
+import { installQueryHooks } from './plugin-queries';
 import { installLokiRoutes } from './routes/loki';
 import { installLokiTailRoute } from './routes/loki-tail';
 import { installNativeRoutes } from './routes/native';
@@ -18,7 +20,7 @@ import { TailEngine } from './tail';
 import { installTailRoutes, TAIL_WEBSOCKET_OPTIONS } from './tail-routes';
 
 /** What the query service needs of the configuration. */
-export interface QueryConfig {
+export interface QueryConfig extends PluginSettings {
   logLevel: LogLevel;
   kafka: KafkaConfig;
   query: QuerySettings;
@@ -33,6 +35,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   const s = config.query;
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'query' });
   const registry = createRegistry('query');
+  const plugins = loadPlugins('query', config, logger, registry);
   const kafka = createKafka(config.kafka, `${config.kafka.clientId}-query`, logger);
   const directory = new NodeDirectory(kafka, config.kafka.nodesTopic, s.staleNodeMs, logger);
   const tails = new TailEngine({
@@ -51,6 +54,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
     logger,
     onFailover: () => metrics.failovers.inc(),
     onNodeError: () => metrics.fanoutErrors.inc(),
+    clusterSecret: tenancyOf(config).auth.clusterSecret,
   });
   const app = Fastify({ ...baseServerOptions(['match', 'match[]']), forceCloseConnections: 'idle' });
   let admin: Admin | null = null;
@@ -60,6 +64,8 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
 
   installErrorHandling(app, logger);
   installHealthRoutes(app, registry, ready);
+  plugins.install(app);
+  installQueryHooks(app, plugins, tenantOf);
   // What this query process believes each storage node holds: the first thing to look at when a read fails over.
   app.get('/internal/v1/directory', async () => ({ nodes: directory.live() }));
   void app.register(websocket, TAIL_WEBSOCKET_OPTIONS);
@@ -89,6 +95,8 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
       await app.close();
       await directory.stop();
       await admin?.disconnect();
+      await plugins.close();
     },
+    reload: (next) => plugins.reload(next),
   };
 }

@@ -10,6 +10,7 @@ import type { SiltService } from '../../core/src/service-main';
 import { alignLogsRetention, createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
+import { loadPlugins, tenancyOf, type PluginSettings } from '../../core/src/plugins';
 import { AnnouncedNodes } from '../../core/src/node-directory';
 import { nowNs } from '../../core/src/time';
 import type { WriteOffsets } from '../../core/src/write-token';
@@ -24,7 +25,7 @@ import { installTransferApi } from './rebuild/transfer-api';
 import { SegmentStore } from './store';
 
 /** What a storage node needs of the configuration. */
-export interface StorageNodeConfig {
+export interface StorageNodeConfig extends PluginSettings {
   dataDir: string;
   logLevel: LogLevel;
   kafka: KafkaConfig;
@@ -47,6 +48,8 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
   const nodeId = nodeIdOf(s);
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'storage-node', nodeId });
   const registry = createRegistry('storage');
+  const tenancy = tenancyOf(config);
+  const plugins = loadPlugins('storage', config, logger, registry);
   const app = Fastify({ ...baseServerOptions(['match']), forceCloseConnections: true });
   let store: SegmentStore | null = null;
   let consumer: ReplicaConsumer | null = null;
@@ -120,6 +123,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
 
   installErrorHandling(app, logger);
   installHealthRoutes(app, registry, () => ready);
+  plugins.install(app);
   app.get('/internal/v1/state', async () => snapshot());
 
   return {
@@ -175,7 +179,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
         directory,
         admin,
         // A peer announces every interval: three missed announcements and it is not trusted to be up.
-        { nodeId, replicaGroup: s.replicaGroup, topic: config.kafka.logsTopic, freshMs: 3 * s.announceIntervalMs + 1000 },
+        { nodeId, replicaGroup: s.replicaGroup, topic: config.kafka.logsTopic, freshMs: 3 * s.announceIntervalMs + 1000, clusterSecret: tenancy.auth.clusterSecret },
         rebuildMetrics,
         onAdopted,
         logger,
@@ -222,7 +226,9 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
       await announcer?.stop();
       await admin?.disconnect();
       await store?.close();
+      await plugins.close();
     },
+    reload: (next) => plugins.reload(next),
   };
 
 }

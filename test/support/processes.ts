@@ -40,11 +40,13 @@ export class ServiceProcess {
     readonly kind: keyof typeof ENTRIES,
     readonly env: Record<string, string>,
     readonly url: string,
+    /** Arguments after the entry point (`--config <file>`). */
+    readonly args: readonly string[] = [],
   ) {}
 
   /** Spawns the process and waits until its /readyz answers 200. */
   async start(timeoutMs = 90000): Promise<this> {
-    const child = spawn(process.execPath, ['-r', REGISTER, ENTRIES[this.kind]], {
+    const child = spawn(process.execPath, ['-r', REGISTER, ENTRIES[this.kind], ...this.args], {
       cwd: ROOT,
       env: { ...process.env, SILT_LOG_LEVEL: 'warn', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,6 +67,11 @@ export class ServiceProcess {
       throw new Error(`${(err as Error).message}\n${this.output}`);
     }
     return this;
+  }
+
+  /** Sends `signal` without waiting (SIGHUP: reload the configuration). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
   }
 
   /** Sends `signal` and waits for the process to exit. */

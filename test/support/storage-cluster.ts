@@ -22,6 +22,8 @@ export class StorageCluster {
   constructor(
     readonly partitions: number,
     readonly extraEnv: Record<string, string> = {},
+    /** Arguments every service of the cluster is started with (`--config <file>`). */
+    readonly args: readonly string[] = [],
   ) {}
 
   /** Environment shared by every service of this cluster. */
@@ -47,6 +49,7 @@ export class StorageCluster {
       'storage-node',
       { ...this.env(), SILT_STORAGE_NODE_ID: id, SILT_STORAGE_REPLICA_GROUP: String(group), SILT_STORAGE_PORT: String(port), SILT_STORAGE_HOST: '127.0.0.1' },
       `http://127.0.0.1:${port}`,
+      this.args,
     );
     this.nodes.set(id, node);
     return node.start();
@@ -58,8 +61,18 @@ export class StorageCluster {
    */
   async startQuery(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
     const port = await freePort();
-    const query = new ServiceProcess('query', { ...this.env(), SILT_QUERY_PORT: String(port), SILT_QUERY_HOST: '127.0.0.1', ...extraEnv }, `http://127.0.0.1:${port}`);
+    const query = new ServiceProcess('query', { ...this.env(), SILT_QUERY_PORT: String(port), SILT_QUERY_HOST: '127.0.0.1', ...extraEnv }, `http://127.0.0.1:${port}`, this.args);
     return query.start();
+  }
+
+  /**
+   * Starts an ingest service process on this cluster's topics (syslog off, a free port on
+   * 127.0.0.1) and waits until its /readyz answers 200. The caller stops it.
+   */
+  async startIngest(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+    const port = await freePort();
+    const env = { ...this.env(), SILT_INGEST_PORT: String(port), SILT_INGEST_HOST: '127.0.0.1', SILT_INGEST_SYSLOG_ENABLED: 'false', ...extraEnv };
+    return new ServiceProcess('ingest', env, `http://127.0.0.1:${port}`, this.args).start();
   }
 
   /** The live nodes' own view of what they hold. */

@@ -47,7 +47,7 @@ function setup(applied: bigint, low: bigint, peers: NodeAnnouncement[]): Setup {
   const admin = { fetchTopicOffsets: async () => [{ partition: 0, offset: '10', low: String(low), high: '10' }] } as unknown as Admin;
   const noop = (): void => undefined;
   const logger = { debug: noop, info: noop, warn: noop, error: (msg: string) => errors.push(msg), child: () => logger } as unknown as Logger;
-  const rebuilder = new Rebuilder(store, directory, admin, { nodeId: 'me', replicaGroup: 1, topic: 'silt.logs', freshMs: 5000 }, metrics, noop, logger);
+  const rebuilder = new Rebuilder(store, directory, admin, { nodeId: 'me', replicaGroup: 1, topic: 'silt.logs', freshMs: 5000, clusterSecret: '' }, metrics, noop, logger);
   return { rebuilder, metrics, registry, errors, staged };
 }
 

@@ -83,6 +83,8 @@ export interface IngestSettings {
   syslogTlsPort: number;
   syslogTlsKeyFile: string;
   syslogTlsCertFile: string;
+  /** When set, TLS syslog clients must present a certificate this CA signed (mutual TLS): with auth on, the only syslog accepted. */
+  syslogTlsClientCaFile: string;
   /** Tenant every syslog message is stored under: syslog carries none. */
   syslogTenant: string;
   /** A syslog message longer than this closes its TCP connection or drops its UDP datagram; one over the line limit but within this is truncated. */
@@ -240,6 +242,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     syslogTlsPort: 6514,
     syslogTlsKeyFile: '',
     syslogTlsCertFile: '',
+    syslogTlsClientCaFile: '',
     syslogTenant: 'default',
     syslogMaxMessageBytes: 4 * 1024 * 1024,
     syslogLingerMs: 5,
@@ -430,6 +433,7 @@ function validate(c: SiltConfig): void {
   check(c.ingest.ackTimeoutMs >= 100, 'ingest.ackTimeoutMs', 'must be at least 100');
   check(c.ingest.retryAfterSeconds >= 1, 'ingest.retryAfterSeconds', 'must be at least 1');
   check((c.ingest.syslogTlsKeyFile === '') === (c.ingest.syslogTlsCertFile === ''), 'ingest.syslogTlsKeyFile', 'and ingest.syslogTlsCertFile must be set together');
+  check(c.ingest.syslogTlsClientCaFile === '' || c.ingest.syslogTlsKeyFile !== '', 'ingest.syslogTlsClientCaFile', 'needs ingest.syslogTlsKeyFile and ingest.syslogTlsCertFile (client certificates are asked for over TLS)');
   check(c.query.defaultLimit <= c.query.maxLimit, 'query.defaultLimit', 'must not exceed query.maxLimit');
   check(c.kafka.logsRetentionMs >= 3600 * 1000, 'kafka.logsRetentionMs', 'must be at least 3600000 (1 hour), so a restarted or rebalanced storage node resumes from Kafka rather than needing a copy from a peer');
   check(c.storage.maxBytesPerPartition > c.ingest.maxBlockBytes * 2, 'storage.maxBytesPerPartition', 'must exceed the largest block (twice ingest.maxBlockBytes)');

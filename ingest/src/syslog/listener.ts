@@ -52,7 +52,8 @@ function loadTls(s: IngestSettings): tls.TlsOptions {
       throw new ConfigError(`ingest.${key}: cannot read ${file}: ${(err as Error).message}`, { key: `ingest.${key}` });
     }
   };
-  const options = { key: read('syslogTlsKeyFile', s.syslogTlsKeyFile), cert: read('syslogTlsCertFile', s.syslogTlsCertFile) };
+  const options: tls.TlsOptions = { key: read('syslogTlsKeyFile', s.syslogTlsKeyFile), cert: read('syslogTlsCertFile', s.syslogTlsCertFile) };
+  if (s.syslogTlsClientCaFile !== '') Object.assign(options, { ca: read('syslogTlsClientCaFile', s.syslogTlsClientCaFile), requestCert: true, rejectUnauthorized: true });
   try {
     tls.createSecureContext(options);
   } catch (err) {
@@ -106,7 +107,14 @@ export class SyslogListeners {
   private readonly sockets = new Set<net.Socket>();
   private readonly sleepers = new Set<() => void>();
 
-  constructor(readonly ctx: IngestContext) {
+  /**
+   * `authRequired` (auth is on): plain TCP and UDP carry no credentials, so they stay closed, and
+   * TLS opens only with client certificates required (`syslogTlsClientCaFile`).
+   */
+  constructor(
+    readonly ctx: IngestContext,
+    private readonly authRequired = false,
+  ) {
     const s = ctx.settings;
     this.tenant = s.syslogTenant;
     this.maxMessageBytes = s.syslogMaxMessageBytes;
@@ -122,19 +130,14 @@ export class SyslogListeners {
     if (s.syslogMaxMessageBytes < MIN_MESSAGE_BYTES) {
       throw new ConfigError(`ingest.syslogMaxMessageBytes: must be at least ${MIN_MESSAGE_BYTES}, got ${s.syslogMaxMessageBytes}`, { key: 'ingest.syslogMaxMessageBytes' });
     }
+    const mutualTls = s.syslogTlsKeyFile !== '' && s.syslogTlsClientCaFile !== '';
+    if (this.authRequired && !mutualTls) {
+      this.ctx.logger.warn('syslog is off: auth is on, and only TLS with client certificates (ingest.syslogTlsClientCaFile) authenticates a syslog sender');
+      return this.addresses();
+    }
     const tlsOptions = s.syslogTlsKeyFile === '' ? null : loadTls(s);
     try {
-      this.tcp = this.streamServer(net.createServer(), 'tcp');
-      await listen(this.tcp, s.host, s.syslogPort, 'TCP');
-      this.bound.tcp = this.tcp.address() as AddressInfo;
-      const udp = dgram.createSocket({ type: net.isIPv6(s.host) ? 'udp6' : 'udp4', recvBufferSize: UDP_RECEIVE_BUFFER });
-      this.udp = udp;
-      await bindUdp(udp, s.host, s.syslogPort);
-      this.bound.udp = udp.address();
-      const intake = new DatagramIntake(this);
-      this.udpIntake = intake;
-      udp.on('message', (msg) => intake.onMessage(msg));
-      udp.on('error', (err) => this.ctx.logger.warn('syslog UDP socket error', { err: err.message }));
+      if (!this.authRequired) await this.startPlain(s);
       if (tlsOptions !== null) {
         const server = tls.createServer(tlsOptions);
         server.on('tlsClientError', () => this.ctx.metrics.syslogConnectionsClosed.inc({ transport: 'tls', reason: 'tls_handshake' }));
@@ -147,6 +150,21 @@ export class SyslogListeners {
       throw err;
     }
     return this.addresses();
+  }
+
+  /** Binds TCP and UDP on `syslogPort`. */
+  private async startPlain(s: IngestSettings): Promise<void> {
+    this.tcp = this.streamServer(net.createServer(), 'tcp');
+    await listen(this.tcp, s.host, s.syslogPort, 'TCP');
+    this.bound.tcp = this.tcp.address() as AddressInfo;
+    const udp = dgram.createSocket({ type: net.isIPv6(s.host) ? 'udp6' : 'udp4', recvBufferSize: UDP_RECEIVE_BUFFER });
+    this.udp = udp;
+    await bindUdp(udp, s.host, s.syslogPort);
+    this.bound.udp = udp.address();
+    const intake = new DatagramIntake(this);
+    this.udpIntake = intake;
+    udp.on('message', (msg) => intake.onMessage(msg));
+    udp.on('error', (err) => this.ctx.logger.warn('syslog UDP socket error', { err: err.message }));
   }
 
   /** The bound addresses. */

@@ -52,6 +52,8 @@ export interface FanoutStats {
 /** Fan-out settings. */
 export interface FanoutOptions {
   partitions: number;
+  /** Sent as `Authorization: Bearer` to storage nodes when set (auth.clusterSecret). */
+  clusterSecret?: string;
   nodeTimeoutMs: number;
   logger: Logger;
   onFailover(): void;
@@ -133,6 +135,12 @@ export class Fanout {
     private readonly options: FanoutOptions,
   ) {}
 
+  /** Headers of a request to a storage node on behalf of `tenant`. */
+  private headers(tenant: string): Record<string, string> {
+    const secret = this.options.clusterSecret;
+    return secret ? { 'X-Scope-OrgID': tenant, Authorization: `Bearer ${secret}` } : { 'X-Scope-OrgID': tenant };
+  }
+
   /**
    * Reads every partition in order. `snapshot` receives, per partition, the applied offset the read
    * is bounded by (for the next page's cursor).
@@ -152,7 +160,7 @@ export class Fanout {
     await this.askEach(signal, stats, async (node, ps, nodeSignal) => {
       const params = new URLSearchParams({ start: start.toString(), end: end.toString(), partitions: ps.join(',') });
       for (const m of matches) params.append('match', m);
-      const res = await nodeRequest(`${node.url}/internal/v1/series?${params}`, { headers: { 'X-Scope-OrgID': tenant }, signal: nodeSignal });
+      const res = await nodeRequest(`${node.url}/internal/v1/series?${params}`, { headers: this.headers(tenant), signal: nodeSignal });
       const body = (await res.json()) as { series?: Record<string, string>[]; error?: { code: string; message: string } };
       if (res.status !== 200) throw nodeError(node, res.status, body);
       return () => {
@@ -176,7 +184,7 @@ export class Fanout {
       async (node, ps, nodeSignal) => {
         const res = await nodeRequest(`${node.url}/internal/v1/aggregate`, {
           method: 'POST',
-          headers: { 'X-Scope-OrgID': tenant },
+          headers: this.headers(tenant),
           body: JSON.stringify({ ...body, partitions: ps.join(','), ...(token ? { token } : {}) }),
           signal: nodeSignal,
         });
@@ -329,7 +337,7 @@ export class Fanout {
     const timer = setTimeout(() => controller.abort(), this.options.nodeTimeoutMs);
     stats.nodesAsked++;
     try {
-      const res = await nodeRequest(`${node.url}/internal/v1/read?${params}`, { headers: { 'X-Scope-OrgID': req.tenant }, signal: controller.signal });
+      const res = await nodeRequest(`${node.url}/internal/v1/read?${params}`, { headers: this.headers(req.tenant), signal: controller.signal });
       clearTimeout(timer);
       if (res.status !== 200) {
         throw nodeError(node, res.status, (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null);

@@ -51,10 +51,15 @@ class IdleTimeout {
   }
 }
 
-async function get(url: string, timeout: IdleTimeout): Promise<Response> {
+/** Headers of a call to a peer's internal API: the cluster secret when one is set. */
+function headersOf(secret: string): Record<string, string> {
+  return secret === '' ? {} : { Authorization: `Bearer ${secret}` };
+}
+
+async function get(url: string, secret: string, timeout: IdleTimeout): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(url, { signal: timeout.signal });
+    res = await fetch(url, { signal: timeout.signal, headers: headersOf(secret) });
   } catch (err) {
     throw new PeerError(`GET ${url} failed: ${String((err as Error).cause ?? err)}`);
   }
@@ -66,10 +71,10 @@ async function get(url: string, timeout: IdleTimeout): Promise<Response> {
 }
 
 /** The peer's segments of `partition`, oldest first. */
-export async function fetchListing(baseUrl: string, partition: number, signal: AbortSignal, idleMs: number): Promise<PartitionListing> {
+export async function fetchListing(baseUrl: string, secret: string, partition: number, signal: AbortSignal, idleMs: number): Promise<PartitionListing> {
   const timeout = new IdleTimeout(signal, idleMs);
   try {
-    const res = await get(`${baseUrl}/internal/v1/partitions/${partition}/segments`, timeout);
+    const res = await get(`${baseUrl}/internal/v1/partitions/${partition}/segments`, secret, timeout);
     return checkListing(await res.json().catch(() => null), partition);
   } finally {
     timeout.done();
@@ -77,10 +82,10 @@ export async function fetchListing(baseUrl: string, partition: number, signal: A
 }
 
 /** The dump of one segment, chunk by chunk as it arrives (undici pulls from the socket only as fast as the chunks are taken). */
-export async function* fetchDump(baseUrl: string, partition: number, first: bigint, signal: AbortSignal, idleMs: number): AsyncGenerator<Uint8Array> {
+export async function* fetchDump(baseUrl: string, secret: string, partition: number, first: bigint, signal: AbortSignal, idleMs: number): AsyncGenerator<Uint8Array> {
   const timeout = new IdleTimeout(signal, idleMs);
   try {
-    const res = await get(`${baseUrl}/internal/v1/partitions/${partition}/segments/${first}/dump`, timeout);
+    const res = await get(`${baseUrl}/internal/v1/partitions/${partition}/segments/${first}/dump`, secret, timeout);
     if (res.body === null) return;
     try {
       for await (const chunk of res.body) {

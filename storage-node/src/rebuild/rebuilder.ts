@@ -35,6 +35,8 @@ export interface RebuilderOptions {
   topic: string;
   /** Announcements older than this are not trusted to describe a live peer. */
   freshMs: number;
+  /** Sent to peers' internal API (auth.clusterSecret; empty for none). */
+  clusterSecret: string;
 }
 
 /** A node of another replica group that holds the partition. */
@@ -164,11 +166,11 @@ export class Rebuilder {
     const staged = await this.store.stage(partition);
     let adopted = false;
     try {
-      const listing = await fetchListing(peer.url, partition, signal, PEER_IDLE_MS);
+      const listing = await fetchListing(peer.url, this.options.clusterSecret, partition, signal, PEER_IDLE_MS);
       await this.checkAhead(partition, BigInt(listing.applied), peer);
       for (const seg of listing.segments) {
         const first = BigInt(seg.first);
-        const loaded = await staged.load(first, fetchDump(peer.url, partition, first, signal, PEER_IDLE_MS));
+        const loaded = await staged.load(first, fetchDump(peer.url, this.options.clusterSecret, partition, first, signal, PEER_IDLE_MS));
         this.metrics.bytesCopied.inc(loaded.bytes);
         if (loaded.meta !== null) this.metrics.segmentsCopied.inc();
       }
