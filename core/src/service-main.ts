@@ -27,7 +27,14 @@ export function runService(name: string, build: (config: Readonly<SiltConfig>) =
     process.exit(2);
   }
   const logger = createLogger(config.logLevel, { service: name });
-  const service = build(config);
+  let service: SiltService;
+  try {
+    service = build(config);
+  } catch (err) {
+    // A plugin's options are checked when the service is built: still a configuration error.
+    process.stderr.write(`silt ${name}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -6,7 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { Registry } from 'prom-client';
 import { configFileFromArgv, loadConfig } from '../../core/src/config';
+import { loadPlugins } from '../../core/src/plugins';
 import { createLogger } from '../../core/src/logger';
 import { ensureKafkaJars, startBroker, type BrokerHandle } from './kafka-broker';
 
@@ -20,6 +22,8 @@ async function main(): Promise<void> {
   const configFile = configFileFromArgv(process.argv.slice(2));
   const config = loadConfig({ file: configFile, env: process.env });
   const logger = createLogger(config.logLevel, { service: 'launcher' });
+  // Plugin options are checked by loading each service's plugins once: a bad entry stops here, named, not in a restart loop.
+  for (const service of ['ingest', 'query', 'storage'] as const) await loadPlugins(service, config, logger, new Registry()).close();
   const dataDir = path.resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
 

@@ -36,7 +36,7 @@ function requireModule(file: string, where: string): unknown {
   }
 }
 
-function instantiate(plugin: SiltPlugin, raw: Record<string, unknown>, ctx: PluginContext, where: string): PluginInstance {
+function instantiate(plugin: SiltPlugin, raw: Record<string, unknown>, ctx: Omit<PluginContext, 'id'>, where: string): PluginInstance {
   let options: unknown = raw;
   if (plugin.options) {
     try {
@@ -45,7 +45,7 @@ function instantiate(plugin: SiltPlugin, raw: Record<string, unknown>, ctx: Plug
       throw new ConfigError(`${where}.options: ${(err as Error).message}`, { key: `${where}.options` });
     }
   }
-  return plugin.create(options as Record<string, unknown>, ctx);
+  return plugin.create(options as Record<string, unknown>, { ...ctx, id: where });
 }
 
 /** The plugins of one service instance. */
@@ -56,7 +56,7 @@ export class PluginHost {
    * Creates `first` (the built-ins the service always runs, in order), then each of `configured`:
    * a built-in of `named` by name, or a module by path. Throws ConfigError naming the bad entry.
    */
-  constructor(ctx: PluginContext, first: readonly SiltPlugin[], named: ReadonlyMap<string, SiltPlugin>, configured: readonly PluginConfig[]) {
+  constructor(ctx: Omit<PluginContext, 'id'>, first: readonly SiltPlugin[], named: ReadonlyMap<string, SiltPlugin>, configured: readonly PluginConfig[]) {
     for (const plugin of first) if (this.runsIn(plugin, ctx)) this.loaded.push({ name: plugin.name, instance: instantiate(plugin, {}, ctx, plugin.name) });
     configured.forEach((entry, i) => {
       const where = `plugins[${i}]`;
@@ -72,7 +72,7 @@ export class PluginHost {
     });
   }
 
-  private runsIn(plugin: SiltPlugin, ctx: PluginContext): boolean {
+  private runsIn(plugin: SiltPlugin, ctx: Omit<PluginContext, 'id'>): boolean {
     return plugin.services === undefined || plugin.services.includes(ctx.service);
   }
 

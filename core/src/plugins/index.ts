@@ -7,6 +7,9 @@ import { DEFAULT_AUTH, DEFAULT_CACHE, DEFAULT_LIMITS, type PluginConfig } from '
 import { SiltError } from '../errors';
 import type { Logger } from '../logger';
 import { authPlugin } from './builtin/auth';
+import { dropPlugin, samplePlugin } from './builtin/drop';
+import { redactPlugin } from './builtin/redact';
+import { relabelPlugin } from './builtin/relabel';
 import { PluginHost } from './host';
 import type { ServiceName, SiltPlugin, TenancySettings } from './types';
 
@@ -22,7 +25,9 @@ export interface PluginSettings extends Partial<TenancySettings> {
 const FIRST: readonly SiltPlugin[] = [authPlugin];
 
 /** Built-ins a `plugins` entry names. */
-const NAMED: ReadonlyMap<string, SiltPlugin> = new Map();
+const NAMED: ReadonlyMap<string, SiltPlugin> = new Map(
+  ([relabelPlugin, dropPlugin, samplePlugin, redactPlugin] satisfies SiltPlugin[]).map((p) => [p.name, p]),
+);
 
 /** An error a hook throws for the client to see: `status` must be 4xx or 503. */
 function refuse(status: number, code: string, message: string, retryAfterSeconds?: number): Error {

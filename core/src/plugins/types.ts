@@ -19,6 +19,8 @@ export type TenancySettings = Pick<SiltConfig, 'auth' | 'limits' | 'cache'>;
 /** What `create` is given. */
 export interface PluginContext {
   service: ServiceName;
+  /** Where the plugin was configured (`plugins[2]`, or a built-in's name): names its rules in metrics and errors. */
+  id: string;
   config: Readonly<TenancySettings>;
   logger: Logger;
   /** The service's registry: a plugin's metrics are named `silt_<service>_plugin_<name>_…`. */
@@ -73,7 +75,7 @@ export interface PluginInstance {
 }
 
 /** A plugin module: what `require(path)` gives (or its `default`), and what each built-in is. */
-export interface SiltPlugin<O = Record<string, unknown>> {
+export interface SiltPlugin<O = unknown> {
   /** `[a-z][a-z0-9-]*`; names its metrics and its log lines. */
   name: string;
   /** Services it runs in (default: all three). */

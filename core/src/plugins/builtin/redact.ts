@@ -1,0 +1,77 @@
+/**
+ * The built-in `redact` plugin (ingest): every match of its `patterns` (RE2 regexes, such as card
+ * numbers or emails) in a line — and, unless `attrs` is false, in an attribute's value — is
+ * replaced by `replacement` before the entry is partitioned, so the secret never reaches Kafka.
+ */
+import { compileRe2 } from '../../logql/re2';
+import type { SiltPlugin } from '../types';
+import { onlyKeys, pipelineCounter, stringList, stringOption, tenantsOption, within } from './options';
+
+interface RedactOptions {
+  applies: (tenant: string) => boolean;
+  patterns: RegExp[];
+  replacement: string;
+  attrs: boolean;
+}
+
+/** `text` with every match of `patterns` replaced; the same string when nothing matched. */
+function redact(text: string, patterns: readonly RegExp[], replacement: string): string {
+  let out = text;
+  for (const re of patterns) {
+    re.lastIndex = 0;
+    if (re.test(out)) out = out.replace(re, replacement);
+  }
+  return out;
+}
+
+/** `redact`: options `tenants` (default all), `patterns`, `replacement` (default `[REDACTED]`), `attrs` (default true). */
+export const redactPlugin: SiltPlugin<RedactOptions> = {
+  name: 'redact',
+  services: ['ingest'],
+  options: (raw) => {
+    onlyKeys(raw, ['tenants', 'patterns', 'replacement', 'attrs']);
+    const patterns = stringList(raw, 'patterns');
+    if (patterns.length === 0) throw new Error('patterns: must hold at least one regex');
+    if (raw.attrs !== undefined && typeof raw.attrs !== 'boolean') throw new Error('attrs: must be true or false');
+    return {
+      applies: tenantsOption(raw),
+      patterns: patterns.map((p, i) =>
+        within(`patterns[${i}]`, () => {
+          const re = compileRe2(p, 'a redact pattern');
+          // An empty match would insert the replacement between every character.
+          if (re.test('')) throw new Error(`"${p}" matches the empty string`);
+          return new RegExp(re.source, re.flags + 'g');
+        }),
+      ),
+      replacement: stringOption(raw, 'replacement', '[REDACTED]'),
+      attrs: raw.attrs !== false,
+    };
+  },
+  create: (o, ctx) => {
+    const counted = pipelineCounter(ctx.registry).labels({ rule: ctx.id, action: 'redacted' });
+    return {
+      appliesTo: o.applies,
+      onPush: (_tenant, streams) => {
+        let changed = 0;
+        for (const s of streams) {
+          for (let i = 0; i < s.entries.length; i++) {
+            const e = s.entries[i]!;
+            const line = redact(e.line, o.patterns, o.replacement);
+            let attrs = e.attrs;
+            if (o.attrs && attrs !== undefined) {
+              for (const [k, v] of Object.entries(attrs)) {
+                const r = redact(v, o.patterns, o.replacement);
+                if (r !== v) attrs = { ...attrs, [k]: r };
+              }
+            }
+            if (line !== e.line || attrs !== e.attrs) {
+              s.entries[i] = attrs === undefined ? { ts: e.ts, line } : { ts: e.ts, line, attrs };
+              changed++;
+            }
+          }
+        }
+        if (changed > 0) counted.inc(changed);
+      },
+    };
+  },
+};
