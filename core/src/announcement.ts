@@ -1,4 +1,8 @@
-/** What a storage node announces on `silt.nodes` (key = node id): the query service's map of who holds what. */
+/**
+ * What processes announce on `silt.nodes`: a storage node (key = node id) what it holds — the query
+ * service's map of who holds what — and an ingest process (key = `ingest/<id>`) that it is alive,
+ * so ingest processes can share a tenant's rate among themselves.
+ */
 
 /** One partition as a node holds it. */
 export interface PartitionHolding {
@@ -43,4 +47,27 @@ export function parseAnnouncement(value: Buffer | null): NodeAnnouncement | null
   if (!Number.isInteger(a.replicaGroup) || !Array.isArray(a.partitions) || typeof a.sentAt !== 'number') return null;
   if (a.released === undefined) return { ...a, released: [] };
   return Array.isArray(a.released) ? a : null;
+}
+
+/** Key prefix of ingest processes' announcements. */
+export const INGEST_KEY_PREFIX = 'ingest/';
+
+/** The value of an ingest process's record on `silt.nodes`. */
+export interface IngestAnnouncement {
+  version: 1;
+  kind: 'ingest';
+  id: string;
+  /** Wall-clock ms when this was sent. */
+  sentAt: number;
+}
+
+/** Parses an ingest announcement; null for tombstones and anything malformed. */
+export function parseIngestAnnouncement(value: Buffer | null): IngestAnnouncement | null {
+  if (value === null || value.length === 0) return null;
+  try {
+    const a = JSON.parse(value.toString('utf8')) as IngestAnnouncement;
+    return a !== null && typeof a === 'object' && a.version === 1 && a.kind === 'ingest' && typeof a.id === 'string' && typeof a.sentAt === 'number' ? a : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,13 +1,15 @@
 /** Follows the compacted `silt.nodes` topic: the live map of which storage node announced what, for the query service and for storage nodes looking for a peer. */
 import { randomBytes } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
-import { parseAnnouncement, type NodeAnnouncement } from './announcement';
+import { INGEST_KEY_PREFIX, parseAnnouncement, parseIngestAnnouncement, type NodeAnnouncement } from './announcement';
 import type { Logger } from './logger';
 
 /** Every node's latest announcement, fed by the announcements topic from its beginning. */
 export class AnnouncedNodes {
   /** Latest announcement per node id; a tombstone removes the node. */
   protected readonly nodes = new Map<string, NodeAnnouncement>();
+  /** When each ingest process last announced itself; a tombstone removes it. */
+  private readonly ingest = new Map<string, number>();
   private readonly consumer: Consumer;
   /** Per topic partition, the next offset this follower will read. */
   private readonly position = new Map<number, bigint>();
@@ -41,6 +43,12 @@ export class AnnouncedNodes {
   apply(key: Buffer | null, value: Buffer | null): void {
     const id = key?.toString('utf8');
     if (!id) return;
+    if (id.startsWith(INGEST_KEY_PREFIX)) {
+      const i = parseIngestAnnouncement(value);
+      if (i === null) this.ingest.delete(id);
+      else this.ingest.set(id, i.sentAt);
+      return;
+    }
     const a = parseAnnouncement(value);
     if (a === null) this.nodes.delete(id);
     else this.nodes.set(id, a);
@@ -72,6 +80,14 @@ export class AnnouncedNodes {
   /** Stops following. */
   async stop(): Promise<void> {
     await this.consumer.disconnect().catch((err: unknown) => this.logger.warn('directory disconnect failed', { err: String(err) }));
+  }
+
+  /** Ingest processes that announced within `freshMs` (at least 1: the caller is one). */
+  liveIngest(freshMs: number): number {
+    const cutoff = Date.now() - freshMs;
+    let n = 0;
+    for (const sentAt of this.ingest.values()) if (sentAt >= cutoff) n++;
+    return Math.max(1, n);
   }
 
   /** Every node known and not gone (no tombstone), freshest announcement first. */

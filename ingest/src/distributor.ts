@@ -47,7 +47,7 @@ export class Distributor {
     sender: BlockSender,
     private readonly metrics: IngestMetrics,
     /** The plugins' push hooks with the limits that labels a hook rewrote are checked against again; none when no plugin is loaded. */
-    private readonly hooks?: { hooks: PushHooks; limits: PushLimits },
+    private readonly hooks?: { hooks: PushHooks; limitsFor: (tenant: string) => PushLimits },
   ) {
     this.partitioner = new Partitioner(partitions, parseSpreadStreams(s.spreadStreams));
     const pool = (this.pool = s.compressionThreads > 0 ? new FramePool(s.compressionThreads) : null);
@@ -104,9 +104,9 @@ export class Distributor {
   async push(tenant: string, received: ParsedPush, sizeHint: number): Promise<PushOutcome> {
     let parsed = received;
     if (this.hooks !== undefined && parsed.accepted > 0) {
-      const { hooks, limits } = this.hooks;
+      const { hooks, limitsFor } = this.hooks;
       hooks.admitPush(tenant, pushSize(parsed));
-      if (hooks.hasPushHooks(tenant)) parsed = await applyPushHooks(tenant, parsed, hooks, limits);
+      if (hooks.hasPushHooks(tenant)) parsed = await applyPushHooks(tenant, parsed, hooks, limitsFor(tenant));
     }
     for (const r of parsed.rejected) this.metrics.rejections.inc({ reason: r.code });
     let token: WriteOffsets = new Map();

@@ -1,6 +1,10 @@
 /** The ingest service: accepts pushes in every shipper's protocol, validates them, batches them into blocks and makes them durable in Kafka. */
+import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
+import { Gauge } from 'prom-client';
 import type { Admin, Kafka } from 'kafkajs';
+import { INGEST_KEY_PREFIX, type IngestAnnouncement } from '../../core/src/announcement';
+import { Announcer } from '../../core/src/announcer';
 import type { IngestSettings, KafkaConfig } from '../../core/src/config';
 import { UnavailableError } from '../../core/src/errors';
 import { baseServerOptions, installErrorHandling, installHealthRoutes, toSiltError } from '../../core/src/http';
@@ -8,11 +12,13 @@ import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
+import { AnnouncedNodes } from '../../core/src/node-directory';
 import { loadPlugins, tenancyOf, type PluginSettings } from '../../core/src/plugins';
 import { Distributor } from './distributor';
 import { createIngestMetrics } from './metrics';
 import { createBlockProducer, type BlockProducer } from './producer';
-import { pushLimits } from './push/builder';
+import type { PushLimits } from './push/builder';
+import { tenantPushLimits } from './push/tenant-limits';
 import type { IngestContext } from './routes/context';
 import { registerElasticRoutes } from './routes/elastic';
 import { registerLokiRoutes } from './routes/loki';
@@ -45,8 +51,22 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
   let admin: Admin | null = null;
   let producer: BlockProducer | null = null;
   let ready = false;
-  const plugins = loadPlugins('ingest', config, logger, registry);
-  const limits = pushLimits(s);
+  let peers: AnnouncedNodes | null = null;
+  let announcer: Announcer | null = null;
+  const processId = `${INGEST_KEY_PREFIX}${randomBytes(6).toString('hex')}`;
+  // Three missed announcements and a process no longer counts; until the first are read, this one is alone.
+  const liveIngest = (): number => peers?.liveIngest(3 * s.announceIntervalMs + 1000) ?? 1;
+  const plugins = loadPlugins('ingest', config, logger, registry, liveIngest);
+  new Gauge({
+    name: 'silt_ingest_live_processes',
+    help: 'Ingest processes this one sees alive (announced on the nodes topic), itself included: each takes 1/n of a tenant rate',
+    registers: [registry],
+    collect() {
+      this.set(liveIngest());
+    },
+  });
+  const limits = tenantPushLimits(s, tenancyOf(config).limits);
+  const limitsFor = (tenant: string): PushLimits => limits.of(tenant);
   const distributor = new Distributor(
     s,
     config.kafka.partitions,
@@ -57,9 +77,9 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
       },
     },
     metrics,
-    { hooks: plugins, limits },
+    { hooks: plugins, limitsFor },
   );
-  const ctx: IngestContext = { distributor, limits, settings: s, metrics, logger };
+  const ctx: IngestContext = { distributor, limitsFor, settings: s, metrics, logger };
   const syslog = new SyslogListeners(ctx, tenancyOf(config).auth.enabled);
 
   installErrorHandling(app, logger);
@@ -95,6 +115,11 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
       await ensureTopics(admin, config.kafka);
       producer = createBlockProducer(kafka, config.kafka.logsTopic, s.ackTimeoutMs, s.retryAfterSeconds);
       await producer.connect();
+      peers = new AnnouncedNodes(kafka, config.kafka.nodesTopic, 'silt-ingest', logger);
+      await peers.start();
+      const announcement: IngestAnnouncement = { version: 1, kind: 'ingest', id: processId, sentAt: 0 };
+      announcer = new Announcer(kafka, config.kafka.nodesTopic, processId, s.announceIntervalMs, () => ({ ...announcement, sentAt: Date.now() }), logger);
+      await announcer.start();
       if (s.syslogEnabled) logger.info('syslog listening', { ...(await syslog.start()) });
       const address = await app.listen({ host: s.host, port: s.port });
       ready = true;
@@ -102,12 +127,17 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
       return address;
     },
     syslogAddresses: () => syslog.addresses(),
-    reload: (next) => plugins.reload(next),
+    reload: (next) => {
+      limits.replace(next.limits);
+      plugins.reload(next);
+    },
     async stop() {
       ready = false;
       await syslog.stop();
       await app.close();
       await distributor.close();
+      await announcer?.stop();
+      await peers?.stop();
       await producer?.close();
       await admin?.disconnect();
       await plugins.close();

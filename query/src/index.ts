@@ -2,6 +2,7 @@
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { Admin } from 'kafkajs';
+import type { FastifyRequest } from 'fastify';
 import type { KafkaConfig, QuerySettings } from '../../core/src/config';
 import { installErrorHandling, installHealthRoutes, tenantOf, baseServerOptions } from '../../core/src/http';
 import type { SiltService } from '../../core/src/service-main';
@@ -17,6 +18,7 @@ import { installLokiRoutes } from './routes/loki';
 import { installLokiTailRoute } from './routes/loki-tail';
 import { installNativeRoutes } from './routes/native';
 import { TailEngine } from './tail';
+import { tenantQuerySettings } from './tenant-settings';
 import { installTailRoutes, TAIL_WEBSOCKET_OPTIONS } from './tail-routes';
 
 /** What the query service needs of the configuration. */
@@ -36,6 +38,8 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   const logger = options.logger ?? createLogger(config.logLevel, { service: 'query' });
   const registry = createRegistry('query');
   const plugins = loadPlugins('query', config, logger, registry);
+  const perTenant = tenantQuerySettings(s, tenancyOf(config).limits);
+  const settingsOf = (request: FastifyRequest): QuerySettings => perTenant.of(tenantOf(request));
   const kafka = createKafka(config.kafka, `${config.kafka.clientId}-query`, logger);
   const directory = new NodeDirectory(kafka, config.kafka.nodesTopic, s.staleNodeMs, logger);
   const tails = new TailEngine({
@@ -70,10 +74,10 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   app.get('/internal/v1/directory', async () => ({ nodes: directory.live() }));
   void app.register(websocket, TAIL_WEBSOCKET_OPTIONS);
   void app.register(async (scoped) => {
-    installNativeRoutes(scoped, { settings: s, fanout, metrics, tenantOf });
+    installNativeRoutes(scoped, { settingsOf, fanout, metrics, tenantOf });
     installTailRoutes(scoped, tails, { tenantOf });
-    installLokiRoutes(scoped, { settings: s, fanout, metrics, logger, tenantOf, ready });
-    installLokiTailRoute(scoped, { tails, fanout, timeoutMs: s.timeoutMs, logger, tenantOf });
+    installLokiRoutes(scoped, { settingsOf, fanout, metrics, logger, tenantOf, ready });
+    installLokiTailRoute(scoped, { tails, fanout, settingsOf, logger, tenantOf });
   });
 
   return {
@@ -97,6 +101,9 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
       await admin?.disconnect();
       await plugins.close();
     },
-    reload: (next) => plugins.reload(next),
+    reload: (next) => {
+      perTenant.replace(next.limits);
+      plugins.reload(next);
+    },
   };
 }

@@ -14,7 +14,7 @@ import { loadPlugins, tenancyOf, type PluginSettings } from '../../core/src/plug
 import { AnnouncedNodes } from '../../core/src/node-directory';
 import { nowNs } from '../../core/src/time';
 import type { WriteOffsets } from '../../core/src/write-token';
-import { Announcer } from './announcer';
+import { Announcer } from '../../core/src/announcer';
 import { ReplicaConsumer } from './consumer';
 import { createStorageMetrics } from './metrics';
 import { installAggregateApi } from './aggregate-api';

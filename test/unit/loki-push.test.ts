@@ -441,7 +441,8 @@ async function lokiApp(settings: Partial<IngestSettings> = {}): Promise<{ app: F
     },
   } as unknown as Distributor;
   const logger = createLogger('silent');
-  const ctx: IngestContext = { distributor, limits: { ...limits, maxPastNs: 10n * 365n * 86_400n * S }, settings: s, metrics: {} as IngestMetrics, logger };
+  const tenantLimits = { ...limits, maxPastNs: 10n * 365n * 86_400n * S };
+  const ctx: IngestContext = { distributor, limitsFor: () => tenantLimits, settings: s, metrics: {} as IngestMetrics, logger };
   const app = Fastify({ ...baseServerOptions(), bodyLimit: s.bodyLimitBytes });
   installErrorHandling(app, logger);
   app.removeAllContentTypeParsers();

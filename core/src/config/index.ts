@@ -69,6 +69,8 @@ export interface IngestSettings {
   /** How long a push waits for Kafka's acknowledgement before it answers 503. */
   ackTimeoutMs: number;
   retryAfterSeconds: number;
+  /** How often this process announces itself on the nodes topic: ingest processes share a tenant's rate by the count of those alive. */
+  announceIntervalMs: number;
   /** OTLP resource attributes that become stream labels (dots → underscores), as Loki's default list; the rest go to attrs. */
   otlpStreamAttributes: string[];
   /** Elasticsearch bulk: document fields holding the line, first present wins. */
@@ -213,6 +215,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     compressionThreads: 1,
     spreadStreams: [],
     ackTimeoutMs: 10000,
+    announceIntervalMs: 2000,
     retryAfterSeconds: 5,
     otlpStreamAttributes: [
       'service.name',

@@ -42,7 +42,10 @@ export interface AuthConfig {
 
 /** Limits of one tenant; 0 means "no limit of this kind" (where the service's own settings still apply). */
 export interface TenantLimits {
-  /** Sustained push rate in bytes of lines per second, and the bucket that absorbs bursts above it. */
+  /**
+   * Sustained push rate in bytes of lines per second across every ingest process, and the bucket
+   * that absorbs bursts above it (0: one second's worth of the rate).
+   */
   ingestionRateBytes: number;
   ingestionBurstBytes: number;
   /** Sustained push rate in entries per second, and its burst. */
@@ -54,9 +57,9 @@ export interface TenantLimits {
   maxLineBytes: number;
   /** Labels per stream; 0 means `ingest.maxLabels`. */
   maxLabelsPerStream: number;
-  /** Longest `end - start` of one query, in hours. */
+  /** Longest `end - start` of one query, in hours; 0 means `query.maxRangeMs`. */
   maxQueryRangeHours: number;
-  /** Entries one log query may return (its `limit`). */
+  /** Entries one log query may return (its `limit`); 0 means `query.maxLimit`. */
   maxEntriesPerQuery: number;
   /** Queries of the tenant running at once in one query service; more get 429. */
   maxConcurrentQueries: number;
@@ -87,7 +90,7 @@ export interface PluginConfig {
   options?: Record<string, unknown>;
 }
 
-/** Defaults: auth off, no rate limits, query limits equal to the query service's own. */
+/** Defaults: auth off, no rate limits, query limits those of the query service's own settings. */
 export const DEFAULT_AUTH: AuthConfig = { enabled: false, keys: [], clusterSecret: '' };
 /** See DEFAULT_AUTH. */
 export const DEFAULT_LIMITS: LimitsConfig = {
@@ -99,8 +102,8 @@ export const DEFAULT_LIMITS: LimitsConfig = {
     maxStreams: 0,
     maxLineBytes: 0,
     maxLabelsPerStream: 0,
-    maxQueryRangeHours: 744,
-    maxEntriesPerQuery: 5000,
+    maxQueryRangeHours: 0,
+    maxEntriesPerQuery: 0,
     maxConcurrentQueries: 0,
     maxConcurrentTails: 0,
     queryTimeoutMs: 0,
@@ -192,4 +195,49 @@ export function resolvePluginPaths(plugins: PluginConfig[], file: string): void 
 export function limitsOf(limits: LimitsConfig, tenant: string): TenantLimits {
   const over = limits.tenants[tenant];
   return over === undefined ? limits.defaults : { ...limits.defaults, ...over };
+}
+
+/** Tenants whose limits a table remembers; past this it starts over (auth off lets any name in). */
+const TABLE_TENANTS = 10_000;
+
+/**
+ * What each tenant's limits come to for one use (the limits themselves, a service's settings with
+ * the tenant's in their place), worked out once per tenant until SIGHUP replaces the limits.
+ */
+export class TenantTable<T> {
+  private readonly known = new Map<string, T>();
+
+  constructor(
+    private config: LimitsConfig,
+    private readonly derive: (limits: TenantLimits) => T,
+  ) {}
+
+  /** What the limits of `tenant` come to. */
+  of(tenant: string): T {
+    let v = this.known.get(tenant);
+    if (v === undefined) {
+      if (this.known.size >= TABLE_TENANTS) this.known.clear();
+      v = this.derive(limitsOf(this.config, tenant));
+      this.known.set(tenant, v);
+    }
+    return v;
+  }
+
+  /** The re-read configuration's limits replace these. */
+  replace(config: LimitsConfig): void {
+    this.config = config;
+    this.known.clear();
+  }
+
+  /** The active-stream window of `maxStreams`. */
+  get activeStreamWindowMs(): number {
+    return this.config.activeStreamWindowMs;
+  }
+}
+
+/** Each tenant's limits themselves. */
+export class LimitsTable extends TenantTable<TenantLimits> {
+  constructor(config: LimitsConfig) {
+    super(config, (l) => l);
+  }
 }

@@ -8,6 +8,7 @@ import { SiltError } from '../errors';
 import type { Logger } from '../logger';
 import { authPlugin } from './builtin/auth';
 import { dropPlugin, samplePlugin } from './builtin/drop';
+import { limitsPlugin } from './builtin/limits';
 import { redactPlugin } from './builtin/redact';
 import { relabelPlugin } from './builtin/relabel';
 import { PluginHost } from './host';
@@ -21,8 +22,8 @@ export interface PluginSettings extends Partial<TenancySettings> {
   plugins?: PluginConfig[];
 }
 
-/** Built-ins every service runs first, in this order; each does nothing unless its section turns it on. */
-const FIRST: readonly SiltPlugin[] = [authPlugin];
+/** Built-ins every service runs first, in this order (auth, then limits); each does nothing unless its section turns it on. */
+const FIRST: readonly SiltPlugin[] = [authPlugin, limitsPlugin];
 
 /** Built-ins a `plugins` entry names. */
 const NAMED: ReadonlyMap<string, SiltPlugin> = new Map(
@@ -41,7 +42,10 @@ export function tenancyOf(settings: PluginSettings): TenancySettings {
   return { auth: settings.auth ?? DEFAULT_AUTH, limits: settings.limits ?? DEFAULT_LIMITS, cache: settings.cache ?? DEFAULT_CACHE };
 }
 
-/** Loads the plugins of `service`; throws ConfigError naming a bad `plugins[i]` entry. */
-export function loadPlugins(service: ServiceName, settings: PluginSettings, logger: Logger, registry: Registry): PluginHost {
-  return new PluginHost({ service, config: tenancyOf(settings), logger, registry, refuse }, FIRST, NAMED, settings.plugins ?? []);
+/**
+ * Loads the plugins of `service`; throws ConfigError naming a bad `plugins[i]` entry.
+ * `liveIngestProcesses` (ingest) tells how many ingest processes share each tenant's rate.
+ */
+export function loadPlugins(service: ServiceName, settings: PluginSettings, logger: Logger, registry: Registry, liveIngestProcesses: () => number = () => 1): PluginHost {
+  return new PluginHost({ service, config: tenancyOf(settings), logger, registry, refuse, liveIngestProcesses }, FIRST, NAMED, settings.plugins ?? []);
 }

@@ -30,6 +30,8 @@ export interface PluginContext {
    * `SILT_…` code, and for 429 and 503 the `Retry-After` seconds.
    */
   refuse(status: number, code: string, message: string, retryAfterSeconds?: number): Error;
+  /** Ingest processes alive now (announced on the nodes topic), this one included; 1 outside ingest. */
+  liveIngestProcesses(): number;
 }
 
 /** One stream of a push as `onPush` sees it: labels and entries, both the hook's to change. */
@@ -46,6 +48,8 @@ export interface QueryView {
 
 /** The size of one push, before any entry is looked at one by one. */
 export interface PushSize {
+  /** The push's streams (their labels; entries are not unpacked). */
+  streams: readonly { labels: Labels }[];
   entries: number;
   /** UTF-8 bytes of the lines. */
   bytes: number;

@@ -20,8 +20,8 @@ export interface PushHooks {
   onPush(tenant: string, streams: PushStreamView[]): Promise<PushStreamView[]>;
 }
 
-/** Entries and line bytes of the accepted part of `parsed`. */
-export function pushSize(parsed: ParsedPush): PushSize {
+/** Line bytes of the accepted part of `parsed`: from wire lengths or runs where the protocol knew them, else by reading each line. */
+function lineBytesOf(parsed: ParsedPush): number {
   let bytes = 0;
   const { streams, lineBytes } = parsed;
   for (let i = 0; i < streams.length; i++) {
@@ -30,7 +30,20 @@ export function pushSize(parsed: ParsedPush): PushSize {
     else if (s.runs !== undefined) for (const r of s.runs) bytes += r.lineBytes;
     else for (const e of s.entries) bytes += Buffer.byteLength(e.line, 'utf8');
   }
-  return { entries: parsed.accepted, bytes };
+  return bytes;
+}
+
+/** The size of the accepted part of `parsed`; its bytes are counted only if a hook asks (no rate limit, no reading every line). */
+export function pushSize(parsed: ParsedPush): PushSize {
+  let bytes = -1;
+  return {
+    streams: parsed.streams,
+    entries: parsed.accepted,
+    get bytes() {
+      if (bytes < 0) bytes = lineBytesOf(parsed);
+      return bytes;
+    },
+  };
 }
 
 function isEntry(e: unknown): e is PushEntry {

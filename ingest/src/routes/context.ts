@@ -11,7 +11,8 @@ import { decodeBody } from '../push/decode-body';
 /** The shared parts a protocol route adapts to its wire format. */
 export interface IngestContext {
   distributor: Distributor;
-  limits: PushLimits;
+  /** The push limits of a tenant: ingest's settings with the tenant's own line and label limits. */
+  limitsFor(tenant: string): PushLimits;
   settings: IngestSettings;
   metrics: IngestMetrics;
   logger: Logger;

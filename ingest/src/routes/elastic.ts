@@ -122,7 +122,7 @@ export function registerElasticRoutes(app: FastifyInstance, ctx: IngestContext):
     const body = await decodedBody(request, s);
     ctx.distributor.admit(body.length);
     const options = { pathIndex: request.params.index, mapping: withStreamFields(mapping, request.query._stream_fields) };
-    const parsed = await parseBulkInSlices(body, options, nowNs(), ctx.limits);
+    const parsed = await parseBulkInSlices(body, options, nowNs(), ctx.limitsFor(tenant));
     await ctx.distributor.push(tenant, parsed.push, body.length);
     // Only the answer is filtered: Elasticsearch applies no filter_path to its error answers either.
     const answer = renderBulkAnswer(parsed.items, Math.round(performance.now() - started), idPrefix(), answerFilter(request.query.filter_path));

@@ -42,7 +42,7 @@ export function registerLokiRoutes(app: FastifyInstance, ctx: IngestContext): vo
     // Loki accepts `Content-Encoding: snappy` on protobuf bodies and ignores it: their snappy is not a transfer encoding.
     const encoding = firstHeaderValue(request.headers['content-encoding']);
     const body = await decodeBody(raw, encoding?.toLowerCase() === 'snappy' ? undefined : encoding, ctx.settings.decompressedLimitBytes);
-    const parsed = await parseLokiPush(body, request.headers['content-type'], receivedNs, ctx.limits, ctx.settings.decompressedLimitBytes);
+    const parsed = await parseLokiPush(body, request.headers['content-type'], receivedNs, ctx.limitsFor(tenant), ctx.settings.decompressedLimitBytes);
     const outcome = await ctx.distributor.push(tenant, parsed, body.length);
     reply.header('X-Silt-Token', outcome.token);
     if (outcome.rejected.length === 0) return reply.code(204).send();

@@ -23,7 +23,7 @@ export function registerNativeRoutes(app: FastifyInstance, ctx: IngestContext): 
   app.post('/api/v1/push', async (request: FastifyRequest<{ Querystring: { labels?: string } }>, reply: FastifyReply) => {
     const tenant = tenantOf(request);
     const body = await decodedBody(request, ctx.settings);
-    const parsed = parseNativePush(body, request.headers['content-type'], request.query.labels, nowNs(), ctx.limits);
+    const parsed = parseNativePush(body, request.headers['content-type'], request.query.labels, nowNs(), ctx.limitsFor(tenant));
     const outcome = await ctx.distributor.push(tenant, parsed, body.length);
     const answer: PushResponse = { accepted: outcome.accepted, rejected: outcome.rejected, token: outcome.token };
     if (outcome.rejected.length > MAX_LISTED_REJECTIONS) {

@@ -30,7 +30,7 @@ export function registerOtlpRoutes(app: FastifyInstance, ctx: IngestContext): vo
     // A saturated ingest refuses before it spends time decompressing and decoding.
     ctx.distributor.admit(rawBody(request).length);
     const body = await decodedBody(request, ctx.settings);
-    const parsed = parseOtlpLogs(body, encoding, nowNs(), ctx.limits, streamAttributes);
+    const parsed = parseOtlpLogs(body, encoding, nowNs(), ctx.limitsFor(tenant), streamAttributes);
     const outcome = await ctx.distributor.push(tenant, parsed, body.length);
     return reply
       .code(200)

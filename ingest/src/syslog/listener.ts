@@ -199,7 +199,7 @@ export class SyslogListeners {
 
   /** A new batch for `parser`'s messages, received now. */
   newBatch(parser: SyslogParser): SyslogBatch {
-    return new SyslogBatch(parser, this.ctx.limits, nowNs());
+    return new SyslogBatch(parser, this.ctx.limitsFor(this.tenant), nowNs());
   }
 
   /**
@@ -297,7 +297,7 @@ abstract class Intake {
     readonly transport: SyslogTransport,
     private readonly persistent: boolean,
   ) {
-    this.parser = new SyslogParser(owner.ctx.limits.maxLineBytes);
+    this.parser = new SyslogParser(owner.ctx.limitsFor(owner.tenant).maxLineBytes);
   }
 
   /** True when the open batch can take no more. */

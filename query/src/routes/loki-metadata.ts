@@ -22,7 +22,8 @@ import { labelNames, labelValues, newStats } from './native';
 
 /** What the metadata routes need of the service. */
 export interface LokiMetadataDeps {
-  settings: QuerySettings;
+  /** The settings a request runs under: its tenant's limits over the service's own. */
+  settingsOf(request: FastifyRequest): QuerySettings;
   fanout: Fanout;
   tenantOf(request: FastifyRequest): string;
 }
@@ -44,7 +45,7 @@ function storedWindow(start: bigint, end: bigint, endInclusive: boolean): { star
 
 /** Registers the Loki metadata routes on `app` (a scope in Loki's dialect). */
 export function installLokiMetadataRoutes(app: FastifyInstance, deps: LokiMetadataDeps): void {
-  const { settings: s, fanout } = deps;
+  const { fanout } = deps;
 
   /** The series of `selectors` (every stream when none) whose entries fall in the request's bounds. */
   const seriesOf = async (request: FastifyRequest, reply: FastifyReply, p: LokiParams, selectors: string[]): Promise<Labels[]> => {
@@ -53,7 +54,7 @@ export function installLokiMetadataRoutes(app: FastifyInstance, deps: LokiMetada
     for (const sel of selectors) parseSelector(sel);
     const window = storedWindow(start, end, true);
     if (window === null) return [];
-    return withDeadline(reply, s.timeoutMs, (signal) => fanout.series(tenant, selectors, window.start, window.end, signal, newStats()));
+    return withDeadline(reply, deps.settingsOf(request).timeoutMs, (signal) => fanout.series(tenant, selectors, window.start, window.end, signal, newStats()));
   };
 
   const route = (url: string, handler: (request: FastifyRequest, reply: FastifyReply, p: LokiParams) => Promise<unknown>): void => {
@@ -104,7 +105,7 @@ export function installLokiMetadataRoutes(app: FastifyInstance, deps: LokiMetada
     const window = storedWindow(range.start, range.end, true);
     if (window === null) return totals;
     const streams = new Set<string>();
-    await withDeadline(reply, s.timeoutMs, async (signal) => {
+    await withDeadline(reply, deps.settingsOf(request).timeoutMs, async (signal) => {
       const read = { tenant, query: formatLogQuery({ matchers, filters: [] }), start: window.start, end: window.end, direction: 'forward' as const, limit: SCAN_PAGE };
       for await (const e of fanout.read(read, signal, newStats(), new Map())) {
         streams.add(e.wire.sid);
@@ -132,7 +133,7 @@ export function installLokiMetadataRoutes(app: FastifyInstance, deps: LokiMetada
     const perBucket = buckets.map(() => new Map<string, { labels: Labels; bytes: number }>());
     const window = storedWindow(range.start, range.end, true);
     if (window !== null) {
-      await withDeadline(reply, s.timeoutMs, async (signal) => {
+      await withDeadline(reply, deps.settingsOf(request).timeoutMs, async (signal) => {
         let selectors = [spec.matchers];
         if (spec.matchers.length === 0) selectors = everyStream(labelNames(await fanout.series(tenant, [], window.start, window.end, signal, newStats())));
         for (const matchers of selectors) {

@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
+import type { QuerySettings } from '../../../core/src/config';
 import { BadRequestError, SiltError } from '../../../core/src/errors';
 import { toSiltError } from '../../../core/src/http';
 import type { Labels } from '../../../core/src/labels';
@@ -32,8 +33,8 @@ import { newStats } from './native';
 export interface LokiTailDeps {
   tails: TailEngine;
   fanout: Fanout;
-  /** How long the history read may take. */
-  timeoutMs: number;
+  /** The settings a request runs under (its `timeoutMs` bounds the history read). */
+  settingsOf(request: FastifyRequest): QuerySettings;
   logger: Logger;
   tenantOf(request: FastifyRequest): string;
   /** Interval of WebSocket pings (default 10 s). */
@@ -129,7 +130,7 @@ export function installLokiTailRoute(app: FastifyInstance, deps: LokiTailDeps): 
       const read = { tenant, selector, start: from, end: now, direction: 'backward' as const, limit };
       const history =
         now > from
-          ? await withDeadline(reply, deps.timeoutMs, (s) => collectStreams(readLogEntries(deps.fanout, read, s, newStats(), new Map()), limit, 'backward', 0n))
+          ? await withDeadline(reply, deps.settingsOf(request).timeoutMs, (s) => collectStreams(readLogEntries(deps.fanout, read, s, newStats(), new Map()), limit, 'backward', 0n))
           : { streams: [], returned: 0 };
       return { live, history: historyMessage(history), pipeline };
     } catch (err) {

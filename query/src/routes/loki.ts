@@ -27,7 +27,8 @@ import { newStats } from './native';
 
 /** What the Loki routes need of the service. */
 export interface LokiRouteDeps {
-  settings: QuerySettings;
+  /** The settings a request runs under: its tenant's limits over the service's own. */
+  settingsOf(request: FastifyRequest): QuerySettings;
   fanout: Fanout;
   metrics: QueryMetrics;
   logger: Logger;
@@ -82,14 +83,14 @@ function metricAnswer(result: Result, counters: QueryCounters): Record<string, u
 
 /** Registers Loki's query API on `app`, in a scope of its own (form bodies, plain-text errors). */
 export function installLokiRoutes(app: FastifyInstance, deps: LokiRouteDeps): void {
-  const { settings: s, fanout, metrics } = deps;
+  const { fanout, metrics } = deps;
 
   const observe = (route: string, started: bigint, status: number): void => {
     metrics.latency.observe({ route, status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
   };
 
   /** Loki's limits on what a query may ask: entries per log query, length of the range. */
-  const checkLimits = (expr: Expr, start: bigint, end: bigint, limit: number): void => {
+  const checkLimits = (s: QuerySettings, expr: Expr, start: bigint, end: bigint, limit: number): void => {
     if (expr.kind === 'log' && limit > s.maxLimit) {
       throw new BadRequestError('SILT_LIMIT_TOO_LARGE', `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${s.maxLimit})`);
     }
@@ -101,6 +102,7 @@ export function installLokiRoutes(app: FastifyInstance, deps: LokiRouteDeps): vo
 
   const logQuery = async (request: FastifyRequest, reply: FastifyReply, selector: LogSelectorExpr, r: LokiRangeParams, started: bigint): Promise<unknown> => {
     const tenant = deps.tenantOf(request);
+    const s = deps.settingsOf(request);
     const stats = newStats();
     const read: ReadCounters = { lines: 0, bytes: 0 };
     const start = clampToStored(r.start);
@@ -121,7 +123,7 @@ export function installLokiRoutes(app: FastifyInstance, deps: LokiRouteDeps): vo
     const tenant = deps.tenantOf(request);
     const stats = newStats();
     const read: ReadCounters = { lines: 0, bytes: 0 };
-    const result = await withDeadline(reply, s.timeoutMs, (signal) => evaluateMetricQuery(expr, grid, nodeRangeSource(fanout, tenant), signal, stats, read));
+    const result = await withDeadline(reply, deps.settingsOf(request).timeoutMs, (signal) => evaluateMetricQuery(expr, grid, nodeRangeSource(fanout, tenant), signal, stats, read));
     metrics.entriesScanned.inc(stats.entriesScanned);
     const returned = result.type === 'matrix' ? result.series.length : result.type === 'vector' ? result.samples.length : 1;
     return metricAnswer(result, countersOf(stats, read, started, read.lines, returned));
@@ -150,10 +152,10 @@ export function installLokiRoutes(app: FastifyInstance, deps: LokiRouteDeps): vo
     installLokiDialect(scope, deps.logger);
 
     route(scope, '/loki/api/v1/query_range', async (request, reply, p, started) => {
-      deps.tenantOf(request);
+      const s = deps.settingsOf(request);
       const r = lokiRangeParams(rangeFields(p));
       const expr = parsedQuery(p);
-      checkLimits(expr, r.start, r.end, r.limit);
+      checkLimits(s, expr, r.start, r.end, r.limit);
       if (expr.kind === 'log') return logQuery(request, reply, expr, r, started);
       return metricQuery(request, reply, expr, StepGrid.range(r.start, r.end, r.step), started);
     });

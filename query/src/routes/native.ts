@@ -17,7 +17,8 @@ import { withDeadline } from './deadline';
 
 /** What the routes need of the service. */
 export interface RouteDeps {
-  settings: QuerySettings;
+  /** The settings a request runs under: its tenant's limits over the service's own. */
+  settingsOf(request: FastifyRequest): QuerySettings;
   fanout: Fanout;
   metrics: QueryMetrics;
   tenantOf(request: FastifyRequest): string;
@@ -81,7 +82,7 @@ function logSelector(text: string | undefined): LogSelectorExpr {
 
 /** Registers the native query routes on `app`. */
 export function installNativeRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { settings: s, fanout, metrics } = deps;
+  const { fanout, metrics } = deps;
   const observe = (route: string, started: bigint, status: number): void => {
     metrics.latency.observe({ route, status: String(status) }, Number(process.hrtime.bigint() - started) / 1e9);
   };
@@ -91,8 +92,10 @@ export function installNativeRoutes(app: FastifyInstance, deps: RouteDeps): void
     const q = request.query;
     let read: LogRead;
     let scope: CursorScope;
+    let s: QuerySettings;
     try {
       const tenant = deps.tenantOf(request);
+      s = deps.settingsOf(request);
       const selector = logSelector(q.query);
       const { start, end } = parseRange(q, s.maxRangeMs);
       const limit = parseLimit(q.limit, s.defaultLimit, s.maxLimit);
@@ -178,7 +181,7 @@ export function installNativeRoutes(app: FastifyInstance, deps: RouteDeps): void
   /** Series of the tenant matching `match` (all when absent), through one replica per partition. */
   const series = (request: FastifyRequest<{ Querystring: RangeQuery }>, signal: AbortSignal): Promise<Labels[]> => {
     const tenant = deps.tenantOf(request);
-    const { start, end } = parseRange(request.query, s.maxRangeMs);
+    const { start, end } = parseRange(request.query, deps.settingsOf(request).maxRangeMs);
     const m = request.query.match;
     const matches = m === undefined ? [] : Array.isArray(m) ? m : [m];
     for (const sel of matches) parseSelector(sel);
@@ -189,7 +192,7 @@ export function installNativeRoutes(app: FastifyInstance, deps: RouteDeps): void
     app.get(route, async (request: FastifyRequest<{ Querystring: RangeQuery; Params: P }>, reply: FastifyReply) => {
       const started = process.hrtime.bigint();
       try {
-        const all = await withDeadline(reply, s.timeoutMs, (signal) => series(request, signal));
+        const all = await withDeadline(reply, deps.settingsOf(request).timeoutMs, (signal) => series(request, signal));
         observe(route, started, 200);
         return reply.send({ status: 'success', data: compute(request, all) });
       } catch (err) {

@@ -1,9 +1,8 @@
-/** Publishes what this node holds on the compacted `silt.nodes` topic, on every change and every few seconds. */
+/** Publishes what a process is (a storage node: what it holds; an ingest process: that it lives) on the compacted `silt.nodes` topic, on every change and every few seconds. */
 import type { Kafka, Producer } from 'kafkajs';
-import type { NodeAnnouncement } from '../../core/src/announcement';
-import type { Logger } from '../../core/src/logger';
+import type { Logger } from './logger';
 
-/** Sends a node's announcements; `snapshot` is read at each send so it is always current. */
+/** Sends a process's announcements under `key`; `snapshot` is read at each send so it is always current. */
 export class Announcer {
   private readonly producer: Producer;
   private timer: NodeJS.Timeout | null = null;
@@ -12,9 +11,9 @@ export class Announcer {
   constructor(
     kafka: Kafka,
     private readonly topic: string,
-    private readonly nodeId: string,
+    private readonly key: string,
     private readonly intervalMs: number,
-    private readonly snapshot: () => NodeAnnouncement,
+    private readonly snapshot: () => unknown,
     private readonly logger: Logger,
   ) {
     this.producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -31,7 +30,7 @@ export class Announcer {
   announce(): Promise<void> {
     this.sending = this.sending.then(() =>
       this.producer
-        .send({ topic: this.topic, acks: -1, messages: [{ key: this.nodeId, value: JSON.stringify(this.snapshot()) }] })
+        .send({ topic: this.topic, acks: -1, messages: [{ key: this.key, value: JSON.stringify(this.snapshot()) }] })
         .then(
           () => undefined,
           (err: unknown) => this.logger.warn('announcement failed', { err: String(err) }),
@@ -40,13 +39,13 @@ export class Announcer {
     return this.sending;
   }
 
-  /** Stops announcing and leaves a tombstone, so readers drop this node at once. */
+  /** Stops announcing and leaves a tombstone, so readers drop this process at once. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.sending;
     await this.producer
-      .send({ topic: this.topic, acks: -1, messages: [{ key: this.nodeId, value: null }] })
+      .send({ topic: this.topic, acks: -1, messages: [{ key: this.key, value: null }] })
       .catch((err: unknown) => this.logger.warn('tombstone failed', { err: String(err) }));
     await this.producer.disconnect();
   }
