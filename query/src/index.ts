@@ -17,6 +17,7 @@ import { installQueryHooks } from './plugin-queries';
 import { installLokiRoutes } from './routes/loki';
 import { installLokiTailRoute } from './routes/loki-tail';
 import { installNativeRoutes } from './routes/native';
+import { metricCache } from './cache';
 import { TailEngine } from './tail';
 import { tenantQuerySettings } from './tenant-settings';
 import { installTailRoutes, TAIL_WEBSOCKET_OPTIONS } from './tail-routes';
@@ -60,6 +61,8 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
     onNodeError: () => metrics.fanoutErrors.inc(),
     clusterSecret: tenancyOf(config).auth.clusterSecret,
   });
+  const cacheSettings = tenancyOf(config).cache;
+  const cache = cacheSettings.enabled ? metricCache(cacheSettings, fanout, registry) : undefined;
   const app = Fastify({ ...baseServerOptions(['match', 'match[]']), forceCloseConnections: 'idle' });
   let admin: Admin | null = null;
   let started = false;
@@ -76,7 +79,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   void app.register(async (scoped) => {
     installNativeRoutes(scoped, { settingsOf, fanout, metrics, tenantOf });
     installTailRoutes(scoped, tails, { tenantOf });
-    installLokiRoutes(scoped, { settingsOf, fanout, metrics, logger, tenantOf, ready });
+    installLokiRoutes(scoped, { settingsOf, fanout, metrics, logger, tenantOf, ready, ...(cache ? { cache } : {}) });
     installLokiTailRoute(scoped, { tails, fanout, settingsOf, logger, tenantOf });
   });
 

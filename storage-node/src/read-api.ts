@@ -105,8 +105,29 @@ function toReadRequest(q: ReadQuery, tenant: string, deps: ReadApiDeps): ReadReq
   };
 }
 
+/** One partition's answer of `/internal/v1/changes`. */
+export type WireChanges = { earliest: string } | { none: true } | { unknown: true };
+
 /** Registers the internal read routes on `app`. */
 export function installReadApi(app: FastifyInstance, deps: ReadApiDeps): void {
+  /**
+   * For each `partition:offset` of `since`, the earliest entry timestamp that a change at or after
+   * that offset touched (`none`: nothing changed; `unknown`: not held here, or before this node
+   * began tracking): what the query service's results cache asks before it reuses a piece.
+   */
+  app.get('/internal/v1/changes', async (request: FastifyRequest<{ Querystring: { since?: string } }>) => {
+    const since = request.query.since;
+    if (typeof since !== 'string' || since === '') throw new BadRequestError('SILT_BAD_REQUEST', 'since: give partition:offset pairs, comma-separated');
+    const offsets = parseOffsets(since, (part) => new BadRequestError('SILT_BAD_REQUEST', `since: "${part}" is not partition:offset`));
+    const held = new Set([...deps.owned(), ...deps.released()]);
+    const partitions: Record<string, WireChanges> = {};
+    for (const [p, o] of offsets) {
+      const c = held.has(p) ? deps.store.changesSince(p, o) : 'unknown';
+      partitions[p] = c === 'unknown' ? { unknown: true } : c === 'none' ? { none: true } : { earliest: c.earliest.toString() };
+    }
+    return { partitions };
+  });
+
   // Streams matching any of the `match` selectors (all streams without one), from the stream registries only.
   app.get('/internal/v1/series', async (request: FastifyRequest<{ Querystring: SeriesQuery }>) => {
     const tenant = tenantOf(request);

@@ -28,7 +28,7 @@ const SECRET = 'cluster-secret-0123456789abcdef';
 type Key = { sha256: string; tenants: string[]; scopes: string[]; name: string };
 
 function keysFile(keys: Key[]): string {
-  return JSON.stringify({ auth: { enabled: true, clusterSecret: SECRET, keys } }, null, 2);
+  return JSON.stringify({ auth: { enabled: true, clusterSecret: SECRET, keys }, plugins: [{ name: 'log', options: { level: 'warn' } }] }, null, 2);
 }
 
 const KEYS: Key[] = [
@@ -236,6 +236,16 @@ provider.forceFlush().then(() => provider.shutdown()).then(() => { if (failures.
       return answer.status === 200 && (answer.json as { entries: { line: string }[] }).entries.some((e) => e.line === 'from otel');
     });
   }, 90000);
+
+  it('the log plugin writes one structured line per request, with tenant and key name, never the key', async () => {
+    expect((await post(ingest.url + '/loki/api/v1/push', lokiBody('logged', 'l'), basic('team-a', KEY_A))).status).toBe(204);
+    await waitFor('the request line', () => ingest.output.includes('"path":"/loki/api/v1/push"'), 5000);
+    const lines = ingest.output.split('\n').filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l.slice(l.indexOf('{'))) as Record<string, unknown>);
+    expect(lines.some((l) => l.tenant === 'team-a' && l.key === 'a' && l.status === 204 && l.route === '/loki/api/v1/push' && typeof l.durationMs === 'number')).toBe(true);
+    expect(lines.some((l) => l.status === 401)).toBe(true);
+    for (const key of [KEY_A, KEY_B, KEY_PUSH_ONLY, KEY_QUERY_ONLY, Buffer.from(`team-a:${KEY_A}`).toString('base64')]) expect(ingest.output).not.toContain(key);
+    expect(query.output).not.toContain(SECRET);
+  });
 
   it('a key removed from the file stops working after SIGHUP, without a restart; the others keep working', async () => {
     const push = (key: string): Promise<number> => post(ingest.url + '/loki/api/v1/push', lokiBody('revoke', 'r'), bearer(key)).then((r) => r.status);

@@ -50,7 +50,7 @@ describe('storage node > segment store > writes', () => {
       expect(first.entries).toBe(model.entries.filter((e) => e.offset < 6n).length);
       expect(first.bytes).toBeGreaterThan(0);
       const replay = await store.write(4, blocks.slice(0, 6), 6n);
-      expect(replay).toEqual({ entries: 0, blocks: 0, skipped: 6, corrupt: 0, bytes: 0 });
+      expect(replay).toEqual({ entries: 0, minTs: null, blocks: 0, skipped: 6, corrupt: 0, bytes: 0 });
       const overlap = await store.write(4, blocks.slice(3, 10), 10n);
       expect(overlap).toMatchObject({ blocks: 4, skipped: 3 });
       // An older next offset never moves the applied offset back.

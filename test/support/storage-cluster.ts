@@ -57,11 +57,11 @@ export class StorageCluster {
 
   /**
    * Starts a query service process on this cluster's topics (`env()` plus a free port on
-   * 127.0.0.1) and waits until its /readyz answers 200. The caller stops it.
+   * 127.0.0.1; `args`, the cluster's by default) and waits until its /readyz answers 200. The caller stops it.
    */
-  async startQuery(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+  async startQuery(extraEnv: Record<string, string> = {}, args: readonly string[] = this.args): Promise<ServiceProcess> {
     const port = await freePort();
-    const query = new ServiceProcess('query', { ...this.env(), SILT_QUERY_PORT: String(port), SILT_QUERY_HOST: '127.0.0.1', ...extraEnv }, `http://127.0.0.1:${port}`, this.args);
+    const query = new ServiceProcess('query', { ...this.env(), SILT_QUERY_PORT: String(port), SILT_QUERY_HOST: '127.0.0.1', ...extraEnv }, `http://127.0.0.1:${port}`, args);
     return query.start();
   }
 

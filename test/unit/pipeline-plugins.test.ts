@@ -120,6 +120,6 @@ describe('plugins > drop, sample and redact', () => {
     ]);
     const [out] = await h.onPush('t', [stream({ app: 'api' }, 'x1', 'y1')]);
     expect(out).toEqual({ labels: { app: 'renamed' }, entries: [{ ts: 2n, line: 'y1' }] });
-    expect(() => host([{ name: 'nope' }])).toThrow(/plugins\[0\]\.name: no built-in plugin "nope" \(built-in: relabel, drop, sample, redact\)/);
+    expect(() => host([{ name: 'nope' }])).toThrow(/plugins\[0\]\.name: no built-in plugin "nope" \(built-in: relabel, drop, sample, redact, log\)/);
   });
 });

@@ -80,7 +80,10 @@ export interface LimitsConfig {
 /** The query service's results cache. */
 export interface CacheConfig {
   enabled: boolean;
+  /** Bytes of results kept, least recently used out first. */
   maxBytes: number;
+  /** Metric range queries are split into pieces of this length (aligned to it), each cached on its own. */
+  splitIntervalMs: number;
 }
 
 /** One plugin to load: a built-in by `name`, or a module by `path` (relative to the config file). */
@@ -112,7 +115,7 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   activeStreamWindowMs: 3600 * 1000,
 };
 /** See DEFAULT_AUTH. */
-export const DEFAULT_CACHE: CacheConfig = { enabled: false, maxBytes: 256 * 1024 * 1024 };
+export const DEFAULT_CACHE: CacheConfig = { enabled: false, maxBytes: 256 * 1024 * 1024, splitIntervalMs: 3600 * 1000 };
 
 /** Config paths whose value is a list of records: replaced whole by a layer, never given an environment form. */
 export const RECORD_LISTS: ReadonlySet<string> = new Set(['auth.keys', 'plugins']);
@@ -183,6 +186,7 @@ export function validateTenancy(c: { auth: AuthConfig; limits: LimitsConfig; cac
     }
   }
   if (!Number.isInteger(c.cache.maxBytes) || c.cache.maxBytes < 1024 * 1024) fail('cache.maxBytes', 'must be an integer of at least 1 MiB');
+  if (!Number.isInteger(c.cache.splitIntervalMs) || c.cache.splitIntervalMs < 1000) fail('cache.splitIntervalMs', 'must be an integer of at least 1000 (ms)');
   if (c.auth.clusterSecret !== '' && c.auth.clusterSecret.length < 16) fail('auth.clusterSecret', 'must be empty or at least 16 characters');
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import { authPlugin } from './builtin/auth';
 import { dropPlugin, samplePlugin } from './builtin/drop';
 import { limitsPlugin } from './builtin/limits';
+import { logPlugin } from './builtin/log';
 import { redactPlugin } from './builtin/redact';
 import { relabelPlugin } from './builtin/relabel';
 import { PluginHost } from './host';
@@ -27,7 +28,7 @@ const FIRST: readonly SiltPlugin[] = [authPlugin, limitsPlugin];
 
 /** Built-ins a `plugins` entry names. */
 const NAMED: ReadonlyMap<string, SiltPlugin> = new Map(
-  ([relabelPlugin, dropPlugin, samplePlugin, redactPlugin] satisfies SiltPlugin[]).map((p) => [p.name, p]),
+  ([relabelPlugin, dropPlugin, samplePlugin, redactPlugin, logPlugin] satisfies SiltPlugin[]).map((p) => [p.name, p]),
 );
 
 /** An error a hook throws for the client to see: `status` must be 4xx or 503. */

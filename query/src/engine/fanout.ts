@@ -47,7 +47,12 @@ export interface FanoutStats {
   bytesDecompressed: number;
   nodesAsked: number;
   failovers: number;
+  /** When present, receives per partition the applied offset the answering node read at (for the results cache). */
+  seen?: Map<number, bigint>;
 }
+
+/** Per partition, what changed since an offset: the earliest entry timestamp touched, nothing, or unknown. */
+export type PartitionChanges = bigint | 'none' | 'unknown';
 
 /** Fan-out settings. */
 export interface FanoutOptions {
@@ -135,10 +140,10 @@ export class Fanout {
     private readonly options: FanoutOptions,
   ) {}
 
-  /** Headers of a request to a storage node on behalf of `tenant`. */
-  private headers(tenant: string): Record<string, string> {
+  /** Headers of a request to a storage node, on behalf of `tenant` where it is for one. */
+  private headers(tenant?: string): Record<string, string> {
     const secret = this.options.clusterSecret;
-    return secret ? { 'X-Scope-OrgID': tenant, Authorization: `Bearer ${secret}` } : { 'X-Scope-OrgID': tenant };
+    return { ...(tenant === undefined ? {} : { 'X-Scope-OrgID': tenant }), ...(secret ? { Authorization: `Bearer ${secret}` } : {}) };
   }
 
   /**
@@ -152,6 +157,50 @@ export class Fanout {
     const plan = this.plan(partitions, excluded, preferred, null, needOf(req, snapshot));
     const streams = [...plan].map(([node, ps]) => this.fromNode(node, ps, req, req.after, excluded, preferred, signal, stats, snapshot));
     return mergeOrdered(streams, req.direction === 'forward');
+  }
+
+  /**
+   * Per partition of `offsets`, the earliest entry timestamp a change at or after its offset
+   * touched, asked of every caught-up owner of the partition (a read may go to any of them), the
+   * earliest answer winning. `unknown` when no owner can say (none live, one unreachable, or one
+   * that began tracking after the offset).
+   */
+  async changesSince(offsets: ReadonlyMap<number, bigint>, signal: AbortSignal): Promise<Map<number, PartitionChanges>> {
+    const out = new Map<number, PartitionChanges>();
+    const byNode = new Map<string, { node: NodeAnnouncement; parts: number[] }>();
+    for (const p of offsets.keys()) {
+      const owners = this.directory.live().filter((n) => n.partitions.some((h) => h.partition === p && !h.catchingUp));
+      if (owners.length === 0) out.set(p, 'unknown');
+      for (const node of owners) {
+        let entry = byNode.get(node.nodeId);
+        if (entry === undefined) byNode.set(node.nodeId, (entry = { node, parts: [] }));
+        entry.parts.push(p);
+      }
+    }
+    const merge = (p: number, c: PartitionChanges): void => {
+      const had = out.get(p);
+      if (had === 'unknown' || c === 'unknown') out.set(p, 'unknown');
+      else if (had === undefined || had === 'none') out.set(p, c);
+      else if (c !== 'none' && c < had) out.set(p, c);
+    };
+    await Promise.all(
+      [...byNode.values()].map(async ({ node, parts }) => {
+        const since = parts.map((p) => `${p}:${offsets.get(p)!}`).join(',');
+        try {
+          const res = await nodeRequest(`${node.url}/internal/v1/changes?since=${since}`, { headers: this.headers(), signal });
+          const body = (await res.json()) as { partitions?: Record<string, { earliest?: string; none?: true; unknown?: true }> };
+          if (res.status !== 200) throw new Error(`status ${res.status}`);
+          for (const p of parts) {
+            const c = body.partitions?.[p];
+            merge(p, c?.earliest !== undefined ? BigInt(c.earliest) : c?.none === true ? 'none' : 'unknown');
+          }
+        } catch (err) {
+          if (signal.aborted) throw err;
+          for (const p of parts) merge(p, 'unknown');
+        }
+      }),
+    );
+    return out;
   }
 
   /** The label sets of a tenant's streams matching any of `matches` (every stream when empty), from one replica per partition. */
@@ -188,9 +237,21 @@ export class Fanout {
           body: JSON.stringify({ ...body, partitions: ps.join(','), ...(token ? { token } : {}) }),
           signal: nodeSignal,
         });
-        const answer = (await res.json()) as { partials?: unknown; stats?: { entriesScanned: number; bytesDecompressed: number }; error?: { code: string; message: string } };
+        const answer = (await res.json()) as {
+          applied?: Record<string, string>;
+          partials?: unknown;
+          stats?: { entriesScanned: number; bytesDecompressed: number };
+          error?: { code: string; message: string };
+        };
         if (res.status !== 200) throw nodeError(node, res.status, answer);
         return () => {
+          if (stats.seen) {
+            // A query of several range aggregations reads each on its own: the earliest offset seen is what all of it saw.
+            for (const [p, o] of Object.entries(answer.applied ?? {})) {
+              const had = stats.seen.get(Number(p));
+              if (had === undefined || BigInt(o) < had) stats.seen.set(Number(p), BigInt(o));
+            }
+          }
           stats.entriesScanned += answer.stats?.entriesScanned ?? 0;
           stats.bytesDecompressed += answer.stats?.bytesDecompressed ?? 0;
           take(answer.partials);

@@ -22,6 +22,7 @@ import type { QueryMetrics } from '../metrics';
 import { withDeadline } from './deadline';
 import { installLokiDialect, lokiParams, param, sendLokiError, type LokiParams } from './loki-http';
 import { matrixResult, queryAnswer, scalarResult, vectorResult, type QueryCounters } from './loki-json';
+import { cachedMetricQuery, type MetricCacheDeps } from '../cache/metric-pieces';
 import { installLokiMetadataRoutes } from './loki-metadata';
 import { newStats } from './native';
 
@@ -35,6 +36,8 @@ export interface LokiRouteDeps {
   tenantOf(request: FastifyRequest): string;
   /** True when the service can answer every partition (what `/ready` reports). */
   ready(): boolean;
+  /** The results cache of metric range queries; absent when `cache.enabled` is false. */
+  cache?: MetricCacheDeps;
 }
 
 /** The Loki version whose API Silt answers, reported by `/loki/api/v1/status/buildinfo`. */
@@ -123,7 +126,13 @@ export function installLokiRoutes(app: FastifyInstance, deps: LokiRouteDeps): vo
     const tenant = deps.tenantOf(request);
     const stats = newStats();
     const read: ReadCounters = { lines: 0, bytes: 0 };
-    const result = await withDeadline(reply, deps.settingsOf(request).timeoutMs, (signal) => evaluateMetricQuery(expr, grid, nodeRangeSource(fanout, tenant), signal, stats, read));
+    const source = nodeRangeSource(fanout, tenant);
+    const cache = deps.cache;
+    const result = await withDeadline(reply, deps.settingsOf(request).timeoutMs, (signal) =>
+      cache !== undefined && !grid.instant
+        ? cachedMetricQuery(cache, tenant, expr, grid, stats, signal, (g, pieceStats) => evaluateMetricQuery(expr, g, source, signal, pieceStats, read))
+        : evaluateMetricQuery(expr, grid, source, signal, stats, read),
+    );
     metrics.entriesScanned.inc(stats.entriesScanned);
     const returned = result.type === 'matrix' ? result.series.length : result.type === 'vector' ? result.samples.length : 1;
     return metricAnswer(result, countersOf(stats, read, started, read.lines, returned));

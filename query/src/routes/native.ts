@@ -122,7 +122,8 @@ export function installNativeRoutes(app: FastifyInstance, deps: RouteDeps): void
       metrics.entriesScanned.inc(stats.entriesScanned);
       metrics.entriesReturned.inc(returned);
       const next = returned === read.limit && last ? encodeCursor({ after: last.pos, snapshot }, scope) : null;
-      return { next, stats: { ...stats, entriesReturned: returned, timeMs: Number(process.hrtime.bigint() - started) / 1e6 } };
+      const { entriesScanned, bytesDecompressed, nodesAsked, failovers } = stats;
+      return { next, stats: { entriesScanned, bytesDecompressed, nodesAsked, failovers, entriesReturned: returned, timeMs: Number(process.hrtime.bigint() - started) / 1e6 } };
     };
 
     if ((request.headers.accept ?? '').includes('application/x-ndjson')) {

@@ -31,6 +31,7 @@ import { COMPACTION_FRAME_VERSION, COMPACTION_IDLE_MS, COMPACTION_QUIET_MS, COMP
 import * as K from './keys';
 import type { ReadStats, StoredEntry } from './merge';
 import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, type StoredFrame } from './reader';
+import { ChangeLog, type ChangesSince } from './change-log';
 import { Registry } from './registry';
 import { HeadCache } from './head-cache';
 import { Retention } from './retention';
@@ -108,6 +109,9 @@ function checkOptions(o: SegmentStoreOptions): void {
   }
 }
 
+/** An offset no read reaches: tracking of a dropped partition starts there, so every question about it is answered unknown. */
+const UNTRACKED = 2n ** 63n;
+
 /** The segments of every partition a storage node holds, with exactly-once writes and ordered reads. */
 export class SegmentStore {
   /** Compactions done (and the small frames they replaced) and failed, since the store opened. */
@@ -122,6 +126,7 @@ export class SegmentStore {
   private readonly scanPool: ScanPool | null;
   private readonly headCache: HeadCache | null;
   private readonly transfer: Transfer;
+  private readonly changes = new ChangeLog();
 
   private constructor(options: SegmentStoreOptions) {
     const life = this.life;
@@ -135,7 +140,7 @@ export class SegmentStore {
     this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, options.compactionFrameVersion ?? COMPACTION_FRAME_VERSION, options.compactionIdleMs ?? COMPACTION_IDLE_MS, options.compactionQuietMs ?? COMPACTION_QUIET_MS, parts, handles, registry, life);
     this.compactionCounts = this.compactor.counts;
     this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
-    this.retention = new Retention(parts, handles, this.writer, life);
+    this.retention = new Retention(parts, handles, this.writer, life, (partition, applied, earliest) => this.changes.record(partition, applied, applied, earliest));
     this.scanPool = options.scanThreads ? new ScanPool(options.scanThreads) : null;
     this.headCache = options.headCacheBytes === 0 ? null : new HeadCache(options.headCacheBytes ?? HEAD_CACHE_BYTES);
     this.reader = new Reader(parts, handles, registry, life, this.scanPool, this.headCache);
@@ -188,8 +193,16 @@ export class SegmentStore {
   }
 
   /** Applies consecutive Kafka messages of one partition in ONE atomic LevelDB batch together with the new applied offset (nextOffset); blocks with offset < applied are skipped (replays are harmless). */
-  write(partition: number, blocks: readonly IncomingBlock[], nextOffset: bigint): Promise<ApplyResult> {
-    return this.writer.write(partition, blocks, nextOffset);
+  async write(partition: number, blocks: readonly IncomingBlock[], nextOffset: bigint): Promise<ApplyResult> {
+    const from = this.applied(partition);
+    const result = await this.writer.write(partition, blocks, nextOffset);
+    if (result.minTs !== null) this.changes.record(partition, from, nextOffset - 1n, result.minTs);
+    return result;
+  }
+
+  /** The earliest entry timestamp a change (a write, a removal) of `partition` at or after `offset` touched. */
+  changesSince(partition: number, offset: bigint): ChangesSince {
+    return this.changes.since(partition, offset, this.applied(partition));
   }
 
   /** Reads one tenant's matching entries of [start, end), ordered per DESIGN Guarantee 5; the plan is fixed at the first `next()`. */
@@ -214,6 +227,8 @@ export class SegmentStore {
 
   /** Removes every segment of a partition (not used for replication; for an operator or a test). */
   drop(partition: number): Promise<void> {
+    // Whatever a reader computed from the partition before is unknown to be current from now on.
+    this.changes.reset(partition, UNTRACKED);
     return this.retention.drop(partition);
   }
 
@@ -233,8 +248,10 @@ export class SegmentStore {
   }
 
   /** Replaces the store's copy of a partition by a fully loaded staged one, atomically. */
-  adopt(staged: StagedPartition): Promise<void> {
-    return this.transfer.adopt(staged);
+  async adopt(staged: StagedPartition): Promise<void> {
+    await this.transfer.adopt(staged);
+    // The copy's entries came in without a record of when: only changes from its applied offset on are known.
+    this.changes.reset(staged.partition, this.applied(staged.partition));
   }
 
   /** Bytes of frame heads and filters the store keeps in memory now. */

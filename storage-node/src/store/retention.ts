@@ -25,6 +25,8 @@ export class Retention {
     private readonly handles: HandleCache,
     private readonly writer: Writer,
     private readonly life: Lifecycle,
+    /** Entries from `earliest` on left partition `partition` (applied offset `applied`): the change log hears of it. */
+    private readonly onRemoved: (partition: number, applied: bigint, earliest: bigint) => void,
   ) {}
 
   /** Removes whole closed (or active, if its newest entry is old) segments whose newest entry ts < cutoffNs; returns how many were removed. Never touches anything else. */
@@ -72,6 +74,9 @@ export class Retention {
     const expired = (s: Segment): boolean => s.meta.maxTs !== null && s.meta.maxTs < cutoff;
     const victims = ps.segments.filter(expired);
     if (victims.length === 0) return 0;
+    let earliest: bigint | null = null;
+    for (const v of victims) if (v.meta.minTs !== null && (earliest === null || v.meta.minTs < earliest)) earliest = v.meta.minTs;
+    if (earliest !== null) this.onRemoved(ps.partition, ps.applied, earliest);
     if (expired(ps.active!)) {
       // The applied offset lives in the active segment: an empty successor carries it on.
       const seg = await this.writer.createSegment(ps, ps.applied);

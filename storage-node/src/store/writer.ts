@@ -23,6 +23,8 @@ export interface IncomingBlock {
 /** What one `write` did. */
 export interface ApplyResult {
   entries: number;
+  /** The earliest entry timestamp written; null when nothing readable was. */
+  minTs: bigint | null;
   blocks: number;
   skipped: number;
   corrupt: number;
@@ -104,7 +106,7 @@ export class Writer {
 
   private async applyLocked(ps: PartitionData, blocks: readonly IncomingBlock[], nextOffset: bigint): Promise<ApplyResult> {
     this.life.checkOpen();
-    const result: ApplyResult = { entries: 0, blocks: 0, skipped: 0, corrupt: 0, bytes: 0 };
+    const result: ApplyResult = { entries: 0, minTs: null, blocks: 0, skipped: 0, corrupt: 0, bytes: 0 };
     const applied = ps.applied;
     let firstIndex = 0;
     while (firstIndex < blocks.length && blocks[firstIndex]!.offset < applied) firstIndex++;
@@ -193,6 +195,7 @@ export class Writer {
             tenantFresh.set(s.streamId, span);
           }
           if (meta.minTs === null || s.minTs < meta.minTs) meta.minTs = s.minTs;
+          if (result.minTs === null || s.minTs < result.minTs) result.minTs = s.minTs;
           if (meta.maxTs === null || s.maxTs > meta.maxTs) meta.maxTs = s.maxTs;
           if (span > meta.maxSpan) meta.maxSpan = span;
         }
