@@ -144,8 +144,8 @@ export class SiltCluster {
     return [built];
   }
 
-  /** Spawns a service on a free port and waits until /readyz answers 200. */
-  async start(kind: ServiceKind, name: string, extraEnv: Record<string, string> = {}): Promise<ServiceUnderTest> {
+  /** Spawns a service on a free port (with `args` after its entry, such as `--config FILE`) and waits until /readyz answers 200. */
+  async start(kind: ServiceKind, name: string, extraEnv: Record<string, string> = {}, args: readonly string[] = []): Promise<ServiceUnderTest> {
     const port = await freePort();
     const portEnv: Record<ServiceKind, Record<string, string>> = {
       ingest: { SILT_INGEST_PORT: String(port), SILT_INGEST_HOST: '127.0.0.1' },
@@ -153,7 +153,7 @@ export class SiltCluster {
       query: { SILT_QUERY_PORT: String(port), SILT_QUERY_HOST: '127.0.0.1' },
     };
     const profile = this.profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, `--cpu-prof-name=${this.name}-${name}.cpuprofile`];
-    const child = spawn(process.execPath, [...profile, ...this.entry(kind)], {
+    const child = spawn(process.execPath, [...profile, ...this.entry(kind), ...args], {
       cwd: ROOT,
       env: { ...process.env, ...this.env(), ...portEnv[kind], ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -23,6 +23,8 @@ export interface LoadJob {
    * cluster phases' queries count entries in time windows).
    */
   protocol?: PushProtocol;
+  /** More request headers (an API key). */
+  headers?: Record<string, string>;
 }
 
 /** What a load achieved. */

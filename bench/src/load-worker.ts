@@ -19,7 +19,7 @@ function send(message: FromWorker): void {
 }
 
 /** POSTs one body and resolves with the status and the text of the answer. */
-function post(agent: http.Agent, url: URL, wire: ProtocolWire, tenant: string, body: Buffer): Promise<{ status: number; text: string }> {
+function post(agent: http.Agent, url: URL, wire: ProtocolWire, tenant: string, body: Buffer, extra: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -28,7 +28,7 @@ function post(agent: http.Agent, url: URL, wire: ProtocolWire, tenant: string, b
         port: url.port,
         path: wire.path,
         method: 'POST',
-        headers: { 'Content-Type': wire.contentType, 'Content-Length': body.length, 'X-Scope-OrgID': tenant },
+        headers: { ...extra, 'Content-Type': wire.contentType, 'Content-Length': body.length, 'X-Scope-OrgID': tenant },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -75,7 +75,7 @@ async function runJob(job: LoadJob, corpus: CorpusStream[], templates: BatchTemp
     for (;;) {
       const { body, template } = bodyOf(seq);
       result.requests++;
-      const answer = await post(agent, url, wire, job.tenant, body);
+      const answer = await post(agent, url, wire, job.tenant, body, job.headers);
       if (answer.status >= 200 && answer.status < 300) {
         checkAnswer(protocol, answer.text);
         result.latenciesMs.push(wallMs() - since);

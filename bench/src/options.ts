@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 /** What one run measures. */
-export type Scenario = 'all' | 'ingest' | 'protocols' | 'e2e' | 'query' | 'tail' | 'limits';
+export type Scenario = 'all' | 'ingest' | 'protocols' | 'plugins' | 'e2e' | 'query' | 'tail' | 'limits';
 
-const SCENARIOS: readonly Scenario[] = ['all', 'ingest', 'protocols', 'e2e', 'query', 'tail', 'limits'];
+const SCENARIOS: readonly Scenario[] = ['all', 'ingest', 'protocols', 'plugins', 'e2e', 'query', 'tail', 'limits'];
 
 /** Every knob of a run, after defaults and `--quick`. */
 export interface BenchOptions {
@@ -50,7 +50,7 @@ const QUICK_DIR = path.join(os.tmpdir(), 'silt-bench-quick');
 
 /** Usage text for `--help` and errors. */
 export const USAGE = `usage: npm run bench -- [options]
-  --scenario all|ingest|protocols|e2e|query|tail|limits   what to measure (default all)
+  --scenario all|ingest|protocols|plugins|e2e|query|tail|limits   what to measure (default all)
   --scale 1,4,16          data volumes, multiples of --unit, loaded cumulatively (default 1,4,16)
   --unit N                entries stored at 1x (default 1000000)
   --duration S            seconds of the ingest phase at full rate (default 60), and of each

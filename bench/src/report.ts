@@ -1,6 +1,6 @@
 /** Renders a run's results as bench/RESULTS.md: one table per scenario, each figure with its target and its ratio to the physical limit. */
 import { PROTOCOLS } from './protocol-bodies';
-import type { BenchResults, CpuUse, LoadFigures, Memory, ProtocolRun, ScaleFigures } from './results';
+import type { BenchResults, CpuUse, LoadFigures, Memory, PluginFigures, ProtocolRun, ScaleFigures } from './results';
 
 /** A target from the benchmark issue. */
 interface Target {
@@ -36,6 +36,8 @@ const TARGET_COUNT_PER_STREAM_MS = 10;
 const TARGET_NEEDLE_SPEEDUP = 20;
 const TARGET_ONE_COPY_TO_ZSTD3 = 0.95;
 const TARGET_KEPT_TO_ONE_COPY = 2.1;
+/** Issue 11: auth, limits and pipeline rules together may cost ingest at most 5% of its entries/s. */
+const TARGET_PLUGIN_RATIO = 0.95;
 
 /** Labels every full run (`--scenario all`) must have in its tables; the smoke test checks them. */
 export const REQUIRED_ROWS = [
@@ -233,6 +235,48 @@ function protocolsSection(r: BenchResults): string {
   ].join('\n');
 }
 
+function pluginsSection(p: PluginFigures): string {
+  const plain = median(p.rounds.map((r) => r.plain.entriesPerS));
+  const plugged = median(p.rounds.map((r) => r.plugins.entriesPerS));
+  const guarded = median(p.rounds.map((r) => r.authLimits.entriesPerS));
+  const { alone, flooded, flood, halfRatePerS } = p.isolation;
+  const rows: Row[] = [
+    { label: 'plugins: ingest entries/s without plugins (median of rounds)', unit: 'entries/s', values: [plain] },
+    { label: 'plugins: ingest entries/s with auth + limits (median of rounds)', unit: 'entries/s', values: [guarded] },
+    { label: 'plugins: ingest entries/s with auth + limits + pipeline (median of rounds)', unit: 'entries/s', values: [plugged] },
+    { label: 'plugins: auth + limits ÷ none', unit: 'x', values: [guarded / plain], digits: 3, target: { op: '>=', value: TARGET_PLUGIN_RATIO } },
+    { label: 'plugins: auth + limits + pipeline ÷ none', unit: 'x', values: [plugged / plain], digits: 3, target: { op: '>=', value: TARGET_PLUGIN_RATIO } },
+    { label: 'plugins: CPU of ingest without plugins', unit: 'cores', values: [median(p.rounds.map((r) => r.plain.cpu.ingest ?? NaN))], digits: 2 },
+    { label: 'plugins: CPU of ingest with auth + limits', unit: 'cores', values: [median(p.rounds.map((r) => r.authLimits.cpu.ingest ?? NaN))], digits: 2 },
+    { label: 'plugins: CPU of ingest with auth + limits + pipeline', unit: 'cores', values: [median(p.rounds.map((r) => r.plugins.cpu.ingest ?? NaN))], digits: 2 },
+    {
+      label: 'plugins: ingest CPU per entry, auth + limits + pipeline ÷ none',
+      unit: 'x',
+      values: [median(p.rounds.map((r) => (r.plugins.cpu.ingest ?? NaN) / r.plugins.entriesPerS / ((r.plain.cpu.ingest ?? NaN) / r.plain.entriesPerS)))],
+      digits: 3,
+    },
+    { label: 'plugins: other tenant ack p50 at half rate, alone', unit: 'ms', values: [alone.ack.p50], digits: 1 },
+    { label: 'plugins: other tenant ack p50 at half rate, beside a tenant at 3x its rate', unit: 'ms', values: [flooded.ack.p50], digits: 1 },
+    { label: 'plugins: other tenant ack p99 at half rate, alone', unit: 'ms', values: [alone.ack.p99], digits: 1 },
+    { label: 'plugins: other tenant ack p99 at half rate, beside a tenant at 3x its rate', unit: 'ms', values: [flooded.ack.p99], digits: 1 },
+    { label: 'cache: dashboard query p50 without the cache', unit: 'ms', values: [p.cache.withoutMs.p50], digits: 1 },
+    { label: 'cache: dashboard query p50 with the cache', unit: 'ms', values: [p.cache.withMs.p50], digits: 1 },
+    { label: 'cache: dashboard query p99 without the cache', unit: 'ms', values: [p.cache.withoutMs.p99], digits: 1 },
+    { label: 'cache: dashboard query p99 with the cache', unit: 'ms', values: [p.cache.withMs.p99], digits: 1 },
+    { label: 'cache: pieces hit', unit: '', values: [p.cache.hits] },
+    { label: 'cache: pieces missed', unit: '', values: [p.cache.misses] },
+  ];
+  return [
+    '## Plugins (auth, limits, pipeline rules) and the results cache',
+    '',
+    `Ingest: three processes — without plugins; with auth (a Bearer key on every push) and limits (a rate far above the load, so every push passes the token buckets); with those and pipeline rules for the tenant (a relabel rule adding a label, redaction of card numbers and emails in every line, a drop rule) — ${p.rounds.length} rounds, each closed loop on the three in turn (order rotating), same load generator and connections, no consumer. ` +
+      `Then the tenant at half rate (${fmt(halfRatePerS)} entries/s, open loop) on the plugin ingest, alone and while another tenant pushes at 3x its ${fmt(flood.ratePerS)} bytes/s rate (${fmt(flood.refused)} of its ${fmt(flood.sent)} pushes answered 429, ${fmt(flood.accepted)} accepted${flood.otherStatuses ? `, ${fmt(flood.otherStatuses)} other answers` : ''}). ` +
+      `Cache: one storage node, two query services (one with \`cache.enabled\`, 1-hour pieces), ${fmt(p.cache.entries)} entries over the last six hours, then \`sum by (app) (count_over_time({app=~"app-.*"}[1m]))\` over six hours at a 60 s step, the window sliding one step per query, ${fmt(p.cache.queries)} queries asked of each in turn.`,
+    '',
+    table(['value'], rows),
+  ].join('\n');
+}
+
 /** Per process, the median of its CPU use over several runs. */
 function medianCpu(cpus: CpuUse[]): CpuUse {
   const names = [...new Set(cpus.flatMap((c) => Object.keys(c)))];
@@ -412,6 +456,7 @@ export function renderMarkdown(r: BenchResults): string {
   ];
   if (r.ingest) parts.push('', ingestSection(r));
   if (r.protocols) parts.push('', protocolsSection(r));
+  if (r.plugins) parts.push('', pluginsSection(r.plugins));
   if (r.scales.length > 0) parts.push('', growthSections(r));
   parts.push(
     '',

@@ -92,7 +92,22 @@ export interface ScaleFigures {
   memory: Record<string, Memory>;
 }
 
-/** One run. */
+/** The plugins phase (plugins-phase.ts). */
+export interface PluginFigures {
+  /** Closed loop, one ingest without plugins, one with auth and limits, one with those and pipeline rules, in interleaved rounds. */
+  rounds: { plain: LoadFigures; authLimits: LoadFigures; plugins: LoadFigures }[];
+  /** The bench tenant at half rate on the plugin ingest, alone and beside a tenant pushing at 3x its rate. */
+  isolation: {
+    halfRatePerS: number;
+    alone: LoadFigures;
+    flooded: LoadFigures;
+    flood: { ratePerS: number; sent: number; accepted: number; refused: number; otherStatuses: number };
+  };
+  /** A dashboard query over a sliding window, without and with the results cache. */
+  cache: { queries: number; entries: number; withoutMs: Summary; withMs: Summary; hits: number; misses: number; stale: number };
+}
+
+/** Everything one run measured. */
 export interface BenchResults {
   startedAt: string;
   seconds: number;
@@ -108,5 +123,6 @@ export interface BenchResults {
   limits: PhysicalLimits;
   ingest?: IngestFigures;
   protocols?: ProtocolFigures;
+  plugins?: PluginFigures;
   scales: ScaleFigures[];
 }

@@ -9,19 +9,21 @@ import path from 'node:path';
 import { DEFAULT_CONFIG } from '../../core/src/config';
 import { decodeWriteToken } from '../../core/src/write-token';
 import { loadCorpus, type CorpusStream } from '../../test/support/corpus';
+import { CpuMeter, figures, warmUpMs } from './measure';
 import { clockFor, lineOfEntry, streamOfEntry, type Clock } from './bodies';
-import { dirBytes, kafkaTopicBytes, openKafka, processCpuSeconds, processMemory, SiltCluster, type KafkaUnderTest, type ServiceUnderTest } from './cluster';
+import { dirBytes, kafkaTopicBytes, openKafka, processMemory, SiltCluster, type KafkaUnderTest, type ServiceUnderTest } from './cluster';
 import { measureLimits } from './limits';
 import { LoadGenerator } from './load-client';
-import type { LoadJob, LoadResult } from './load-protocol';
+import type { LoadJob } from './load-protocol';
 import { commandLine, currentCommit, machineInfo } from './machine';
 import { parseOptions, type BenchOptions } from './options';
+import { pluginsPhase } from './plugins-phase';
 import { MarkerProbe } from './probes';
 import { PROTOCOLS, type PushProtocol } from './protocol-bodies';
 import { runQueries } from './queries';
 import { runWordQueries } from './word-queries';
 import { renderMarkdown } from './report';
-import type { BenchResults, CpuUse, IngestFigures, LoadFigures, Memory, ProtocolFigures, ProtocolRun, ScaleFigures } from './results';
+import type { BenchResults, IngestFigures, Memory, ProtocolFigures, ProtocolRun, ScaleFigures } from './results';
 import { sleep, summarize, wallMs } from './stats';
 
 const PARTITIONS = DEFAULT_CONFIG.kafka.partitions;
@@ -50,33 +52,6 @@ function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-/** Measures the CPU each named process uses between `start` and `stop`. */
-class CpuMeter {
-  private readonly begin = new Map<string, number>();
-  private began = 0;
-
-  constructor(private readonly pids: Record<string, number | null>) {}
-
-  start(): this {
-    this.began = wallMs();
-    for (const [name, pid] of Object.entries(this.pids)) {
-      const cpu = pid === null ? null : processCpuSeconds(pid);
-      if (cpu !== null) this.begin.set(name, cpu);
-    }
-    return this;
-  }
-
-  stop(): CpuUse {
-    const seconds = (wallMs() - this.began) / 1000;
-    const use: CpuUse = {};
-    for (const [name, before] of this.begin) {
-      const after = processCpuSeconds(this.pids[name]!);
-      if (after !== null) use[name] = (after - before) / seconds;
-    }
-    return use;
-  }
-}
-
 function memories(pids: Record<string, number | null>, cluster: SiltCluster): Record<string, Memory> {
   const out: Record<string, Memory> = {};
   for (const [name, pid] of Object.entries(pids)) {
@@ -85,24 +60,6 @@ function memories(pids: Record<string, number | null>, cluster: SiltCluster): Re
     if (m) out[name] = { peak: m.peak, now: m.rss, ...(anonPeak === undefined ? {} : { anonPeak }), fileNow: m.file };
   }
   return out;
-}
-
-function figures(result: LoadResult, cpu: CpuUse): LoadFigures {
-  const seconds = (result.endedAt - result.startedAt) / 1000;
-  return {
-    entries: result.entries,
-    seconds,
-    entriesPerS: result.entries / seconds,
-    lineMBps: result.lineBytes / 1e6 / seconds,
-    ack: summarize(result.latenciesMs),
-    errors: result.errors,
-    cpu,
-  };
-}
-
-/** Unmeasured load before a closed-loop phase of `durationS`, so that the JIT and the connections are warm. */
-function warmUpMs(durationS: number): number {
-  return Math.min(5000, durationS * 250);
 }
 
 /** Entries of the bench tenant ingest counts as acknowledged by Kafka (its /metrics). */
@@ -365,6 +322,7 @@ async function main(): Promise<void> {
       generator = await LoadGenerator.start(options.batch);
       if (options.scenario === 'all' || options.scenario === 'ingest') results.ingest = await ingestPhase(options, kafka, generator, dir);
       if (options.scenario === 'all' || options.scenario === 'protocols') results.protocols = await protocolsPhase(options, kafka, generator, dir);
+      if (options.scenario === 'all' || options.scenario === 'plugins') results.plugins = await pluginsPhase(options, kafka, generator, dir);
       if (['all', 'e2e', 'query', 'tail'].includes(options.scenario)) results.scales = await clusterPhase(options, kafka, generator, dir, corpus);
     } finally {
       await generator?.stop();

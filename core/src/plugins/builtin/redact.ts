@@ -2,22 +2,31 @@
  * The built-in `redact` plugin (ingest): every match of its `patterns` (RE2 regexes, such as card
  * numbers or emails) in a line — and, unless `attrs` is false, in an attribute's value — is
  * replaced by `replacement` before the entry is partitioned, so the secret never reaches Kafka.
+ * A line without a substring every match must contain (the `@` of an email) is not searched.
  */
 import { compileRe2 } from '../../logql/re2';
 import type { SiltPlugin } from '../types';
 import { onlyKeys, pipelineCounter, stringList, stringOption, tenantsOption, within } from './options';
+import { requiredLiteral } from './required-literal';
+
+/** A pattern, and a substring every match of it contains (a line without it is not searched). */
+interface Pattern {
+  re: RegExp;
+  literal: string | null;
+}
 
 interface RedactOptions {
   applies: (tenant: string) => boolean;
-  patterns: RegExp[];
+  patterns: Pattern[];
   replacement: string;
   attrs: boolean;
 }
 
 /** `text` with every match of `patterns` replaced; the same string when nothing matched. */
-function redact(text: string, patterns: readonly RegExp[], replacement: string): string {
+function redact(text: string, patterns: readonly Pattern[], replacement: string): string {
   let out = text;
-  for (const re of patterns) {
+  for (const { re, literal } of patterns) {
+    if (literal !== null && !out.includes(literal)) continue;
     re.lastIndex = 0;
     if (re.test(out)) out = out.replace(re, replacement);
   }
@@ -40,7 +49,7 @@ export const redactPlugin: SiltPlugin<RedactOptions> = {
           const re = compileRe2(p, 'a redact pattern');
           // An empty match would insert the replacement between every character.
           if (re.test('')) throw new Error(`"${p}" matches the empty string`);
-          return new RegExp(re.source, re.flags + 'g');
+          return { re: new RegExp(re.source, re.flags + 'g'), literal: requiredLiteral(p) };
         }),
       ),
       replacement: stringOption(raw, 'replacement', '[REDACTED]'),
