@@ -34,7 +34,7 @@ const FLOOD_BODY_LINES = 200;
 const FLOOD_LINE_BYTES = 250;
 const MINUTE_NS = 60_000_000_000n;
 /** Entries of the cache part, spread over its six hours. */
-const CACHE_ENTRIES = 240_000;
+const CACHE_ENTRIES = 1_000_000;
 const CACHE_APPS = 8;
 
 /** Auth and limits: the config of the second ingest. */

@@ -20,16 +20,22 @@ export interface PushHooks {
   onPush(tenant: string, streams: PushStreamView[]): Promise<PushStreamView[]>;
 }
 
-/** Line bytes of the accepted part of `parsed`: from wire lengths or runs where the protocol knew them, else by reading each line. */
+/**
+ * Line bytes of the accepted part of `parsed`: from wire lengths where the protocol knew them, else
+ * counted stream by stream and kept in `parsed.lineBytes`, so the batcher does not count them again.
+ */
 function lineBytesOf(parsed: ParsedPush): number {
-  let bytes = 0;
-  const { streams, lineBytes } = parsed;
-  for (let i = 0; i < streams.length; i++) {
-    const s = streams[i]!;
-    if (lineBytes !== undefined) bytes += lineBytes[i]!;
-    else if (s.runs !== undefined) for (const r of s.runs) bytes += r.lineBytes;
-    else for (const e of s.entries) bytes += Buffer.byteLength(e.line, 'utf8');
+  const { streams } = parsed;
+  if (parsed.lineBytes === undefined) {
+    parsed.lineBytes = streams.map((s) => {
+      let n = 0;
+      if (s.runs !== undefined) for (const r of s.runs) n += r.lineBytes;
+      else for (const e of s.entries) n += Buffer.byteLength(e.line, 'utf8');
+      return n;
+    });
   }
+  let bytes = 0;
+  for (const n of parsed.lineBytes) bytes += n;
   return bytes;
 }
 
