@@ -3,7 +3,7 @@ import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { Admin } from 'kafkajs';
 import type { FastifyRequest } from 'fastify';
-import type { KafkaConfig, QuerySettings } from '../../core/src/config';
+import { ReadableFrom, type KafkaConfig, type QuerySettings } from '../../core/src/config';
 import { installErrorHandling, installHealthRoutes, tenantOf, baseServerOptions } from '../../core/src/http';
 import type { SiltService } from '../../core/src/service-main';
 import { createKafka, ensureTopics } from '../../core/src/kafka';
@@ -62,7 +62,8 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
     clusterSecret: tenancyOf(config).auth.clusterSecret,
   });
   const cacheSettings = tenancyOf(config).cache;
-  const cache = cacheSettings.enabled ? metricCache(cacheSettings, fanout, registry) : undefined;
+  const readable = new ReadableFrom(tenancyOf(config).limits);
+  const cache = cacheSettings.enabled ? metricCache(cacheSettings, fanout, registry, (tenant) => readable.of(tenant)) : undefined;
   const app = Fastify({ ...baseServerOptions(['match', 'match[]']), forceCloseConnections: 'idle' });
   let admin: Admin | null = null;
   let started = false;
@@ -106,6 +107,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
     },
     reload: (next) => {
       perTenant.replace(next.limits);
+      readable.replace(next.limits);
       plugins.reload(next);
     },
   };

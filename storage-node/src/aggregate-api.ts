@@ -257,10 +257,13 @@ export function installAggregateApi(app: FastifyInstance, deps: ReadApiDeps, onA
       const { rangeNs, offsetNs } = expr.range;
       const last = grid.times[grid.length - 1]!;
       // A window covers (t − offset − range, t − offset]; a read's start is inclusive and its end exclusive.
+      const floor = deps.readableFrom(tenant);
+      const from = clampToStored(grid.startNs - offsetNs - rangeNs + 1n);
       const req: ReadRequest = {
         tenant,
         matchers: expr.range.selector.matchers.map(compileMatcher),
-        start: clampToStored(grid.startNs - offsetNs - rangeNs + 1n),
+        // Entries past the tenant's retention are never counted, as they are never read.
+        start: from > floor ? from : floor,
         end: clampToStored(last - offsetNs + 1n),
         direction: 'forward',
         limit: Number.MAX_SAFE_INTEGER,

@@ -10,6 +10,7 @@ import type { SiltService } from '../../core/src/service-main';
 import { alignLogsRetention, createKafka, ensureTopics } from '../../core/src/kafka';
 import { createLogger, type LogLevel, type Logger } from '../../core/src/logger';
 import { createRegistry } from '../../core/src/metrics';
+import { ReadableFrom } from '../../core/src/config/tenancy';
 import { loadPlugins, tenancyOf, type PluginSettings } from '../../core/src/plugins';
 import { AnnouncedNodes } from '../../core/src/node-directory';
 import { nowNs } from '../../core/src/time';
@@ -50,6 +51,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
   const registry = createRegistry('storage');
   const tenancy = tenancyOf(config);
   const plugins = loadPlugins('storage', config, logger, registry);
+  const readable = new ReadableFrom(tenancy.limits);
   const app = Fastify({ ...baseServerOptions(['match']), forceCloseConnections: true });
   let store: SegmentStore | null = null;
   let consumer: ReplicaConsumer | null = null;
@@ -149,6 +151,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
           metrics.readRequests.inc({ status: String(status) });
           metrics.readLatency.observe(seconds);
         },
+        readableFrom: (tenant: string) => readable.of(tenant),
       };
       installReadApi(app, readDeps);
       installAggregateApi(app, readDeps, (entries, bytes) => {
@@ -228,7 +231,10 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
       await store?.close();
       await plugins.close();
     },
-    reload: (next) => plugins.reload(next),
+    reload: (next) => {
+      readable.replace(next.limits);
+      plugins.reload(next);
+    },
   };
 
 }

@@ -26,6 +26,8 @@ export interface ReadApiDeps {
   /** Resolves once every partition in `offsets` has applied past its offset, or rejects with 504 after `tokenWaitMs`. */
   waitForOffsets(offsets: WriteOffsets): Promise<void>;
   onRead(status: number, seconds: number): void;
+  /** The oldest entry timestamp `tenant` may read now (its retention); 0n for no bound. */
+  readableFrom(tenant: string): bigint;
 }
 
 /** Query-string of a series lookup. */
@@ -87,7 +89,10 @@ export function parsePartitions(text: string | undefined, deps: ReadApiDeps): nu
 function toReadRequest(q: ReadQuery, tenant: string, deps: ReadApiDeps): ReadRequest {
   if (!q.query) throw new BadRequestError('SILT_BAD_QUERY', 'query is required');
   const parsed = parseLogQuery(q.query);
-  const { start, end } = parseRange(q);
+  const range = parseRange(q);
+  const floor = deps.readableFrom(tenant);
+  const start = range.start > floor ? range.start : floor;
+  const end = range.end;
   const direction = parseDirection(q.direction);
   const limit = parseLimit(q.limit, 100, MAX_LIMIT);
   const partitions = parsePartitions(q.partitions, deps);
@@ -131,7 +136,10 @@ export function installReadApi(app: FastifyInstance, deps: ReadApiDeps): void {
   // Streams matching any of the `match` selectors (all streams without one), from the stream registries only.
   app.get('/internal/v1/series', async (request: FastifyRequest<{ Querystring: SeriesQuery }>) => {
     const tenant = tenantOf(request);
-    const { start, end } = parseRange(request.query);
+    const range = parseRange(request.query);
+    const floor = deps.readableFrom(tenant);
+    const start = range.start > floor ? range.start : floor;
+    const end = range.end;
     const partitions = parsePartitions(request.query.partitions, deps);
     const selectors = request.query.match === undefined ? [] : Array.isArray(request.query.match) ? request.query.match : [request.query.match];
     const matcherSets = selectors.length === 0 ? [[]] : selectors.map((m) => parseSelector(m).map(compileMatcher));

@@ -77,6 +77,20 @@ describe('query > results cache > metric pieces', () => {
     expect(e.calls).toHaveLength(2);
   });
 
+  it("a piece reading entries the tenant's retention has since passed is computed again", async () => {
+    const e = engine();
+    const { d } = deps(new Map([[0, 'none']]));
+    let from = 0n;
+    d.readableFrom = () => from;
+    const grid = StepGrid.range(200n * S, 399n * S, 10n * S);
+    await cachedMetricQuery(d, 't', expr, grid, stats(), signal, e.compute);
+    e.calls.length = 0;
+    // The [1m] windows of [200, 300) read entries after 140 s: once 141 s is the oldest readable, that piece is out of date.
+    from = 141n * S;
+    await cachedMetricQuery(d, 't', expr, grid, stats(), signal, e.compute);
+    expect(e.calls).toEqual([[200n * S, 290n * S]]);
+  });
+
   it('keys by tenant, step and phase, and stays under its byte bound, least recently used out first', async () => {
     const e = engine();
     const { d, cache } = deps(new Map([[0, 'none']]), 6000, 100_000n);

@@ -67,6 +67,11 @@ export interface TenantLimits {
   maxConcurrentTails: number;
   /** A query of the tenant answers 504 after this; 0 means `query.timeoutMs`. */
   queryTimeoutMs: number;
+  /**
+   * Hours the tenant's entries stay readable; 0 means `storage.retentionMs`. Storage nodes answer
+   * no entry older than this; segments leave disk by `storage.retentionMs` (set it to the longest).
+   */
+  retentionHours: number;
 }
 
 /** Global limits for every tenant, and overrides by tenant name. */
@@ -110,6 +115,7 @@ export const DEFAULT_LIMITS: LimitsConfig = {
     maxConcurrentQueries: 0,
     maxConcurrentTails: 0,
     queryTimeoutMs: 0,
+    retentionHours: 0,
   },
   tenants: {},
   activeStreamWindowMs: 3600 * 1000,
@@ -236,6 +242,26 @@ export class TenantTable<T> {
   /** The active-stream window of `maxStreams`. */
   get activeStreamWindowMs(): number {
     return this.config.activeStreamWindowMs;
+  }
+}
+
+/** The oldest entry timestamp (ns) each tenant may read now: `now − retentionHours`, or 0 without a retention of its own. */
+export class ReadableFrom {
+  private readonly hours: TenantTable<number>;
+
+  constructor(limits: LimitsConfig) {
+    this.hours = new TenantTable(limits, (l) => l.retentionHours);
+  }
+
+  /** The cutoff of `tenant` at `nowNs`. */
+  of(tenant: string, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): bigint {
+    const h = this.hours.of(tenant);
+    return h === 0 ? 0n : nowNs - BigInt(h) * 3_600_000_000_000n;
+  }
+
+  /** The re-read limits replace these. */
+  replace(limits: LimitsConfig): void {
+    this.hours.replace(limits);
   }
 }
 

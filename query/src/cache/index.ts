@@ -10,7 +10,7 @@ import { createCacheMetrics, ResultsCache } from './results-cache';
 const PIECE_CONCURRENCY = 4;
 
 /** The cache of metric range queries over `fanout`. */
-export function metricCache(settings: CacheConfig, fanout: Fanout, registry: Registry): MetricCacheDeps {
+export function metricCache(settings: CacheConfig, fanout: Fanout, registry: Registry, readableFrom: (tenant: string) => bigint): MetricCacheDeps {
   // The gauges read the cache only when scraped, after both exist.
   const metrics = createCacheMetrics(registry, () => cache.size);
   const cache = new ResultsCache<MatrixSeries[]>(settings.maxBytes, () => metrics.evictions.inc());
@@ -20,5 +20,6 @@ export function metricCache(settings: CacheConfig, fanout: Fanout, registry: Reg
     intervalNs: BigInt(settings.splitIntervalMs) * 1_000_000n,
     changes: (offsets, signal) => fanout.changesSince(offsets, signal),
     concurrency: PIECE_CONCURRENCY,
+    readableFrom,
   };
 }

@@ -10,7 +10,7 @@
 import { labelsKey } from '../../../core/src/labels';
 import { formatExpr } from '../../../core/src/logql/format';
 import type { MetricExpr } from '../../../core/src/logql/ast';
-import type { MatrixSeries, Result } from '../../../core/src/logql/metric/evaluate';
+import { rangeAggregationNodes, type MatrixSeries, type Result } from '../../../core/src/logql/metric/evaluate';
 import { StepGrid } from '../../../core/src/logql/metric/grid';
 import { sortByLabels } from '../../../core/src/logql/metric/series';
 import type { FanoutStats } from '../engine/fanout';
@@ -35,6 +35,8 @@ export interface MetricCacheDeps {
   changes: (offsets: ReadonlyMap<number, bigint>, signal: AbortSignal) => ReturnType<ChangesSource>;
   /** Pieces computed at once. */
   concurrency: number;
+  /** The oldest entry timestamp a tenant may read now (its retention); 0n for no bound. */
+  readableFrom?: (tenant: string) => bigint;
   now?: () => bigint;
 }
 
@@ -97,7 +99,7 @@ export async function cachedMetricQuery(
   const nowNs = deps.now?.() ?? BigInt(Date.now()) * 1_000_000n;
   const pieces = piecesOf(tenant, expr, grid, deps.intervalNs, nowNs);
   const cacheable = pieces.filter((p) => p.cacheable).map((p) => p.key);
-  const { hits, stale } = await deps.cache.current(cacheable, (offsets) => deps.changes(offsets, signal));
+  const { hits, stale } = await deps.cache.current(cacheable, (offsets) => deps.changes(offsets, signal), deps.readableFrom?.(tenant) ?? 0n);
   deps.metrics.requests.inc({ kind: 'metric', result: 'hit' }, hits.size);
   deps.metrics.requests.inc({ kind: 'metric', result: 'stale' }, stale);
   deps.metrics.requests.inc({ kind: 'metric', result: 'miss' }, cacheable.length - hits.size);
@@ -114,7 +116,9 @@ export async function cachedMetricQuery(
       if (result.type !== 'matrix') throw new Error(`a range query answered ${result.type}, not matrix`);
       if (piece.cacheable) {
         const dataEndNs = piece.grid.times[piece.grid.times.length - 1]!;
-        deps.cache.put(piece.key, { value: result.series, snapshot: pieceStats.seen!, dataEndNs, bytes: bytesOf(result.series) });
+        // A window covers (from, to]: its first entry can be one past `from`.
+        const dataStartNs = rangeAggregationNodes(expr, piece.grid).reduce((min, n) => (n.fromNs + 1n < min ? n.fromNs + 1n : min), piece.grid.startNs);
+        deps.cache.put(piece.key, { value: result.series, snapshot: pieceStats.seen!, dataStartNs, dataEndNs, bytes: bytesOf(result.series) });
       }
       return result.series;
     }),

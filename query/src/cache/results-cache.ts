@@ -13,7 +13,8 @@ export interface CachedPiece<T> {
   value: T;
   /** Per partition, the applied offset the piece's read saw. */
   snapshot: ReadonlyMap<number, bigint>;
-  /** The latest entry timestamp the piece's answer depends on (ns). */
+  /** The earliest and the latest entry timestamp the piece's answer depends on (ns). */
+  dataStartNs: bigint;
   dataEndNs: bigint;
   /** Estimated bytes it holds. */
   bytes: number;
@@ -88,9 +89,10 @@ export class ResultsCache<T> {
 
   /**
    * The pieces of `keys` that are held and still current, by key; held pieces that changed since are
-   * dropped. One question to the storage nodes for all of them.
+   * dropped. One question to the storage nodes for all of them. A piece depending on entries older
+   * than `readableFrom` (the tenant's retention has since passed them) is not current either.
    */
-  async current(keys: readonly string[], changes: ChangesSource): Promise<{ hits: Map<string, T>; stale: number }> {
+  async current(keys: readonly string[], changes: ChangesSource, readableFrom = 0n): Promise<{ hits: Map<string, T>; stale: number }> {
     const held: [string, CachedPiece<T>][] = [];
     for (const k of keys) {
       const p = this.pieces.get(k);
@@ -104,7 +106,7 @@ export class ResultsCache<T> {
     const changed = await changes(since);
     let stale = 0;
     for (const [k, p] of held) {
-      let fresh = true;
+      let fresh = p.dataStartNs >= readableFrom;
       for (const part of p.snapshot.keys()) {
         const c = changed.get(part) ?? 'unknown';
         if (c === 'unknown' || (c !== 'none' && c <= p.dataEndNs)) fresh = false;
