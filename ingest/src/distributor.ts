@@ -15,7 +15,7 @@ import { Batcher, type BlockSender, type PendingBlock } from './batcher';
 import type { IngestMetrics } from './metrics';
 import { Partitioner, spreadKey } from './partitioner';
 import type { ParsedPush, PushLimits, Rejection } from './push/builder';
-import { applyPushHooks, pushSize, type PushHooks } from './push/plugin-streams';
+import { applyPushHooks, lineBytesOf, pushSize, type PushHooks } from './push/plugin-streams';
 
 /** What a push came to: entries made durable, the rejections (all of them), and the write token. */
 export interface PushOutcome {
@@ -111,6 +111,8 @@ export class Distributor {
     for (const r of parsed.rejected) this.metrics.rejections.inc({ reason: r.code });
     let token: WriteOffsets = new Map();
     if (parsed.accepted > 0) {
+      // Counted in one tight pass per stream, a stream that fits its open block is added whole (batcher.ts), not entry by entry.
+      lineBytesOf(parsed);
       this.batcher.admit(sizeHint);
       const blocks = new Set<PendingBlock>();
       let bytes = 0;

@@ -24,7 +24,7 @@ export interface PushHooks {
  * Line bytes of the accepted part of `parsed`: from wire lengths where the protocol knew them, else
  * counted stream by stream and kept in `parsed.lineBytes`, so the batcher does not count them again.
  */
-function lineBytesOf(parsed: ParsedPush): number {
+export function lineBytesOf(parsed: ParsedPush): number {
   const { streams } = parsed;
   if (parsed.lineBytes === undefined) {
     parsed.lineBytes = streams.map((s) => {
