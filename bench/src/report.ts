@@ -235,6 +235,11 @@ function protocolsSection(r: BenchResults): string {
   ].join('\n');
 }
 
+/** Ingest cores per entry/s of a load. */
+function cpuPerEntry(f: LoadFigures): number {
+  return (f.cpu.ingest ?? NaN) / f.entriesPerS;
+}
+
 function pluginsSection(p: PluginFigures): string {
   const plain = median(p.rounds.map((r) => r.plain.entriesPerS));
   const plugged = median(p.rounds.map((r) => r.plugins.entriesPerS));
@@ -249,12 +254,9 @@ function pluginsSection(p: PluginFigures): string {
     { label: 'plugins: CPU of ingest without plugins', unit: 'cores', values: [median(p.rounds.map((r) => r.plain.cpu.ingest ?? NaN))], digits: 2 },
     { label: 'plugins: CPU of ingest with auth + limits', unit: 'cores', values: [median(p.rounds.map((r) => r.authLimits.cpu.ingest ?? NaN))], digits: 2 },
     { label: 'plugins: CPU of ingest with auth + limits + pipeline', unit: 'cores', values: [median(p.rounds.map((r) => r.plugins.cpu.ingest ?? NaN))], digits: 2 },
-    {
-      label: 'plugins: ingest CPU per entry, auth + limits + pipeline ÷ none',
-      unit: 'x',
-      values: [median(p.rounds.map((r) => (r.plugins.cpu.ingest ?? NaN) / r.plugins.entriesPerS / ((r.plain.cpu.ingest ?? NaN) / r.plain.entriesPerS)))],
-      digits: 3,
-    },
+    // Steadier than entries/s: a closed loop's rate also follows Kafka and the load generator on the shared cores.
+    { label: 'plugins: ingest CPU per entry, auth + limits ÷ none (median of rounds)', unit: 'x', values: [median(p.rounds.map((r) => cpuPerEntry(r.authLimits) / cpuPerEntry(r.plain)))], digits: 3, target: { op: '<=', value: 1 / TARGET_PLUGIN_RATIO } },
+    { label: 'plugins: ingest CPU per entry, auth + limits + pipeline ÷ none (median of rounds)', unit: 'x', values: [median(p.rounds.map((r) => cpuPerEntry(r.plugins) / cpuPerEntry(r.plain)))], digits: 3, target: { op: '<=', value: 1 / TARGET_PLUGIN_RATIO } },
     { label: 'plugins: other tenant ack p50 at half rate, alone', unit: 'ms', values: [alone.ack.p50], digits: 1 },
     { label: 'plugins: other tenant ack p50 at half rate, beside a tenant at 3x its rate', unit: 'ms', values: [flooded.ack.p50], digits: 1 },
     { label: 'plugins: other tenant ack p99 at half rate, alone', unit: 'ms', values: [alone.ack.p99], digits: 1 },
