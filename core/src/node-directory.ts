@@ -14,6 +14,7 @@ export class AnnouncedNodes {
   /** Per topic partition, the next offset this follower will read. */
   private readonly position = new Map<number, bigint>();
   private readonly positionWaiters = new Set<() => void>();
+  private stopped = false;
 
   constructor(
     kafka: Kafka,
@@ -22,7 +23,13 @@ export class AnnouncedNodes {
     protected readonly logger: Logger,
   ) {
     // Every follower reads the whole topic: a group of its own, never committed.
-    this.consumer = kafka.consumer({ groupId: `${groupPrefix}-${randomBytes(6).toString('hex')}`, maxWaitTimeInMs: 200, sessionTimeout: 10000 });
+    this.consumer = kafka.consumer({
+      groupId: `${groupPrefix}-${randomBytes(6).toString('hex')}`,
+      maxWaitTimeInMs: 200,
+      sessionTimeout: 10000,
+      // After a crash (the broker went away) kafkajs restarts the consumer by itself; not once it is stopped.
+      retry: { restartOnFailure: async () => !this.stopped },
+    });
   }
 
   /** Starts following the topic from its beginning. */
@@ -79,6 +86,7 @@ export class AnnouncedNodes {
 
   /** Stops following. */
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.consumer.disconnect().catch((err: unknown) => this.logger.warn('directory disconnect failed', { err: String(err) }));
   }
 

@@ -133,14 +133,19 @@ export function build(config: IngestConfig, options: { logger?: Logger } = {}): 
     },
     async stop() {
       ready = false;
-      await syslog.stop();
-      await app.close();
-      await distributor.close();
+      // The tombstone first: the other ingest processes take this one's share of each rate at once.
       await announcer?.stop();
-      await peers?.stop();
-      await producer?.close();
-      await admin?.disconnect();
-      await plugins.close();
+      try {
+        await syslog.stop();
+        await app.close();
+        await distributor.close();
+      } finally {
+        // Whatever the flush met, nothing of this service may keep the process alive.
+        await peers?.stop();
+        await producer?.close();
+        await admin?.disconnect();
+        await plugins.close();
+      }
     },
   };
 }
