@@ -1,6 +1,7 @@
 /** The Grafana dashboard and the Prometheus files in infra/ name only metrics the services publish. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_CONFIG } from '../../core/src/config';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -45,6 +46,11 @@ describe('infra > monitoring files', () => {
     for (const name of referenced(rules)) expect([name, names.has(name)]).toEqual([name, true]);
     for (const alert of ['SiltStorageLagHigh', 'SiltReplicaGroupWithoutCaughtUpHolder', 'SiltIngest5xx', 'SiltQuery5xx', 'SiltStorageDiskGrowing']) expect(rules).toContain(`alert: ${alert}`);
     const scrape = fs.readFileSync(path.join(ROOT, 'infra/prometheus/prometheus.yml'), 'utf8');
-    for (const port of ['7410', '7431', '7420', '7421']) expect(scrape).toContain(`localhost:${port}`);
+    // The ports `npm start` gives ingest, query and the two storage nodes (DEFAULT_CONFIG).
+    const c = DEFAULT_CONFIG;
+    const jobs = new Map(scrape.split('- job_name: ').slice(1).map((block) => [block.split('\n')[0]!.trim(), block]));
+    for (const [job, port] of [['silt-ingest', c.ingest.port], ['silt-query', c.query.port], ['silt-storage', c.storage.port], ['silt-storage', c.storage.port + 1]] as const) {
+      expect([job, jobs.get(job)?.includes(`'localhost:${port}'`)]).toEqual([job, true]);
+    }
   });
 });
