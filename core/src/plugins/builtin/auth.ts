@@ -13,19 +13,12 @@ import { tenantOf } from '../../http';
 import { credentialsOf, KeyRing, secretEquals } from '../../auth/key-ring';
 import { setPrincipal } from '../../auth/principal';
 import type { PluginContext, PluginInstance, ServiceName, SiltPlugin } from '../types';
-
-/** Paths any client may reach: probes and scrapes carry no tenant's data. */
-const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/ready', '/metrics', '/loki/api/v1/status/buildinfo']);
+import { OPEN_PATHS, pathOf } from './open-paths';
 
 const INTERNAL_PREFIX = '/internal/';
 
 /** The scope a service's public routes need. */
 const SERVICE_SCOPE: Readonly<Record<ServiceName, Scope>> = { ingest: 'push', query: 'query', storage: 'admin' };
-
-function pathOf(request: FastifyRequest): string {
-  const q = request.url.indexOf('?');
-  return q < 0 ? request.url : request.url.slice(0, q);
-}
 
 /** Auth of one service instance; `reload` swaps the keys without touching connections. */
 class Auth implements PluginInstance {

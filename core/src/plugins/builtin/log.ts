@@ -9,9 +9,9 @@ import { TENANT_RE } from '../../labels';
 import { firstHeaderValue } from '../../http';
 import { principalOf } from '../../auth/principal';
 import type { SiltPlugin } from '../types';
+import { OPEN_PATHS, pathOf } from './open-paths';
 import { onlyKeys, stringOption } from './options';
 
-const PROBES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/ready', '/metrics']);
 const LEVELS = ['debug', 'info', 'warn'] as const;
 
 interface LogOptions {
@@ -40,9 +40,8 @@ export const logPlugin: SiltPlugin<LogOptions> = {
   create: (o, ctx) => ({
     hooks: (app) => {
       app.addHook('onResponse', async (request, reply) => {
-        const q = request.url.indexOf('?');
-        const path = q < 0 ? request.url : request.url.slice(0, q);
-        if (!o.probes && PROBES.has(path)) return;
+        const path = pathOf(request);
+        if (!o.probes && OPEN_PATHS.has(path)) return;
         ctx.logger[o.level]('request', {
           reqId: request.id,
           method: request.method,

@@ -7,11 +7,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LimitsTable } from '../../../config/tenancy';
 import { TooManyRequestsError } from '../../../errors';
 import { tenantOf } from '../../../http';
+import { OPEN_PATHS } from '../open-paths';
 
 /** Routes that are tails; every other non-internal route of the query service counts as a query. */
 const TAIL_ROUTES: ReadonlySet<string> = new Set(['/loki/api/v1/tail', '/api/v1/tail']);
-/** Routes no tenant's limit holds back: probes, scrapes, build info, the internal API. */
-const FREE_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/ready', '/metrics', '/loki/api/v1/status/buildinfo']);
 
 /** Why a request was refused, as `silt_query_limits_refused_total{limit}` names it. */
 export type QueryLimitName = 'max_concurrent_queries' | 'max_concurrent_tails';
@@ -49,7 +48,8 @@ export function installQueryLimits(app: FastifyInstance, table: LimitsTable, onR
   const tails = new Slots();
   app.addHook('onRequest', async (request, reply) => {
     const route = request.routeOptions.url;
-    if (route === undefined || FREE_ROUTES.has(route) || route.startsWith('/internal/')) return;
+    // Open routes and the internal API are no tenant's queries.
+    if (route === undefined || OPEN_PATHS.has(route) || route.startsWith('/internal/')) return;
     const tenant = tenantOf(request);
     const l = table.of(tenant);
     const tail = TAIL_ROUTES.has(route);
