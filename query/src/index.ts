@@ -17,7 +17,7 @@ import { installQueryHooks } from './plugin-queries';
 import { installLokiRoutes } from './routes/loki';
 import { installLokiTailRoute } from './routes/loki-tail';
 import { installNativeRoutes } from './routes/native';
-import { metricCache } from './cache';
+import { queryCaches } from './cache';
 import { TailEngine } from './tail';
 import { tenantQuerySettings } from './tenant-settings';
 import { installTailRoutes, TAIL_WEBSOCKET_OPTIONS } from './tail-routes';
@@ -63,7 +63,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   });
   const cacheSettings = tenancyOf(config).cache;
   const readable = new ReadableFrom(tenancyOf(config).limits);
-  const cache = cacheSettings.enabled ? metricCache(cacheSettings, fanout, registry, (tenant) => readable.of(tenant)) : undefined;
+  const caches = cacheSettings.enabled ? queryCaches(cacheSettings, fanout, registry, (tenant) => readable.of(tenant)) : undefined;
   const app = Fastify({ ...baseServerOptions(['match', 'match[]']), forceCloseConnections: 'idle' });
   let admin: Admin | null = null;
   let started = false;
@@ -80,7 +80,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   void app.register(async (scoped) => {
     installNativeRoutes(scoped, { settingsOf, fanout, metrics, tenantOf });
     installTailRoutes(scoped, tails, { tenantOf });
-    installLokiRoutes(scoped, { settingsOf, fanout, metrics, logger, tenantOf, ready, ...(cache ? { cache } : {}) });
+    installLokiRoutes(scoped, { settingsOf, fanout, metrics, logger, tenantOf, ready, ...(caches ? { caches } : {}) });
     installLokiTailRoute(scoped, { tails, fanout, settingsOf, logger, tenantOf });
   });
 

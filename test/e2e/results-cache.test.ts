@@ -1,8 +1,8 @@
 /**
- * The query service's results cache across the cluster as processes: a dashboard query repeated
- * over a sliding window is answered from cached pieces but for the interval still filling up, the
- * answers equal those of a query service without a cache, and an entry pushed late into a cached
- * interval is in the very next answer.
+ * The query service's results cache across the cluster as processes: a dashboard query (a metric
+ * query, and a log query) repeated over a sliding window is answered from cached pieces but for the
+ * interval still filling up, the answers equal those of a query service without a cache, and an
+ * entry pushed late into a cached interval is in the very next answer.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,10 +18,14 @@ interface Matrix {
   data: { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[] };
 }
 
-async function cacheCounts(url: string): Promise<Record<string, number>> {
+interface Streams {
+  data: { resultType: string; result: { stream: Record<string, string>; values: [string, string][] }[] };
+}
+
+async function cacheCounts(url: string, kind: 'metric' | 'log' = 'metric'): Promise<Record<string, number>> {
   const text = await (await fetch(url + '/metrics')).text();
   const out: Record<string, number> = { hit: 0, miss: 0, stale: 0 };
-  for (const m of text.matchAll(/^silt_query_cache_requests_total\{kind="metric",result="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  for (const m of text.matchAll(/^silt_query_cache_requests_total\{kind="(\w+)",result="(\w+)"\} (\d+)/gm)) if (m[1] === kind) out[m[2]!] = Number(m[3]);
   return out;
 }
 
@@ -41,6 +45,13 @@ describe('query > results cache > never stale', () => {
     expect(res.status).toBe(200);
     // Only the result: the stats say how much each read did, which is the point of a cache.
     const { data } = (await res.json()) as Matrix;
+    return { data: { resultType: data.resultType, result: data.result } };
+  };
+  const logQuery = async (url: string, from: bigint, to: bigint, limit: number): Promise<Streams> => {
+    const params = new URLSearchParams({ query: '{app="dash"} |= "line"', start: String(from), end: String(to), limit: String(limit) });
+    const res = await fetch(`${url}/loki/api/v1/query_range?${params}`, { headers: { 'X-Scope-OrgID': 'dash' } });
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as Streams;
     return { data: { resultType: data.resultType, result: data.result } };
   };
   const total = (m: Matrix): number => m.data.result.reduce((n, s) => n + s.values.reduce((k, [, v]) => k + Number(v), 0), 0);
@@ -105,5 +116,25 @@ describe('query > results cache > never stale', () => {
     const hitsBefore = (await cacheCounts(cached.url)).hit;
     expect(await rangeQuery(cached.url, start, end)).toEqual(next);
     expect((await cacheCounts(cached.url)).hit).toBeGreaterThan(hitsBefore);
+  });
+
+  it('a log query over a sliding window hits every piece but the newest, answers as without a cache, and shows a late entry at once', async () => {
+    const first = await logQuery(cached.url, start, end, 1000);
+    expect(first).toEqual(await logQuery(plain.url, start, end, 1000));
+    for (let slide = 1n; slide <= 2n; slide++) {
+      const before = await cacheCounts(cached.url, 'log');
+      const answer = await logQuery(cached.url, start + slide * MINUTE, end + slide * MINUTE, 1000);
+      const after = await cacheCounts(cached.url, 'log');
+      expect(answer).toEqual(await logQuery(plain.url, start + slide * MINUTE, end + slide * MINUTE, 1000));
+      expect(after.miss - before.miss).toBe(0);
+      expect(after.hit - before.hit).toBeGreaterThanOrEqual(5);
+    }
+    // A limit smaller than the newest intervals hold: the same first entries as one read.
+    expect(await logQuery(cached.url, start, end, 20)).toEqual(await logQuery(plain.url, start, end, 20));
+    const lateTs = now - 45n * MINUTE + 10_000_000_000n;
+    await applied(await pushAt([lateTs]));
+    const next = await logQuery(cached.url, start, end, 1000);
+    expect(next).toEqual(await logQuery(plain.url, start, end, 1000));
+    expect(next.data.result.flatMap((st) => st.values.map(([t]) => t))).toContain(String(lateTs));
   });
 });

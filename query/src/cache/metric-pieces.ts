@@ -14,7 +14,7 @@ import { rangeAggregationNodes, type MatrixSeries, type Result } from '../../../
 import { StepGrid } from '../../../core/src/logql/metric/grid';
 import { sortByLabels } from '../../../core/src/logql/metric/series';
 import type { FanoutStats } from '../engine/fanout';
-import type { CacheMetrics, ChangesSource, ResultsCache } from './results-cache';
+import type { CacheMetrics, ChangesSource, PieceStore } from './results-cache';
 
 /** One piece of a request's grid. */
 interface Piece {
@@ -29,7 +29,7 @@ export type ComputePiece = (grid: StepGrid, stats: FanoutStats) => Promise<Resul
 
 /** What the cached path needs. */
 export interface MetricCacheDeps {
-  cache: ResultsCache<MatrixSeries[]>;
+  cache: PieceStore<MatrixSeries[]>;
   metrics: CacheMetrics;
   intervalNs: bigint;
   changes: (offsets: ReadonlyMap<number, bigint>, signal: AbortSignal) => ReturnType<ChangesSource>;

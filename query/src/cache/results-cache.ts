@@ -59,8 +59,14 @@ export function createCacheMetrics(registry: Registry, cache: () => { bytes: num
   };
 }
 
+/** What a kind of query needs of the cache: storing pieces and taking the current ones. */
+export interface PieceStore<T> {
+  put(key: string, piece: CachedPiece<T>): void;
+  current(keys: readonly string[], changes: ChangesSource, readableFrom?: bigint): Promise<{ hits: Map<string, T>; stale: number }>;
+}
+
 /** The cache; see the module comment. */
-export class ResultsCache<T> {
+export class ResultsCache<T> implements PieceStore<T> {
   private readonly pieces = new Map<string, CachedPiece<T>>();
   private held = 0;
 
@@ -106,7 +112,8 @@ export class ResultsCache<T> {
     const changed = await changes(since);
     let stale = 0;
     for (const [k, p] of held) {
-      let fresh = p.dataStartNs >= readableFrom;
+      // A piece that recorded no offsets cannot be shown unchanged.
+      let fresh = p.dataStartNs >= readableFrom && p.snapshot.size > 0;
       for (const part of p.snapshot.keys()) {
         const c = changed.get(part) ?? 'unknown';
         if (c === 'unknown' || (c !== 'none' && c <= p.dataEndNs)) fresh = false;
@@ -122,6 +129,27 @@ export class ResultsCache<T> {
       }
     }
     return { hits, stale };
+  }
+
+  /**
+   * The pieces of one kind of answer, in this cache's byte bound: its keys are prefixed by `kind`,
+   * so a value stored through a view is only ever read back through a view of the same kind.
+   */
+  view<V extends T>(kind: string): PieceStore<V> {
+    const prefix = `${kind}\n`;
+    return {
+      put: (key, piece) => this.put(prefix + key, piece),
+      current: async (keys, changes, readableFrom) => {
+        const { hits, stale } = await this.current(
+          keys.map((k) => prefix + k),
+          changes,
+          readableFrom,
+        );
+        const out = new Map<string, V>();
+        for (const [k, v] of hits) out.set(k.slice(prefix.length), v as V);
+        return { hits: out, stale };
+      },
+    };
   }
 
   private remove(key: string): void {

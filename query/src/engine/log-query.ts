@@ -99,7 +99,7 @@ export interface LogAnswer {
  * in order, keeping one per `interval` (ns; 0 keeps all) counted from the last kept, grouped by
  * full labels; streams sorted by their label text.
  */
-export async function collectStreams(entries: AsyncIterable<LogEntry>, limit: number, direction: Direction, interval: bigint): Promise<LogAnswer> {
+export async function collectStreams(entries: AsyncIterable<Pick<LogEntry, 'ts' | 'line' | 'labels'>>, limit: number, direction: Direction, interval: bigint): Promise<LogAnswer> {
   const streams = new Map<string, { labels: Labels; entries: [bigint, string][] }>();
   let taken = 0;
   let returned = 0;

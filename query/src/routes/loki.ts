@@ -22,7 +22,9 @@ import type { QueryMetrics } from '../metrics';
 import { withDeadline } from './deadline';
 import { installLokiDialect, lokiParams, param, sendLokiError, type LokiParams } from './loki-http';
 import { matrixResult, queryAnswer, scalarResult, vectorResult, type QueryCounters } from './loki-json';
-import { cachedMetricQuery, type MetricCacheDeps } from '../cache/metric-pieces';
+import type { QueryCaches } from '../cache';
+import { cachedLogEntries } from '../cache/log-pieces';
+import { cachedMetricQuery } from '../cache/metric-pieces';
 import { installLokiMetadataRoutes } from './loki-metadata';
 import { newStats } from './native';
 
@@ -36,8 +38,8 @@ export interface LokiRouteDeps {
   tenantOf(request: FastifyRequest): string;
   /** True when the service can answer every partition (what `/ready` reports). */
   ready(): boolean;
-  /** The results cache of metric range queries; absent when `cache.enabled` is false. */
-  cache?: MetricCacheDeps;
+  /** The results caches of log and metric range queries; absent when `cache.enabled` is false. */
+  caches?: QueryCaches;
 }
 
 /** The Loki version whose API Silt answers, reported by `/loki/api/v1/status/buildinfo`. */
@@ -110,10 +112,19 @@ export function installLokiRoutes(app: FastifyInstance, deps: LokiRouteDeps): vo
     const read: ReadCounters = { lines: 0, bytes: 0 };
     const start = clampToStored(r.start);
     const end = clampToStored(r.end);
+    const logRead = { tenant, selector, start, end, direction: r.direction, limit: r.limit };
+    const cache = deps.caches?.log;
     const answer =
       end > start
         ? await withDeadline(reply, s.timeoutMs, (signal) =>
-            collectStreams(readLogEntries(fanout, { tenant, selector, start, end, direction: r.direction, limit: r.limit }, signal, stats, new Map(), read), r.limit, r.direction, r.interval),
+            collectStreams(
+              cache !== undefined
+                ? cachedLogEntries(cache, logRead, stats, signal, (from, to, pieceStats) => readLogEntries(fanout, { ...logRead, start: from, end: to }, signal, pieceStats, pieceStats.seen!, read))
+                : readLogEntries(fanout, logRead, signal, stats, new Map(), read),
+              r.limit,
+              r.direction,
+              r.interval,
+            ),
           )
         : { streams: [], returned: 0 };
     metrics.entriesScanned.inc(stats.entriesScanned);
@@ -127,7 +138,7 @@ export function installLokiRoutes(app: FastifyInstance, deps: LokiRouteDeps): vo
     const stats = newStats();
     const read: ReadCounters = { lines: 0, bytes: 0 };
     const source = nodeRangeSource(fanout, tenant);
-    const cache = deps.cache;
+    const cache = deps.caches?.metric;
     const result = await withDeadline(reply, deps.settingsOf(request).timeoutMs, (signal) =>
       cache !== undefined && !grid.instant
         ? cachedMetricQuery(cache, tenant, expr, grid, stats, signal, (g, pieceStats) => evaluateMetricQuery(expr, g, source, signal, pieceStats, read))
