@@ -70,6 +70,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
     highWatermark: (p) => consumer?.highWatermark(p),
     framesScannedOnThreads: () => store?.framesScannedOnThreads() ?? 0,
     headsCachedBytes: () => store?.headsCachedBytes() ?? 0,
+    framesCached: () => store?.framesCached() ?? { bytes: 0, hits: 0, misses: 0 },
     compactions: () => ({ queued: store?.compactionsQueued() ?? 0, pending: store?.smallFramesPending() ?? 0, ...(store?.compactionCounts ?? { compactions: 0, frames: 0, failed: 0 }) }),
   });
   const rebuildMetrics = createRebuildMetrics(registry);
@@ -140,6 +141,7 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
         maxOpenSegments: s.maxOpenSegments,
         scanThreads: s.scanThreads,
         headCacheBytes: s.headCacheBytes,
+        frameCacheBytes: s.frameCacheBytes,
       });
       const openedStore = store;
       const readDeps = {

@@ -16,6 +16,8 @@ export interface StorageMetricsSource {
   framesScannedOnThreads(): number;
   /** Bytes of frame heads and filters kept in memory. */
   headsCachedBytes(): number;
+  /** Bytes of decoded frames kept in memory, and the lookups that found and did not find a frame. */
+  framesCached(): { bytes: number; hits: number; misses: number };
 }
 
 /** Every metric a storage node records. */
@@ -95,6 +97,27 @@ export function createStorageMetrics(registry: Registry, source: StorageMetricsS
     registers,
     collect() {
       this.set(source.headsCachedBytes());
+    },
+  });
+  new Gauge({
+    name: 'silt_storage_frame_cache_bytes',
+    help: 'Bytes of frames decoded whole that the node keeps in memory for reads of the same frames again',
+    registers,
+    collect() {
+      this.set(source.framesCached().bytes);
+    },
+  });
+  new Counter({
+    name: 'silt_storage_frame_cache_requests_total',
+    help: 'Frames reads looked up in the decoded-frame cache, by result: hit (not decompressed) or miss',
+    labelNames: ['result'],
+    registers,
+    collect() {
+      // The store counts; the scrape reports its totals.
+      const c = source.framesCached();
+      this.reset();
+      this.inc({ result: 'hit' }, c.hits);
+      this.inc({ result: 'miss' }, c.misses);
     },
   });
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];

@@ -26,8 +26,9 @@ function filtered(r: ReadRequest, filters: LineFilter[]): ReadRequest {
 describe('storage node > segment store > scan threads', () => {
   const model = new Model();
   // Long lines and a compaction target of 256 entries: compacted frames pass the size a scan
-  // thread takes (16 KiB raw). No idle compaction, so that the frames stay as they are between opens.
-  const STORE = { maxOpenSegments: 64, compactionTargetEntries: 256, compactionIdleMs: 0 };
+  // thread takes (16 KiB raw). No idle compaction, so that the frames stay as they are between opens;
+  // no decoded-frame cache, so that every read decodes (segment-frame-cache.test.ts has it with threads).
+  const STORE = { maxOpenSegments: 64, compactionTargetEntries: 256, compactionIdleMs: 0, frameCacheBytes: 0 };
   const dir = freshDir();
   let store: SegmentStore;
   const randomFilteredRead = (rand: () => number): ReadRequest => filtered(randomRead(rand), FILTERS[Math.floor(rand() * FILTERS.length)]!);

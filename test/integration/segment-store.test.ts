@@ -13,8 +13,9 @@ describe('storage node > segment store > reads', () => {
 
   beforeAll(async () => {
     dir = freshDir();
-    // Small segments: every read below crosses segments and partitions.
-    store = await SegmentStore.open(options(dir, { maxSegmentBytes: 6000, maxOpenSegments: 64 }));
+    // Small segments: every read below crosses segments and partitions. No decoded-frame cache: the
+    // work a read counts is its own (segment-frame-cache.test.ts reads through the cache).
+    store = await SegmentStore.open(options(dir, { maxSegmentBytes: 6000, maxOpenSegments: 64, frameCacheBytes: 0 }));
     await writeAll(store, randomBlocks(model, rng(7), [0, 1, 2], 60));
     // Rolls queue compactions of their small frames; the stats compared below need them done.
     await store.compactionsSettled();

@@ -121,6 +121,8 @@ export interface StorageSettings {
   maxOpenSegments: number;
   /** Bytes of frame heads and token filters kept in memory for counts and needle reads (0: none). */
   headCacheBytes: number;
+  /** Bytes of frames decoded whole kept in memory, so a range read again is not decompressed again (0: none). */
+  frameCacheBytes: number;
   /** Worker threads decoding and filtering the frames of reads with line filters (default: the machine's cores; 0: on the event loop). */
   scanThreads: number;
   /** Whole segments whose newest entry is older than this are removed. */
@@ -265,6 +267,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     maxSegmentAgeMs: 3600 * 1000,
     maxOpenSegments: 16,
     headCacheBytes: 16 * 1024 * 1024,
+    frameCacheBytes: 32 * 1024 * 1024,
     scanThreads: availableParallelism(),
     retentionMs: 7 * 24 * 3600 * 1000,
     retentionCheckMs: 60 * 1000,
@@ -424,6 +427,7 @@ function validate(c: SiltConfig): void {
     ['storage.maxOpenSegments', 2, 100000],
     ['storage.scanThreads', 0, 64],
     ['storage.headCacheBytes', 0, 1024 * 1024 * 1024],
+    ['storage.frameCacheBytes', 0, 16 * 1024 * 1024 * 1024],
   ];
   for (const [key, min, max] of ints) {
     const v = getLeaf(c as unknown as Record<string, unknown>, key) as number;

@@ -33,6 +33,7 @@ import type { ReadStats, StoredEntry } from './merge';
 import { type FrameScanRequest, type ReadRequest, Reader, type SeriesRequest, type StoredFrame } from './reader';
 import { ChangeLog, type ChangesSince } from './change-log';
 import { Registry } from './registry';
+import { FrameCache } from './frame-cache';
 import { HeadCache } from './head-cache';
 import { Retention } from './retention';
 import { ScanPool } from './scan-pool';
@@ -65,6 +66,8 @@ export interface SegmentStoreOptions {
   compactionIdleMs?: number;
   /** Bytes of frame heads (and token filters) kept in memory for reads that go by heads (default 16 MiB; 0: none). */
   headCacheBytes?: number;
+  /** Bytes of frames decoded whole kept in memory for reads of the same frames again (default 32 MiB; 0: none). */
+  frameCacheBytes?: number;
   /** Worker threads that decode and filter the frames of reads with line filters (default: none; a storage node runs one a core). */
   scanThreads?: number;
   /** With no write for this long (ms; default 5 s, capped by `compactionIdleMs`), every segment's small frames are compacted as they are. */
@@ -73,6 +76,7 @@ export interface SegmentStoreOptions {
 
 // The frame heads a store keeps in memory: a few thousand streams' heads with their filters.
 const HEAD_CACHE_BYTES = 16 * 1024 * 1024;
+const FRAME_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** What the store holds of one partition. */
 export interface PartitionState {
@@ -101,6 +105,7 @@ function checkOptions(o: SegmentStoreOptions): void {
     throw new RangeError('segment store: compactionQuietMs must be an integer ≥ 1');
   }
   if (o.headCacheBytes !== undefined && !(Number.isInteger(o.headCacheBytes) && o.headCacheBytes >= 0)) throw new RangeError('segment store: headCacheBytes must be an integer ≥ 0');
+  if (o.frameCacheBytes !== undefined && !(Number.isInteger(o.frameCacheBytes) && o.frameCacheBytes >= 0)) throw new RangeError('segment store: frameCacheBytes must be an integer ≥ 0');
   if (o.scanThreads !== undefined && !(Number.isInteger(o.scanThreads) && o.scanThreads >= 0 && o.scanThreads <= 64)) {
     throw new RangeError('segment store: scanThreads must be an integer from 0 to 64');
   }
@@ -125,6 +130,7 @@ export class SegmentStore {
   private readonly reader: Reader;
   private readonly scanPool: ScanPool | null;
   private readonly headCache: HeadCache | null;
+  private readonly frameCache: FrameCache | null;
   private readonly transfer: Transfer;
   private readonly changes = new ChangeLog();
 
@@ -143,7 +149,8 @@ export class SegmentStore {
     this.retention = new Retention(parts, handles, this.writer, life, (partition, applied, earliest) => this.changes.record(partition, applied, applied, earliest));
     this.scanPool = options.scanThreads ? new ScanPool(options.scanThreads) : null;
     this.headCache = options.headCacheBytes === 0 ? null : new HeadCache(options.headCacheBytes ?? HEAD_CACHE_BYTES);
-    this.reader = new Reader(parts, handles, registry, life, this.scanPool, this.headCache);
+    this.frameCache = options.frameCacheBytes === 0 ? null : new FrameCache(options.frameCacheBytes ?? FRAME_CACHE_BYTES);
+    this.reader = new Reader(parts, handles, registry, life, this.scanPool, this.headCache, this.frameCache);
     this.transfer = new Transfer(options.dir, parts, handles, this.writer, this.retention, life);
   }
 
@@ -257,6 +264,12 @@ export class SegmentStore {
   /** Bytes of frame heads and filters the store keeps in memory now. */
   headsCachedBytes(): number {
     return this.headCache?.bytes ?? 0;
+  }
+
+  /** Bytes of decoded frames the store keeps in memory now, and its lookups found and not found since it opened. */
+  framesCached(): { bytes: number; hits: number; misses: number } {
+    const c = this.frameCache;
+    return { bytes: c?.bytes ?? 0, hits: c?.hits ?? 0, misses: c?.misses ?? 0 };
   }
 
   /** Frames the store's reads had decoded and filtered on its scan threads since it opened. */

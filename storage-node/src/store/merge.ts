@@ -14,6 +14,7 @@ import { comparePositions, type EntryPosition } from '../../../core/src/position
 import * as K from './keys';
 import type { Registry, RegistryEntry } from './registry';
 import { type FrameCursor, type FrameSkip, openFrameCursor } from './frame-cursor';
+import { FrameCache } from './frame-cache';
 import type { HeadCache } from './head-cache';
 import { type ScanAhead, keptEntries } from './scan-ahead';
 import type { Db, HandleCache, Segment } from './segments';
@@ -47,6 +48,8 @@ export interface MergeContext {
   mustContain: NeedleSet | undefined;
   /** Where the read's frames are decoded and filtered off the main thread, with the filters `lineFilter` was compiled from. */
   scan: ScanAhead | undefined;
+  /** Frames decoded whole by earlier reads (frame-cache.ts); a frame held there is neither decompressed nor sent to the threads. */
+  frames: FrameCache | undefined;
   stats: ReadStats;
 }
 
@@ -418,7 +421,9 @@ class MergeState {
       const w = this.wanted(s, streamId, key, value);
       if (w !== null) frames.push(w);
     }
-    this.ctx.scan?.offer(frames);
+    const cache = this.ctx.frames;
+    const seg = s.read.seg;
+    this.ctx.scan?.offer(cache === undefined ? frames : frames.filter((f) => !cache.has(FrameCache.keyOf(seg, streamId, f.h))));
     return { frames, last: raw.length === 0 };
   }
 
@@ -492,7 +497,9 @@ class MergeState {
 
   /** Whether a frame item is decoded on the scan threads. */
   scannable(item: Item): boolean {
-    return this.ctx.scan?.takes(item.header!) ?? false;
+    const { scan, frames } = this.ctx;
+    if (scan === undefined || !scan.takes(item.header!)) return false;
+    return frames === undefined || !frames.has(FrameCache.keyOf(item.stream!.read.seg, item.streamId, item.header!));
   }
 
   /** As decodeFrameItem, for a frame scanned on a thread: pushes cursors over the entries it kept. */
@@ -536,11 +543,18 @@ class MergeState {
     const h = item.header!;
     item.value = null;
     item.header = null;
-    // Only the lines in range are made strings: the cursors below yield no other entry.
-    const entries = decodeStoredFrame(h.version, K.frameValueBytes(value), h.rawLength, h.frameCrc, ctx.mustContain, ctx);
+    const cache = ctx.frames;
+    const key = cache === undefined ? '' : FrameCache.keyOf(item.stream!.read.seg, item.streamId, h);
     const st = ctx.stats;
     st.framesRead++;
-    st.bytesDecompressed += h.rawLength;
+    let entries = cache?.get(key) ?? null;
+    if (entries === null) {
+      // Only the lines in range are made strings: the cursors below yield no other entry.
+      entries = decodeStoredFrame(h.version, K.frameValueBytes(value), h.rawLength, h.frameCrc, ctx.mustContain, ctx);
+      st.bytesDecompressed += h.rawLength;
+      // A frame the read's range covers was decoded whole: any later read can use it.
+      if (entries !== null && cache !== undefined && h.minTs >= ctx.start && h.maxTs < ctx.end) cache.put(key, entries);
+    }
     // A frame skipped by its bytes had every entry looked at, just not one by one.
     st.entriesScanned += entries?.length ?? h.entryCount;
     if (entries === null) return;

@@ -14,6 +14,7 @@ import * as K from './keys';
 import { type MergePlan, type PlannedSegment, type ReadStats, type StoredEntry, mergeRead } from './merge';
 import type { Registry, RegistryEntry } from './registry';
 import { type FrameCursor, openFrameCursor } from './frame-cursor';
+import type { FrameCache } from './frame-cache';
 import type { HeadCache } from './head-cache';
 import { ScanAhead } from './scan-ahead';
 import type { ScanPool } from './scan-pool';
@@ -130,6 +131,7 @@ export class Reader {
     private readonly life: Lifecycle,
     private readonly scanPool: ScanPool | null,
     private readonly headCache: HeadCache | null,
+    private readonly frameCache: FrameCache | null,
   ) {}
 
   /** Reads one tenant's matching entries of [start, end), ordered per DESIGN Guarantee 5. */
@@ -161,6 +163,7 @@ export class Reader {
       lineFilter: request.lineFilter,
       mustContain: request.mustContain?.length ? new NeedleSet(request.mustContain) : undefined,
       scan: this.scanPool !== null && request.lineFilter !== undefined && request.scanFilters?.length ? new ScanAhead(this.scanPool, request.scanFilters, start, end, forward) : undefined,
+      frames: this.frameCache ?? undefined,
       stats: stats ?? { entriesScanned: 0, bytesDecompressed: 0, framesRead: 0 },
     };
     return { ctx, segments: this.plan(request.partitions, request.maxOffsets, start, end) };
