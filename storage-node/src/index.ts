@@ -113,12 +113,21 @@ export function build(config: StorageNodeConfig, options: { logger?: Logger } = 
   };
 
   let retentionTimer: NodeJS.Timeout | null = null;
-  // Retention removes whole segments only. Kafka keeps the data for kafka.logsRetentionMs, often far
-  // less than this: beyond it the replica groups are the copies (docs/STORAGE.md, "Kafka retention").
+  // Retention removes whole segments; a tenant's own (limits retentionHours) its part of them. Kafka
+  // keeps the data for kafka.logsRetentionMs, often far less than this: beyond it the replica groups
+  // are the copies (docs/STORAGE.md, "Kafka retention").
   const runRetention = async (): Promise<void> => {
     try {
       const removed = await store!.dropBefore(nowNs() - BigInt(s.retentionMs) * 1_000_000n);
       if (removed > 0) logger.info('retention removed segments', { removed });
+      if (readable.bounded()) {
+        const now = nowNs();
+        const tenants = await store!.dropTenantsBefore((tenant) => readable.of(tenant, now));
+        metrics.tenantRetentionRemoved.inc({ removed: 'segments' }, tenants.segments);
+        metrics.tenantRetentionRemoved.inc({ removed: 'tenant_parts' }, tenants.tenantParts);
+        metrics.tenantRetentionRemoved.inc({ removed: 'frames' }, tenants.frames);
+        if (tenants.segments + tenants.tenantParts + tenants.frames > 0) logger.info('per-tenant retention removed data', { ...tenants });
+      }
     } catch (err) {
       logger.error('retention failed', { err: String(err) });
     }

@@ -30,6 +30,8 @@ export interface StorageMetrics {
   /** Entries an aggregate read went through, and the bytes of the partials it answered (the map side of metric queries). */
   aggregateEntries: Counter;
   aggregateBytes: Counter;
+  /** What per-tenant retention removed: whole segments, tenants' parts of segments, and frames. */
+  tenantRetentionRemoved: Counter<'removed'>;
 }
 
 /** Registers the node's metrics; gauges are computed from `source` when scraped. */
@@ -129,5 +131,11 @@ export function createStorageMetrics(registry: Registry, source: StorageMetricsS
     readLatency: new Histogram({ name: 'silt_storage_read_latency_seconds', help: 'Duration of an internal read', buckets, registers }),
     aggregateEntries: new Counter({ name: 'silt_storage_aggregate_entries_total', help: 'Entries aggregate reads went through (their line bytes never leave the node)', registers }),
     aggregateBytes: new Counter({ name: 'silt_storage_aggregate_bytes_sent_total', help: 'Bytes of partial aggregates answered by aggregate reads', registers }),
+    tenantRetentionRemoved: new Counter({
+      name: 'silt_storage_tenant_retention_removed_total',
+      help: 'What per-tenant retention (limits retentionHours) removed from disk: whole segments, tenant parts of segments, frames',
+      labelNames: ['removed'],
+      registers,
+    }),
   };
 }

@@ -56,7 +56,7 @@ describe('limits > per-tenant limits, two ingest processes sharing a rate', () =
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'silt-limits-'));
     fs.writeFileSync(path.join(dir, 'silt.json'), JSON.stringify(CONFIG));
-    cluster = new StorageCluster(2, { SILT_INGEST_ANNOUNCE_INTERVAL_MS: '500' }, ['--config', path.join(dir, 'silt.json')]);
+    cluster = new StorageCluster(2, { SILT_INGEST_ANNOUNCE_INTERVAL_MS: '500', SILT_STORAGE_RETENTION_CHECK_MS: '500' }, ['--config', path.join(dir, 'silt.json')]);
     await cluster.startNode('n0', 0);
     const [a, b, q] = await Promise.all([cluster.startIngest(), cluster.startIngest(), cluster.startQuery()]);
     ingests = [a!, b!];
@@ -164,6 +164,12 @@ describe('limits > per-tenant limits, two ingest processes sharing a rate', () =
     expect(series.data.map((s) => s.app)).toContain('mixed');
     const count = (await q('short-memory', `/loki/api/v1/query?query=${encodeURIComponent('sum(count_over_time({app=~".+"}[3h]))')}&time=${nowNs()}`)).json as { data: { result: { value: [number, string] }[] } };
     expect(count.data.result[0]!.value[1]).toBe('1');
+    // On disk too: the storage node deletes the frame only two-hour-old entries of short-memory make
+    // up (the one of "mixed" straddles the cutoff and stays until it is wholly past it); long-memory keeps all.
+    const removed = async (): Promise<number> => Number(/^silt_storage_tenant_retention_removed_total\{removed="frames"\} (\d+)/m.exec(await (await fetch(cluster.nodes.get('n0')!.url + '/metrics')).text())?.[1] ?? 0);
+    await waitFor('per-tenant retention to delete the old frame', async () => (await removed()) >= 1, 20000);
+    expect(await lines('long-memory')).toHaveLength(3);
+    expect(await lines('short-memory')).toEqual(['recent of short-memory']);
   });
 
   it('query limits: entries per query, range, and queries and tails at once', async () => {

@@ -248,9 +248,16 @@ export class TenantTable<T> {
 /** The oldest entry timestamp (ns) each tenant may read now: `now − retentionHours`, or 0 without a retention of its own. */
 export class ReadableFrom {
   private readonly hours: TenantTable<number>;
+  private any: boolean;
 
   constructor(limits: LimitsConfig) {
     this.hours = new TenantTable(limits, (l) => l.retentionHours);
+    this.any = hasRetention(limits);
+  }
+
+  /** Whether any tenant has a retention of its own (else `of` is 0n for every tenant). */
+  bounded(): boolean {
+    return this.any;
   }
 
   /** The cutoff of `tenant` at `nowNs`. */
@@ -262,7 +269,12 @@ export class ReadableFrom {
   /** The re-read limits replace these. */
   replace(limits: LimitsConfig): void {
     this.hours.replace(limits);
+    this.any = hasRetention(limits);
   }
+}
+
+function hasRetention(limits: LimitsConfig): boolean {
+  return limits.defaults.retentionHours > 0 || Object.values(limits.tenants).some((t) => (t.retentionHours ?? 0) > 0);
 }
 
 /** Each tenant's limits themselves. */

@@ -10,10 +10,11 @@
  *
  *   index.ts      ──▶ every file below          the SegmentStore facade, its options and types
  *   reader.ts     ──▶ merge, frame-cursor, registry, segments  read plans, `read`, the `frames` scan, `series`
- *   merge.ts      ──▶ frame-cursor, registry, segments  the k-way merge of one read
+ *   merge.ts      ──▶ frame-cursor, frame-cache, registry, segments  the k-way merge of one read
+ *   frame-cache.ts ──▶ (keys, segments)         decoded frames kept for reads of them again
  *   frame-cursor.ts ──▶ segments                 a stream's frames, by their heads where a segment keeps them
  *   transfer.ts   ──▶ retention, writer, segments  segment dumps to a peer, staged copies from one
- *   retention.ts  ──▶ writer, segments           dropBefore, drop, removal of doomed segments
+ *   retention.ts  ──▶ registry, writer, segments  dropBefore, per-tenant dropTenantsBefore, drop, removal of doomed segments
  *   writer.ts     ──▶ compactor, registry, segments  exactly-once apply, rolls, manifest, recovery
  *   compactor.ts  ──▶ registry, segments         compaction of small frames into bigger ones
  *   registry.ts   ──▶ segments                   stream lookups, registry cache, span floors
@@ -35,7 +36,7 @@ import { ChangeLog, type ChangesSince } from './change-log';
 import { Registry } from './registry';
 import { FrameCache } from './frame-cache';
 import { HeadCache } from './head-cache';
-import { Retention } from './retention';
+import { Retention, type TenantRetentionCounts } from './retention';
 import { ScanPool } from './scan-pool';
 import { HandleCache, Lifecycle, Partitions } from './segments';
 import { type PartitionListing, type StagedPartition, Transfer } from './transfer';
@@ -47,6 +48,7 @@ export type { FrameScanRequest, HeadFrame, ReadRequest, SeriesRequest, StoredFra
 export { lineFilterFields } from './reader';
 export type { ApplyResult, IncomingBlock } from './writer';
 export type { LoadedSegment, PartitionListing, StagedPartition } from './transfer';
+export type { TenantRetentionCounts } from './retention';
 
 /** Where and how a store keeps its segments. */
 export interface SegmentStoreOptions {
@@ -146,7 +148,7 @@ export class SegmentStore {
     this.compactor = new Compactor(options.compactionTargetEntries ?? COMPACTION_TARGET_ENTRIES, options.compactionFrameVersion ?? COMPACTION_FRAME_VERSION, options.compactionIdleMs ?? COMPACTION_IDLE_MS, options.compactionQuietMs ?? COMPACTION_QUIET_MS, parts, handles, registry, life);
     this.compactionCounts = this.compactor.counts;
     this.writer = new Writer(options, parts, handles, registry, this.compactor, life);
-    this.retention = new Retention(parts, handles, this.writer, life, (partition, applied, earliest) => this.changes.record(partition, applied, applied, earliest));
+    this.retention = new Retention(parts, handles, registry, this.writer, life, (partition, applied, earliest) => this.changes.record(partition, applied, applied, earliest));
     this.scanPool = options.scanThreads ? new ScanPool(options.scanThreads) : null;
     this.headCache = options.headCacheBytes === 0 ? null : new HeadCache(options.headCacheBytes ?? HEAD_CACHE_BYTES);
     this.frameCache = options.frameCacheBytes === 0 ? null : new FrameCache(options.frameCacheBytes ?? FRAME_CACHE_BYTES);
@@ -230,6 +232,11 @@ export class SegmentStore {
   /** Retention: removes whole segments whose newest entry ts < cutoffNs; returns how many were removed. */
   dropBefore(cutoffNs: bigint): Promise<number> {
     return this.retention.dropBefore(cutoffNs);
+  }
+
+  /** Enforces per-tenant retention (`cutoffOf`: the oldest entry ts a tenant keeps, 0n for none of its own); see Retention.dropTenantsBefore. */
+  dropTenantsBefore(cutoffOf: (tenant: string) => bigint): Promise<TenantRetentionCounts> {
+    return this.retention.dropTenantsBefore(cutoffOf);
   }
 
   /** Removes every segment of a partition (not used for replication; for an operator or a test). */

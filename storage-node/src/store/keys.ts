@@ -130,12 +130,17 @@ export function streamKey(prefix: Uint8Array, streamId: bigint): Buffer {
   return buf;
 }
 
-/** Range of a tenant's stream registry. */
-export function streamRange(prefix: Uint8Array): KeyRange {
+/** Range of a tenant's keys of one tag (TAG_STREAM, TAG_FRAME, …). */
+export function tagRange(prefix: Uint8Array, tag: number): KeyRange {
   const gte = Buffer.allocUnsafe(prefix.length + 1);
   gte.set(prefix, 0);
-  gte[prefix.length] = TAG_STREAM;
+  gte[prefix.length] = tag;
   return { gte, lt: prefixEnd(gte) };
+}
+
+/** Range of a tenant's stream registry. */
+export function streamRange(prefix: Uint8Array): KeyRange {
+  return tagRange(prefix, TAG_STREAM);
 }
 
 /** The stream id of a registry key. */

@@ -191,6 +191,14 @@ export class Registry {
     return all.filter((e) => matchesAll(matchers, e.labels));
   }
 
+  /** A tenant's registry of a closed segment was deleted (its retention passed the whole segment): nothing cached of it stays. */
+  forget(seg: Segment, tenant: string): void {
+    const r = this.bySegment.peek(seg);
+    if (r === undefined) return;
+    r.cache.delete(tenant);
+    r.version++;
+  }
+
   /** The segment's handle is closing: the readers' cache goes with it. */
   dropCache(seg: Segment): void {
     const r = this.bySegment.peek(seg);
