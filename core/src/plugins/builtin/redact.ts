@@ -2,17 +2,21 @@
  * The built-in `redact` plugin (ingest): every match of its `patterns` (RE2 regexes, such as card
  * numbers or emails) in a line — and, unless `attrs` is false, in an attribute's value — is
  * replaced by `replacement` before the entry is partitioned, so the secret never reaches Kafka.
- * A line without a substring every match must contain (the `@` of an email) is not searched.
+ * A line without a substring every match must contain (the `@` of an email), or without a run of
+ * characters every match must contain (a card number's digits), is not searched, and whether a
+ * line holds a match is asked of a regex that tries fewer start positions (prefilters.ts).
  */
 import { compileRe2 } from '../../logql/re2';
 import type { SiltPlugin } from '../types';
 import { onlyKeys, pipelineCounter, stringList, stringOption, tenantsOption, within } from './options';
-import { requiredLiteral } from './required-literal';
+import { hasRun, requiredLiteral, requiredRun, runStartTest, type RequiredRun } from './prefilters';
 
-/** A pattern, and a substring every match of it contains (a line without it is not searched). */
+/** A pattern, a substring and a run every match of it contains (a line without them is not searched), and a faster regex for whether a line holds a match. */
 interface Pattern {
   re: RegExp;
   literal: string | null;
+  run: RequiredRun | null;
+  test: RegExp;
 }
 
 interface RedactOptions {
@@ -25,10 +29,11 @@ interface RedactOptions {
 /** `text` with every match of `patterns` replaced; the same string when nothing matched. */
 function redact(text: string, patterns: readonly Pattern[], replacement: string): string {
   let out = text;
-  for (const { re, literal } of patterns) {
+  for (const { re, literal, run, test } of patterns) {
     if (literal !== null && !out.includes(literal)) continue;
-    re.lastIndex = 0;
-    if (re.test(out)) out = out.replace(re, replacement);
+    if (run !== null && !hasRun(out, run)) continue;
+    test.lastIndex = 0;
+    if (test.test(out)) out = out.replace(re, replacement);
   }
   return out;
 }
@@ -49,7 +54,7 @@ export const redactPlugin: SiltPlugin<RedactOptions> = {
           const re = compileRe2(p, 'a redact pattern');
           // An empty match would insert the replacement between every character.
           if (re.test('')) throw new Error(`"${p}" matches the empty string`);
-          return { re: new RegExp(re.source, re.flags + 'g'), literal: requiredLiteral(p) };
+          return { re: new RegExp(re.source, re.flags + 'g'), literal: requiredLiteral(p), run: requiredRun(re), test: runStartTest(re) };
         }),
       ),
       replacement: stringOption(raw, 'replacement', '[REDACTED]'),
