@@ -88,10 +88,12 @@ export class Distributor {
   }
 
   /**
-   * Refuses at once (503) when `bytes` more would pass the pending cap; protocols call it before
-   * parsing a large body so a saturated ingest does no parsing work.
+   * Refuses a push of `tenant` at once, before its body of `bytes` is decoded or parsed: a 429 when
+   * a plugin's `beforePush` says so (a tenant still inside the Retry-After it was given), a 503 when
+   * `bytes` more would pass the pending cap — so a refused push costs no parsing work.
    */
-  admit(bytes: number): void {
+  admit(tenant: string, bytes: number): void {
+    this.hooks?.hooks.beforePush(tenant);
     this.batcher.admit(bytes);
   }
 

@@ -6,7 +6,7 @@ import { RunWriter } from '../../core/src/payload-run';
 const LIMITS = { maxLabels: 3, maxLabelNameBytes: 64, maxLabelValueBytes: 64 };
 
 function hooksOf(onPush: (streams: PushStreamView[]) => PushStreamView[] | void): PushHooks {
-  return { admitPush: () => undefined, hasPushHooks: () => true, onPush: async (_t, s) => onPush(s) ?? s };
+  return { beforePush: () => undefined, admitPush: () => undefined, hasPushHooks: () => true, onPush: async (_t, s) => onPush(s) ?? s };
 }
 
 const parsed = (): ParsedPush => ({

@@ -50,6 +50,25 @@ describe('limits > push limiter', () => {
     for (let i = 0; i < 10; i++) l.admit('u', size(1e9));
   });
 
+  it("while a refusal's Retry-After runs, refuses the tenant before its body is read, then admits the refused push", () => {
+    const { l, clock, refused, size } = limiter(limits({ t: { ingestionRateBytes: 1000, ingestionBurstBytes: 2000 } }));
+    l.before('t');
+    l.admit('t', size(2000));
+    expect(codeOf(() => l.admit('t', size(1500)))).toMatchObject({ retryAfterSeconds: 2 });
+    clock.now += 500;
+    // Even a push small enough for what the bucket holds waits: the refused one comes first.
+    expect(codeOf(() => l.before('t'))).toMatchObject({ code: 'SILT_RATE_LIMITED', status: 429, retryAfterSeconds: 1 });
+    l.before('u');
+    clock.now += 1000;
+    l.before('t');
+    l.admit('t', size(1500));
+    expect(refused).toEqual(['t/ingestion_rate_bytes', 't/ingestion_rate_bytes']);
+    // A reload forgets it, as it forgets the buckets.
+    expect(codeOf(() => l.admit('t', size(1000)))).toMatchObject({ code: 'SILT_RATE_LIMITED' });
+    l.reset();
+    l.before('t');
+  });
+
   it('entries have their own bucket; a burst of 0 is one second of the rate', () => {
     const { l, size } = limiter(limits({ t: { ingestionRateEntries: 10 } }));
     l.admit('t', size(1, 10));

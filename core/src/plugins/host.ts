@@ -90,6 +90,11 @@ export class PluginHost {
     }
   }
 
+  /** Runs every `beforePush`; the first to throw refuses the push before its body is read. */
+  beforePush(tenant: string): void {
+    for (const { instance } of this.loaded) instance.beforePush?.(tenant);
+  }
+
   /** Runs every `admitPush`; the first to throw refuses the push. */
   admitPush(tenant: string, size: PushSize): void {
     for (const { instance } of this.loaded) instance.admitPush?.(tenant, size);

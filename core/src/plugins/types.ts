@@ -63,6 +63,8 @@ export interface PluginInstance {
   routes?(scope: FastifyInstance): void;
   /** Hooks on every route of the service (`app.addHook`), run in plugin order before any route's handler. */
   hooks?(app: FastifyInstance): void;
+  /** Ingest, before a push's body is decoded or parsed: throw a SiltError (a 429) to refuse it at once, for what it costs to refuse it later. */
+  beforePush?(tenant: string): void;
   /** Ingest, first: the size of one push of `tenant`; throw a SiltError (a 429) to refuse it. Cheap: entries are not unpacked for it. */
   admitPush?(tenant: string, size: PushSize): void;
   /**

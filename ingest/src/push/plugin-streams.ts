@@ -15,6 +15,7 @@ import type { ParsedPush, PushEntry, PushStream, Rejection } from './builder';
 
 /** What the distributor needs of the plugin host. */
 export interface PushHooks {
+  beforePush(tenant: string): void;
   admitPush(tenant: string, size: PushSize): void;
   hasPushHooks(tenant: string): boolean;
   onPush(tenant: string, streams: PushStreamView[]): Promise<PushStreamView[]>;

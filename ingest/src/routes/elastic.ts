@@ -119,8 +119,9 @@ export function registerElasticRoutes(app: FastifyInstance, ctx: IngestContext):
     // Elasticsearch checks the content type only of a body that has bytes.
     if (rawBody(request).length === 0) throw new BadRequestError('SILT_EMPTY_BODY', 'request body is required');
     checkBulkContentType(request.headers['content-type']);
+    // A refused or saturated ingest answers before it spends time decompressing and parsing.
+    ctx.distributor.admit(tenant, rawBody(request).length);
     const body = await decodedBody(request, s);
-    ctx.distributor.admit(body.length);
     const options = { pathIndex: request.params.index, mapping: withStreamFields(mapping, request.query._stream_fields) };
     const parsed = await parseBulkInSlices(body, options, nowNs(), ctx.limitsFor(tenant));
     await ctx.distributor.push(tenant, parsed.push, body.length);

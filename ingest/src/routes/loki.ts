@@ -38,7 +38,7 @@ export function registerLokiRoutes(app: FastifyInstance, ctx: IngestContext): vo
     const receivedNs = nowNs();
     const tenant = tenantOf(request);
     const raw = rawBody(request);
-    ctx.distributor.admit(raw.length);
+    ctx.distributor.admit(tenant, raw.length);
     // Loki accepts `Content-Encoding: snappy` on protobuf bodies and ignores it: their snappy is not a transfer encoding.
     const encoding = firstHeaderValue(request.headers['content-encoding']);
     const body = await decodeBody(raw, encoding?.toLowerCase() === 'snappy' ? undefined : encoding, ctx.settings.decompressedLimitBytes);

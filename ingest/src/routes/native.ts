@@ -4,7 +4,7 @@ import { tenantOf } from '../../../core/src/http';
 import { nowNs } from '../../../core/src/time';
 import { parseNativePush } from '../protocols/native';
 import type { Rejection } from '../push/builder';
-import { decodedBody, type IngestContext } from './context';
+import { decodedBody, rawBody, type IngestContext } from './context';
 
 /** The body of a push answer, 200 or 400. */
 export interface PushResponse {
@@ -22,6 +22,8 @@ const MAX_LISTED_REJECTIONS = 1000;
 export function registerNativeRoutes(app: FastifyInstance, ctx: IngestContext): void {
   app.post('/api/v1/push', async (request: FastifyRequest<{ Querystring: { labels?: string } }>, reply: FastifyReply) => {
     const tenant = tenantOf(request);
+    // A refused or saturated ingest answers before it spends time decompressing and parsing.
+    ctx.distributor.admit(tenant, rawBody(request).length);
     const body = await decodedBody(request, ctx.settings);
     const parsed = parseNativePush(body, request.headers['content-type'], request.query.labels, nowNs(), ctx.limitsFor(tenant));
     const outcome = await ctx.distributor.push(tenant, parsed, body.length);

@@ -28,7 +28,7 @@ export function registerOtlpRoutes(app: FastifyInstance, ctx: IngestContext): vo
     const encoding = otlpEncoding(request.headers['content-type']);
     const tenant = tenantOf(request);
     // A saturated ingest refuses before it spends time decompressing and decoding.
-    ctx.distributor.admit(rawBody(request).length);
+    ctx.distributor.admit(tenant, rawBody(request).length);
     const body = await decodedBody(request, ctx.settings);
     const parsed = parseOtlpLogs(body, encoding, nowNs(), ctx.limitsFor(tenant), streamAttributes);
     const outcome = await ctx.distributor.push(tenant, parsed, body.length);

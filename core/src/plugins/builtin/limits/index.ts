@@ -33,6 +33,7 @@ export const limitsPlugin: SiltPlugin = {
     if (ctx.service === 'query') return { hooks: (app) => installQueryLimits(app, table, count), reload };
     const push = new PushLimiter(table, ctx.liveIngestProcesses, count);
     return {
+      beforePush: (tenant) => push.before(tenant),
       admitPush: (tenant, size) => push.admit(tenant, size),
       reload: (config) => {
         reload(config);
