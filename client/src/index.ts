@@ -31,13 +31,31 @@ export interface PushItem extends PushEntry {
   labels: Record<string, string>;
 }
 
-/** The query service's view of the cluster (`GET /internal/v1/directory`). */
+/** A partition as a storage node holds it: its next offset to apply and the entry times it holds (ns, decimal strings). */
+export interface ClusterPartition {
+  partition: number;
+  appliedOffset: string;
+  minTs: string | null;
+  maxTs: string | null;
+  catchingUp: boolean;
+}
+
+/** A storage node as the query service knows it (its announcement). */
 export interface ClusterNode {
   nodeId: string;
-  url: string;
   replicaGroup: number;
-  partitions: { partition: number; applied?: string; catchingUp?: boolean; handover?: boolean }[];
-  [key: string]: unknown;
+  url: string;
+  partitions: ClusterPartition[];
+  /** Partitions it stored but no longer owns, still readable until their new owner caught up. */
+  released: ClusterPartition[];
+  sentAt: number;
+}
+
+/** The cluster as the query service sees it (`GET /internal/v1/directory`). */
+export interface ClusterState {
+  nodes: ClusterNode[];
+  /** The logs topic's end offset per partition, when Kafka answered. */
+  topicEnds?: Record<string, string>;
 }
 
 function defaultIngestUrl(url: string): string {
@@ -128,9 +146,9 @@ export class SiltClient {
     return lookup<Record<string, string>[]>(this.query, '/api/v1/series', { match: Array.isArray(match) ? match : [match], ...rangeParams(range) });
   }
 
-  /** The storage nodes the query service knows, with their partitions (`/internal/v1/directory`). */
-  async cluster(): Promise<ClusterNode[]> {
-    return (await this.query.json<{ nodes: ClusterNode[] }>({ path: '/internal/v1/directory' })).nodes;
+  /** The storage nodes the query service knows, with their partitions, and the topic's ends (`/internal/v1/directory`; auth: the `admin` scope). */
+  cluster(): Promise<ClusterState> {
+    return this.query.json<ClusterState>({ path: '/internal/v1/directory' });
   }
 
   private readToken(): string | undefined {

@@ -29,6 +29,9 @@ export interface QueryConfig extends PluginSettings {
   query: QuerySettings;
 }
 
+/** How long `/internal/v1/directory` waits for the topic's end offsets before it answers without them. */
+const DIRECTORY_KAFKA_WAIT_MS = 2000;
+
 /** A built query service; `stop` ends tails first, so the server can close. */
 export type QueryService = SiltService;
 
@@ -74,8 +77,12 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   installHealthRoutes(app, registry, ready);
   plugins.install(app);
   installQueryHooks(app, plugins, tenantOf);
-  // What this query process believes each storage node holds: the first thing to look at when a read fails over.
-  app.get('/internal/v1/directory', async () => ({ nodes: directory.live() }));
+  // What this query process believes each storage node holds: the first thing to look at when a read
+  // fails over; with the topic's ends, when Kafka answers within a moment, each holder's lag.
+  app.get('/internal/v1/directory', async () => {
+    const ends = await Promise.race([tails.topicEnds(), new Promise<null>((resolve) => setTimeout(resolve, DIRECTORY_KAFKA_WAIT_MS, null).unref())]).catch(() => null);
+    return { nodes: directory.live(), ...(ends === null ? {} : { topicEnds: Object.fromEntries([...ends].map(([p, o]) => [String(p), o.toString()])) }) };
+  });
   void app.register(websocket, TAIL_WEBSOCKET_OPTIONS);
   void app.register(async (scoped) => {
     installNativeRoutes(scoped, { settingsOf, fanout, metrics, tenantOf });

@@ -551,6 +551,18 @@ export class TailEngine {
     if (admin !== null) await admin.then((a) => a.disconnect()).catch(() => undefined);
   }
 
+  /** The logs topic's end offset per partition now: what a storage node's applied offset is measured against for its lag. */
+  async topicEnds(): Promise<Map<number, bigint>> {
+    try {
+      const admin = await this.getAdmin();
+      const ends = await admin.fetchTopicOffsets(this.options.topic);
+      return new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
+    } catch (err) {
+      this.admin = null;
+      throw new UnavailableError(`Kafka: cannot read the offsets of ${this.options.topic}: ${describe(err)}`, this.options.retryAfterSeconds ?? 5);
+    }
+  }
+
   /** Number of open tails (metrics). */
   size(): number {
     return this.tails.size;
