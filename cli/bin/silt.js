@@ -1,12 +1,20 @@
 #!/usr/bin/env node
-/** The `silt` command: the built CLI from dist/ when `npm run build` made one, else the TypeScript sources through swc (a checkout after `npm install`). */
-const fs = require('node:fs');
+/**
+ * The `silt` command. In a checkout after `npm install`, the TypeScript sources run through swc (a
+ * dev dependency), so the command is never older than the code; without swc (an install without
+ * dev dependencies), the CLI that `npm run build` put in dist/.
+ */
 const path = require('node:path');
 
-const built = path.join(__dirname, '..', '..', 'dist', 'cli', 'src', 'main.js');
-if (fs.existsSync(built)) {
-  require(built).main(process.argv.slice(2));
-} else {
+let sources = true;
+try {
+  require.resolve('@swc/core');
+} catch {
+  sources = false;
+}
+if (sources) {
   require('../../test/support/ts-register.js');
   require('../src/main.ts').main(process.argv.slice(2));
+} else {
+  require(path.join(__dirname, '..', '..', 'dist', 'cli', 'src', 'main.js')).main(process.argv.slice(2));
 }
