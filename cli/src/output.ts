@@ -1,5 +1,7 @@
 /** How the CLI prints: entries in its four formats, with a colour per stream on a terminal, tables, and sparklines. */
-import type { Entry, MetricSeries } from '../../client/src';
+import { labelsText, type Entry, type MetricSeries } from '../../client/src';
+
+export { labelsText };
 
 /** Output formats of entries. */
 export type EntryFormat = 'default' | 'raw' | 'jsonl' | 'json';
@@ -11,14 +13,6 @@ export interface Out {
 }
 
 const COLOURS = [36, 33, 35, 32, 34, 31, 96, 93, 95, 92, 94, 91];
-
-/** `{a="b", c="d"}` of a label set. */
-export function labelsText(labels: Record<string, string>): string {
-  return `{${Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
-    .join(', ')}}`;
-}
 
 /** RFC 3339 with nanoseconds of a ns timestamp. */
 export function isoNs(ts: bigint): string {

@@ -26,7 +26,7 @@ export interface RequestSpec {
   query?: Record<string, string | string[] | undefined>;
   headers?: Record<string, string>;
   /** A body, sent as it is on every try. */
-  body?: Uint8Array | string;
+  body?: Uint8Array<ArrayBuffer> | string;
   signal?: AbortSignal;
   /** Whether a request that got no answer may be sent again (a push may then be stored twice: at least once). Default true. */
   retryUnanswered?: boolean;
@@ -85,7 +85,8 @@ export class Transport {
 
   constructor(readonly options: ConnectionOptions) {
     this.base = options.url.replace(/\/+$/, '');
-    this.fetch = options.fetch ?? globalThis.fetch;
+    // Called unbound, a browser's fetch throws "Illegal invocation": keep it a call on the global.
+    this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   /** The headers every request carries: the tenant and the key. */

@@ -12,6 +12,7 @@ import { lookup, metricRange, queryEntries, queryPage, rangeParams, type Entry, 
 import { tailEntries, type TailEntry, type TailOptions } from './tail';
 
 export { SiltClientError } from './errors';
+export { labelsText } from './labels';
 export { durationNs, timeParam, type TimeInput } from './time';
 export type { BatchOptions, Entry, MetricOptions, MetricSeries, PushEntry, PushResult, PushStream, PushTotals, QueryOptions, QueryPage, RangeOptions, TailEntry, TailOptions };
 export { BatchingPusher };

@@ -17,6 +17,7 @@ import { installQueryHooks } from './plugin-queries';
 import { installLokiRoutes } from './routes/loki';
 import { installLokiTailRoute } from './routes/loki-tail';
 import { installNativeRoutes } from './routes/native';
+import { installWebRoutes, webDirOf } from './web-routes';
 import { queryCaches } from './cache';
 import { TailEngine } from './tail';
 import { tenantQuerySettings } from './tenant-settings';
@@ -79,6 +80,7 @@ export function build(config: QueryConfig, options: { logger?: Logger } = {}): Q
   installQueryHooks(app, plugins, tenantOf);
   // What this query process believes each storage node holds: the first thing to look at when a read
   // fails over; with the topic's ends, when Kafka answers within a moment, each holder's lag.
+  installWebRoutes(app, webDirOf(s.webDir));
   app.get('/internal/v1/directory', async () => {
     const ends = await Promise.race([tails.topicEnds(), new Promise<null>((resolve) => setTimeout(resolve, DIRECTORY_KAFKA_WAIT_MS, null).unref())]).catch(() => null);
     return { nodes: directory.live(), ...(ends === null ? {} : { topicEnds: Object.fromEntries([...ends].map(([p, o]) => [String(p), o.toString()])) }) };

@@ -157,6 +157,8 @@ export interface QuerySettings {
   /** Entries a tail may hold for a slow client before it is closed. */
   maxTailBufferedEntries: number;
   tailMaxWaitMs: number;
+  /** The built explorer (index.html and assets/) served at `/`; empty: the one `npm run build` made in dist/web. */
+  webDir: string;
 }
 
 /** The whole cluster's configuration; each service reads its own section plus `kafka`. */
@@ -290,6 +292,7 @@ export const DEFAULT_CONFIG: SiltConfig = {
     maxTails: 100,
     maxTailBufferedEntries: 10000,
     tailMaxWaitMs: 100,
+    webDir: '',
   },
   auth: DEFAULT_AUTH,
   limits: DEFAULT_LIMITS,

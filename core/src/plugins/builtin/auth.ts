@@ -13,7 +13,7 @@ import { tenantOf } from '../../http';
 import { credentialsOf, KeyRing, secretEquals } from '../../auth/key-ring';
 import { setPrincipal } from '../../auth/principal';
 import type { PluginContext, PluginInstance, ServiceName, SiltPlugin } from '../types';
-import { OPEN_PATHS, pathOf } from './open-paths';
+import { isOpenPath, pathOf } from './open-paths';
 
 const INTERNAL_PREFIX = '/internal/';
 
@@ -41,7 +41,7 @@ class Auth implements PluginInstance {
 
   private check(request: FastifyRequest): void {
     const path = pathOf(request);
-    if (OPEN_PATHS.has(path)) return;
+    if (isOpenPath(path)) return;
     const internal = path.startsWith(INTERNAL_PREFIX);
     const { enabled, clusterSecret } = this.config;
     if (!enabled && !(internal && clusterSecret !== '' && this.service === 'storage')) return;

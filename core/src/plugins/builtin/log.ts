@@ -9,7 +9,7 @@ import { TENANT_RE } from '../../labels';
 import { firstHeaderValue } from '../../http';
 import { principalOf } from '../../auth/principal';
 import type { SiltPlugin } from '../types';
-import { OPEN_PATHS, pathOf } from './open-paths';
+import { isOpenPath, pathOf } from './open-paths';
 import { onlyKeys, stringOption } from './options';
 
 const LEVELS = ['debug', 'info', 'warn'] as const;
@@ -41,7 +41,7 @@ export const logPlugin: SiltPlugin<LogOptions> = {
     hooks: (app) => {
       app.addHook('onResponse', async (request, reply) => {
         const path = pathOf(request);
-        if (!o.probes && OPEN_PATHS.has(path)) return;
+        if (!o.probes && isOpenPath(path)) return;
         ctx.logger[o.level]('request', {
           reqId: request.id,
           method: request.method,

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LimitsTable } from '../../../config/tenancy';
 import { TooManyRequestsError } from '../../../errors';
 import { tenantOf } from '../../../http';
-import { OPEN_PATHS } from '../open-paths';
+import { isOpenPath } from '../open-paths';
 
 /** Routes that are tails; every other non-internal route of the query service counts as a query. */
 const TAIL_ROUTES: ReadonlySet<string> = new Set(['/loki/api/v1/tail', '/api/v1/tail']);
@@ -49,7 +49,7 @@ export function installQueryLimits(app: FastifyInstance, table: LimitsTable, onR
   app.addHook('onRequest', async (request, reply) => {
     const route = request.routeOptions.url;
     // Open routes and the internal API are no tenant's queries.
-    if (route === undefined || OPEN_PATHS.has(route) || route.startsWith('/internal/')) return;
+    if (route === undefined || isOpenPath(route) || route.startsWith('/internal/')) return;
     const tenant = tenantOf(request);
     const l = table.of(tenant);
     const tail = TAIL_ROUTES.has(route);
