@@ -96,11 +96,10 @@ export interface ScaleFigures {
 export interface PluginFigures {
   /** Closed loop, one ingest without plugins, one with auth and limits, one with those and pipeline rules, in interleaved rounds. */
   rounds: { plain: LoadFigures; authLimits: LoadFigures; plugins: LoadFigures }[];
-  /** The bench tenant at half rate on the plugin ingest, alone and beside a tenant pushing at 3x its rate. */
+  /** The bench tenant at half rate on the plugin ingest, alone and beside a tenant pushing at 3x its rate, in alternation. */
   isolation: {
     halfRatePerS: number;
-    alone: LoadFigures;
-    flooded: LoadFigures;
+    pairs: { alone: LoadFigures; flooded: LoadFigures }[];
     flood: { ratePerS: number; sent: number; accepted: number; refused: number; otherStatuses: number };
   };
   /** A dashboard query over a sliding window, without and with the results cache. */
