@@ -186,17 +186,30 @@ describe('limits > per-tenant limits, two ingest processes sharing a rate', () =
     // Another tenant keeps the service's own limits.
     expect((await fetch(`${query.url}/loki/api/v1/query_range?query={app="x"}&limit=20&start=${start}`, { headers: { 'X-Scope-OrgID': 'free' } })).status).toBe(200);
 
-    // A query whose body is still coming holds its slot.
+    // A query whose body is still coming holds its slot. Its headers are sent, then nothing is asked
+    // until the server has had time to take them: a probe that got there first would take the slot
+    // itself and the held query would be the one refused (answered at once, which is checked).
     const port = Number(new URL(query.url).port);
-    const held = net.connect(port, '127.0.0.1');
-    await new Promise((r) => held.once('connect', r));
-    held.write('POST /loki/api/v1/query_range HTTP/1.1\r\nHost: x\r\nX-Scope-OrgID: q-limited\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nquery=');
+    const hold = async (): Promise<net.Socket | null> => {
+      const socket = net.connect(port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      let answered = false;
+      socket.once('data', () => (answered = true));
+      socket.write('POST /loki/api/v1/query_range HTTP/1.1\r\nHost: x\r\nX-Scope-OrgID: q-limited\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nquery=');
+      await sleep(300);
+      if (!answered) return socket;
+      socket.destroy();
+      return null;
+    };
+    let held: net.Socket | null = null;
+    for (let i = 0; i < 10 && held === null; i++) held = await hold();
+    expect(held).not.toBeNull();
     await waitFor('the held query to take its slot', async () => (await q('/loki/api/v1/labels')).status === 429, 5000);
     const refusedQuery = await q('/loki/api/v1/labels');
     expect(refusedQuery.status).toBe(429);
     expect(refusedQuery.headers.get('retry-after')).toBe('1');
     expect((await fetch(query.url + '/loki/api/v1/labels', { headers: { 'X-Scope-OrgID': 'free' } })).status).toBe(200);
-    held.destroy();
+    held!.destroy();
     await waitFor('the slot to be free again', async () => (await q('/loki/api/v1/labels')).status === 200, 5000);
 
     const wsUrl = `${query.url.replace('http', 'ws')}/loki/api/v1/tail?query={app="x"}`;
