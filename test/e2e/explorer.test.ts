@@ -77,6 +77,27 @@ describe('explorer > in headless Chromium', () => {
     await shot('entry');
   });
 
+  it('a drag over the histogram zooms into that range, in the URL too', async () => {
+    const over = page.locator('[data-testid=histogram] .u-over');
+    const box = (await over.boundingBox())!;
+    const before = await lines();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForURL((u) => /^\d+$/.test(u.searchParams.get('from') ?? ''));
+    const url = new URL(page.url());
+    const from = BigInt(url.searchParams.get('from')!);
+    const to = BigInt(url.searchParams.get('to')!);
+    expect(to > from).toBe(true);
+    // Functions run in the page: written as text, since the tests compile without the DOM's types.
+    await page.waitForFunction(`document.querySelectorAll('[data-testid=entries] .entry').length < ${before.length}`);
+    const native = await client.page('{app="web"}', { start: from, end: to, pageSize: 200 });
+    expect(native.entries.length).toBeGreaterThan(0);
+    expect(await lines()).toEqual(native.entries.map((e) => e.line));
+    await shot('zoomed');
+  });
+
   it('completes label names inside the braces', async () => {
     await page.locator('#query').fill('');
     await page.locator('#query').pressSequentially('{ap');
