@@ -8,7 +8,7 @@
 import { mergeTokens } from './token';
 import { Transport, type ConnectionOptions } from './http';
 import { BatchingPusher, pushStreams, type BatchOptions, type PushEntry, type PushResult, type PushStream, type PushTotals } from './push';
-import { lookup, metricRange, queryEntries, queryPage, rangeParams, type Entry, type MetricOptions, type MetricSeries, type QueryOptions, type QueryPage, type RangeOptions } from './query';
+import { lookup, metricRange, queryEntries, queryPage, rangeParams, streamPage, type Entry, type MetricOptions, type MetricSeries, type QueryOptions, type QueryPage, type RangeOptions } from './query';
 import { tailEntries, type TailEntry, type TailOptions } from './tail';
 
 export { SiltClientError } from './errors';
@@ -120,6 +120,11 @@ export class SiltClient {
   /** One page of a log query; pass the previous page's `next` as `cursor`. */
   page(logql: string, options: QueryOptions & { cursor?: string } = {}): Promise<QueryPage> {
     return queryPage(this.query, logql, { ...options, token: this.readToken() });
+  }
+
+  /** One page of a log query as it arrives: `onEntry` gets each entry as soon as it is read; resolves with the page's `next` and `stats`. */
+  streamPage(logql: string, options: QueryOptions & { cursor?: string }, onEntry: (e: Entry) => void): Promise<Omit<QueryPage, 'entries'>> {
+    return streamPage(this.query, logql, { ...options, token: this.readToken() }, onEntry);
   }
 
   /** A metric query over a range, as series of [ns, value] points. */

@@ -89,6 +89,47 @@ export async function queryPage(transport: Transport, query: string, options: Qu
   return { entries: answer.entries.map(toEntry), next: answer.next, stats: answer.stats };
 }
 
+/**
+ * One page of `query` as it arrives (`Accept: application/x-ndjson`): `onEntry` gets each entry as
+ * soon as its line is read; resolves with the page's cursor and stats (its last line).
+ */
+export async function streamPage(transport: Transport, query: string, options: QueryOptions & { cursor?: string; token?: string }, onEntry: (e: Entry) => void): Promise<Omit<QueryPage, 'entries'>> {
+  const res = await transport.send({
+    path: '/api/v1/query',
+    headers: { Accept: 'application/x-ndjson' },
+    query: {
+      query,
+      ...rangeParams(options),
+      limit: String(options.pageSize ?? 1000),
+      direction: options.direction,
+      cursor: options.cursor,
+      token: options.cursor === undefined ? options.token : undefined,
+    },
+    signal: options.signal,
+  });
+  if (res.body === null) throw new TypeError('the query answered without a body');
+  const decoder = new TextDecoder();
+  let rest = '';
+  let trailer: Omit<QueryPage, 'entries'> | null = null;
+  const take = (line: string): void => {
+    if (line.trim() === '') return;
+    const v = JSON.parse(line) as WireEntry | { next: string | null; stats: Record<string, number> };
+    if ('next' in v) trailer = { next: v.next, stats: v.stats };
+    else onEntry(toEntry(v));
+  };
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    rest += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      take(rest.slice(0, nl));
+      rest = rest.slice(nl + 1);
+    }
+  }
+  take(rest + decoder.decode());
+  if (trailer === null) throw new TypeError('the query answer ended before its {"next","stats"} line');
+  return trailer;
+}
+
 /** Every entry of `query` in order, page after page, until the range or `limit` is exhausted. */
 export async function* queryEntries(transport: Transport, query: string, options: QueryOptions & { token?: string }): AsyncGenerator<Entry> {
   const limit = options.limit ?? Infinity;

@@ -1,5 +1,6 @@
 import { BatchingPusher, durationNs, SiltClientError, timeParam } from '../../client/src';
 import { Transport } from '../../client/src/http';
+import { streamPage } from '../../client/src/query';
 import { tailEntries } from '../../client/src/tail';
 import { mergeTokens } from '../../client/src/token';
 import { decodeWriteToken, encodeWriteToken } from '../../core/src/write-token';
@@ -136,5 +137,30 @@ describe('client > tail', () => {
     expect(calls[1]!.url).not.toContain('start=');
     expect(calls[1]!.init.headers).toMatchObject({ 'Last-Event-ID': 'c2' });
     expect(calls[2]!.init.headers).toMatchObject({ 'Last-Event-ID': 'c3' });
+  });
+});
+
+describe('client > a page as it arrives', () => {
+  it('hands each NDJSON entry over as its line is read, across chunk edges, then resolves with the last line', async () => {
+    const lines = [
+      JSON.stringify({ ts: '1', labels: { app: 'a' }, line: 'one' }),
+      JSON.stringify({ ts: '2', labels: { app: 'a' }, line: 'two', attrs: { k: 'v' } }),
+      JSON.stringify({ next: 'cursor-1', stats: { entriesReturned: 2 } }),
+    ].join('\n') + '\n';
+    const bytes = new TextEncoder().encode(lines);
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < bytes.length; i += 7) c.enqueue(bytes.subarray(i, i + 7));
+        c.close();
+      },
+    });
+    const { f, calls } = fakeFetch([() => new Response(body, { status: 200, headers: { 'Content-Type': 'application/x-ndjson' } })]);
+    const got: string[] = [];
+    const trailer = await streamPage(new Transport({ url: 'http://silt', fetch: f }), '{app="a"}', { start: 0n, pageSize: 2 }, (e) => got.push(`${e.ts}:${e.line}:${e.attrs?.k ?? ''}`));
+    expect(got).toEqual(['1:one:', '2:two:v']);
+    expect(trailer).toEqual({ next: 'cursor-1', stats: { entriesReturned: 2 } });
+    expect(calls[0]!.init.headers).toMatchObject({ Accept: 'application/x-ndjson' });
+    const { f: cut } = fakeFetch([() => new Response(lines.split('\n')[0]! + '\n', { status: 200 })]);
+    await expect(streamPage(new Transport({ url: 'http://silt', fetch: cut }), '{app="a"}', {}, () => undefined)).rejects.toThrow('ended before');
   });
 });

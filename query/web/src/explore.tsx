@@ -154,12 +154,24 @@ export function Explore({ client, view, onView }: { client: SiltClient; view: Vi
         if (id === runId.current) setSeries(s);
         return;
       }
-      const page = client.page(q, { start, end, pageSize: PAGE });
       const spanS = Math.max(1, Math.ceil(Number(BigInt(end) - BigInt(start)) / 1e9 / BARS));
       const counts = client.metric(`sum(count_over_time(${q} [${spanS}s]))`, { start, end, step: `${spanS}s` }).catch(() => []);
-      const first = await page;
+      // Entries show as they arrive, drawn at most once a frame.
+      const arrived: Entry[] = [];
+      let drawing = false;
+      const draw = (): void => {
+        drawing = false;
+        if (id === runId.current) setEntries([...arrived]);
+      };
+      const first = await client.streamPage(q, { start, end, pageSize: PAGE }, (e) => {
+        arrived.push(e);
+        if (!drawing) {
+          drawing = true;
+          requestAnimationFrame(draw);
+        }
+      });
       if (id !== runId.current) return;
-      setEntries(first.entries);
+      setEntries(arrived);
       setNext(first.next);
       const h = await counts;
       if (id === runId.current) setHistogram(h);
