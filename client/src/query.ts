@@ -72,18 +72,23 @@ const toEntry = (w: WireEntry): Entry => {
   return e;
 };
 
+/** The parameters of one page of `query`: the range, page size, direction, and the cursor or else the token. */
+function pageParams(query: string, options: QueryOptions & { cursor?: string; token?: string }): Record<string, string | undefined> {
+  return {
+    query,
+    ...rangeParams(options),
+    limit: String(options.pageSize ?? 1000),
+    direction: options.direction,
+    cursor: options.cursor,
+    token: options.cursor === undefined ? options.token : undefined,
+  };
+}
+
 /** One page of `query` (`GET /api/v1/query`); `cursor` continues a previous page, `token` waits for a push. */
 export async function queryPage(transport: Transport, query: string, options: QueryOptions & { cursor?: string; token?: string }): Promise<QueryPage> {
   const answer = await transport.json<{ entries: WireEntry[]; next: string | null; stats: Record<string, number> }>({
     path: '/api/v1/query',
-    query: {
-      query,
-      ...rangeParams(options),
-      limit: String(options.pageSize ?? 1000),
-      direction: options.direction,
-      cursor: options.cursor,
-      token: options.cursor === undefined ? options.token : undefined,
-    },
+    query: pageParams(query, options),
     signal: options.signal,
   });
   return { entries: answer.entries.map(toEntry), next: answer.next, stats: answer.stats };
@@ -97,14 +102,7 @@ export async function streamPage(transport: Transport, query: string, options: Q
   const res = await transport.send({
     path: '/api/v1/query',
     headers: { Accept: 'application/x-ndjson' },
-    query: {
-      query,
-      ...rangeParams(options),
-      limit: String(options.pageSize ?? 1000),
-      direction: options.direction,
-      cursor: options.cursor,
-      token: options.cursor === undefined ? options.token : undefined,
-    },
+    query: pageParams(query, options),
     signal: options.signal,
   });
   if (res.body === null) throw new TypeError('the query answered without a body');
