@@ -553,14 +553,8 @@ export class TailEngine {
 
   /** The logs topic's end offset per partition now: what a storage node's applied offset is measured against for its lag. */
   async topicEnds(): Promise<Map<number, bigint>> {
-    try {
-      const admin = await this.getAdmin();
-      const ends = await admin.fetchTopicOffsets(this.options.topic);
-      return new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
-    } catch (err) {
-      this.admin = null;
-      throw new UnavailableError(`Kafka: cannot read the offsets of ${this.options.topic}: ${describe(err)}`, this.options.retryAfterSeconds ?? 5);
-    }
+    const { ends } = await this.topicOffsets();
+    return new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
   }
 
   /** Number of open tails (metrics). */
@@ -580,19 +574,22 @@ export class TailEngine {
     return this.admin;
   }
 
+  /** The logs topic's offsets per partition now, with the admin client that read them; a 503 when Kafka cannot say. */
+  private async topicOffsets(): Promise<{ admin: Admin; ends: { partition: number; high: string; low: string }[] }> {
+    try {
+      const admin = await this.getAdmin();
+      return { admin, ends: await admin.fetchTopicOffsets(this.options.topic) };
+    } catch (err) {
+      // A dropped connection makes the next call reconnect.
+      this.admin = null;
+      throw new UnavailableError(`Kafka: cannot read the offsets of ${this.options.topic}: ${describe(err)}`, this.options.retryAfterSeconds ?? 5);
+    }
+  }
+
   /** Where each partition starts: its end now, the offsets of `start − slack`, or the cursor's positions. */
   private async startPositions(start: bigint | undefined, cursor: TailCursor | undefined): Promise<TailCursor> {
     const topic = this.options.topic;
-    let admin: Admin;
-    let ends: { partition: number; high: string; low: string }[];
-    try {
-      admin = await this.getAdmin();
-      ends = await admin.fetchTopicOffsets(topic);
-    } catch (err) {
-      // A dropped connection makes the next open reconnect.
-      this.admin = null;
-      throw new UnavailableError(`Kafka: cannot read the offsets of ${topic}: ${describe(err)}`, this.options.retryAfterSeconds ?? 5);
-    }
+    const { admin, ends } = await this.topicOffsets();
     const positions: TailCursor = new Map();
     if (cursor !== undefined) {
       for (const { partition, high, low } of ends) {

@@ -15,7 +15,7 @@ import type { Labels } from '../../../core/src/labels';
 import { formatExpr } from '../../../core/src/logql/format';
 import type { FanoutStats } from '../engine/fanout';
 import type { LogEntry, LogRead } from '../engine/log-query';
-import type { CacheMetrics, ChangesSource, PieceStore } from './results-cache';
+import { addPieceStats, type CacheMetrics, type ChangesSource, type PieceStore } from './results-cache';
 
 /** An entry as a piece keeps it: what a log answer shows of it. */
 export type CachedEntry = Pick<LogEntry, 'ts' | 'line' | 'labels'>;
@@ -78,14 +78,6 @@ function piecesOf(read: CachedLogRead, intervalNs: bigint, nowNs: bigint): Piece
   return read.direction === 'backward' ? out.reverse() : out;
 }
 
-/** Adds a piece's read counters to the request's. */
-function addStats(into: FanoutStats, from: FanoutStats): void {
-  into.entriesScanned += from.entriesScanned;
-  into.bytesDecompressed += from.bytesDecompressed;
-  into.nodesAsked += from.nodesAsked;
-  into.failovers += from.failovers;
-}
-
 /** `read`'s entries in order, from cached pieces where they are current; see the module comment. */
 export async function* cachedLogEntries(deps: LogCacheDeps, read: CachedLogRead, stats: FanoutStats, signal: AbortSignal, readPiece: ReadPiece): AsyncGenerator<CachedEntry> {
   const nowNs = deps.now?.() ?? BigInt(Date.now()) * 1_000_000n;
@@ -105,7 +97,7 @@ export async function* cachedLogEntries(deps: LogCacheDeps, read: CachedLogRead,
         entries.push({ ts: e.ts, line: e.line, labels: e.labels });
         if (entries.length >= read.limit) break;
       }
-      addStats(stats, pieceStats);
+      addPieceStats(stats, pieceStats);
       if (piece.cacheable) deps.cache.put(piece.key, { value: entries, snapshot: pieceStats.seen!, dataStartNs: piece.lo, dataEndNs: piece.hi - 1n, bytes: bytesOf(entries) });
     }
     for (const e of entries) if (e.ts >= piece.from && e.ts < piece.to) yield e;

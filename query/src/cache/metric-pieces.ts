@@ -14,7 +14,7 @@ import { rangeAggregationNodes, type MatrixSeries, type Result } from '../../../
 import { StepGrid } from '../../../core/src/logql/metric/grid';
 import { sortByLabels } from '../../../core/src/logql/metric/series';
 import type { FanoutStats } from '../engine/fanout';
-import type { CacheMetrics, ChangesSource, PieceStore } from './results-cache';
+import { addPieceStats, type CacheMetrics, type ChangesSource, type PieceStore } from './results-cache';
 
 /** One piece of a request's grid. */
 interface Piece {
@@ -109,10 +109,7 @@ export async function cachedMetricQuery(
       if (hit !== undefined) return hit;
       const pieceStats: FanoutStats = { entriesScanned: 0, bytesDecompressed: 0, nodesAsked: 0, failovers: 0, seen: new Map() };
       const result = await compute(piece.grid, pieceStats);
-      stats.entriesScanned += pieceStats.entriesScanned;
-      stats.bytesDecompressed += pieceStats.bytesDecompressed;
-      stats.nodesAsked += pieceStats.nodesAsked;
-      stats.failovers += pieceStats.failovers;
+      addPieceStats(stats, pieceStats);
       if (result.type !== 'matrix') throw new Error(`a range query answered ${result.type}, not matrix`);
       if (piece.cacheable) {
         const dataEndNs = piece.grid.times[piece.grid.times.length - 1]!;

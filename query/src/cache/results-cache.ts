@@ -6,7 +6,7 @@
  * so an answer from the cache is the answer a read would give now.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { PartitionChanges } from '../engine/fanout';
+import type { FanoutStats, PartitionChanges } from '../engine/fanout';
 
 /** One cached piece. */
 export interface CachedPiece<T> {
@@ -22,6 +22,14 @@ export interface CachedPiece<T> {
 
 /** What the cache needs to tell whether pieces are current: per partition, the earliest timestamp changed since an offset. */
 export type ChangesSource = (offsets: ReadonlyMap<number, bigint>) => Promise<Map<number, PartitionChanges>>;
+
+/** Adds the read counters of a piece computed on its own to its request's. */
+export function addPieceStats(into: FanoutStats, from: FanoutStats): void {
+  into.entriesScanned += from.entriesScanned;
+  into.bytesDecompressed += from.bytesDecompressed;
+  into.nodesAsked += from.nodesAsked;
+  into.failovers += from.failovers;
+}
 
 /** Counters of a cache, in the query service's registry. */
 export interface CacheMetrics {

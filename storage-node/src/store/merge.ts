@@ -142,6 +142,8 @@ interface WantedFrame {
   value: Uint8Array;
   k: K.FrameKeyFields;
   h: K.FrameValueHeader;
+  /** Its key in the decoded-frame cache, made once when fetched ('' without a cache). */
+  cacheKey: string;
 }
 
 /** One batch of a stream's frames: those wanted, and whether the stream had none left to give. */
@@ -177,6 +179,8 @@ class Item implements EntryPosition {
   value: Uint8Array | null = null;
   /** The header of `value`, read once when the frame was listed. */
   header: K.FrameValueHeader | null = null;
+  /** The frame's key in the decoded-frame cache ('' without one). */
+  cacheKey = '';
   entries: BlockEntry[] | null = null;
   order: Int32Array | null = null;
   /** A cursor over the entries a scan thread kept: each one's index in its frame (null: `entries` holds the frame whole). */
@@ -403,14 +407,15 @@ class MergeState {
     const h = K.readFrameValueHeader(value);
     if (h.maxTs < start || h.minTs >= end) return null;
     // A compacted frame holds many offsets; its original frames are checked one by one once decoded.
-    if (h.layout === K.COMPACTED_VALUE_LAYOUT) return { value, k, h };
+    const cacheKey = this.ctx.frames === undefined ? '' : FrameCache.keyOf(s.read.seg, streamId, h);
+    if (h.layout === K.COMPACTED_VALUE_LAYOUT) return { value, k, h, cacheKey };
     if (k.offset >= s.read.maxOffset) return null;
     if (after !== undefined) {
       const partition = s.read.seg.partition;
       if (forward && compareFramePlace(h.maxTs, streamId, partition, k.offset, k.frame, after) < 0) return null;
       if (!forward && compareFramePlace(h.minTs, streamId, partition, k.offset, k.frame, after) > 0) return null;
     }
-    return { value, k, h };
+    return { value, k, h, cacheKey };
   }
 
   /** The next batch of a stream's frames, those wanted kept; with scan threads, they are offered to them as the batch arrives. */
@@ -422,8 +427,7 @@ class MergeState {
       if (w !== null) frames.push(w);
     }
     const cache = this.ctx.frames;
-    const seg = s.read.seg;
-    this.ctx.scan?.offer(cache === undefined ? frames : frames.filter((f) => !cache.has(FrameCache.keyOf(seg, streamId, f.h))));
+    this.ctx.scan?.offer(cache === undefined ? frames : frames.filter((f) => !cache.has(f.cacheKey)));
     return { frames, last: raw.length === 0 };
   }
 
@@ -445,7 +449,7 @@ class MergeState {
         s.done = batch.last;
         continue;
       }
-      const { value, k, h } = s.buf[s.pos++]!;
+      const { value, k, h, cacheKey } = s.buf[s.pos++]!;
       if (s.pos >= s.buf.length && s.pending === null) {
         // Double buffering: the next batch is fetched while this one is merged.
         s.pending = this.fetch(s, item.streamId);
@@ -457,6 +461,7 @@ class MergeState {
       f.stream = s;
       f.value = value;
       f.header = h;
+      f.cacheKey = cacheKey;
       f.streamId = item.streamId;
       f.partition = item.partition;
       f.offset = k.offset;
@@ -499,7 +504,7 @@ class MergeState {
   scannable(item: Item): boolean {
     const { scan, frames } = this.ctx;
     if (scan === undefined || !scan.takes(item.header!)) return false;
-    return frames === undefined || !frames.has(FrameCache.keyOf(item.stream!.read.seg, item.streamId, item.header!));
+    return frames === undefined || !frames.has(item.cacheKey);
   }
 
   /** As decodeFrameItem, for a frame scanned on a thread: pushes cursors over the entries it kept. */
@@ -544,7 +549,7 @@ class MergeState {
     item.value = null;
     item.header = null;
     const cache = ctx.frames;
-    const key = cache === undefined ? '' : FrameCache.keyOf(item.stream!.read.seg, item.streamId, h);
+    const key = item.cacheKey;
     const st = ctx.stats;
     st.framesRead++;
     let entries = cache?.get(key) ?? null;
